@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { build, ensureDependencies } from "./prepare.mjs";
+
+ensureDependencies();
+build();

@@ -1,0 +1,75 @@
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../config/load.js";
+import { version } from "../package-info.js";
+import { serve } from "../serve.js";
+
+const usage = `Usage: berth <command> [options]
+
+Commands:
+  serve [config.yml]     Start the registry (/v2/) and the console on one port.
+                         Without a config file: filesystem storage under ./data on :5000.
+      --registry-only    Serve the registry API only, without the console.
+      --dev              Run the console in development mode (hot reload).
+
+Options:
+  -h, --help             Show this help.
+  -v, --version          Print the version.
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+    process.stdout.write(usage);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "-v" || command === "--version" || command === "version") {
+    process.stdout.write(`berth ${version}\n`);
+    return 0;
+  }
+  if (command === "serve") return serveCommand(rest);
+  process.stderr.write(`berth: unknown command ${JSON.stringify(command)}\n\n${usage}`);
+  return 2;
+}
+
+async function serveCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      dev: { type: "boolean", default: false },
+      "registry-only": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  if (positionals.length > 1) {
+    process.stderr.write("berth serve: expected at most one config file\n");
+    return 2;
+  }
+  const config = await loadConfig(positionals[0]);
+  const running = await serve({ config, dev: values.dev, registryOnly: values["registry-only"] });
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await running.close();
+  return 0;
+}
+
+export function run(argv: string[]): void {
+  main(argv).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      if (error instanceof ConfigError) {
+        process.stderr.write(`berth: ${error.problems.join("\n  ")}\n`);
+      } else {
+        process.stderr.write(`berth: ${(error as Error)?.message ?? String(error)}\n`);
+      }
+      process.exit(1);
+    },
+  );
+}

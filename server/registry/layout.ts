@@ -1,0 +1,45 @@
+import type { Digest } from "./reference.js";
+
+/**
+ * distribution's storage layout, in one place: every storage path the engine touches is built
+ * here, so a directory written by Berth is served by Docker's registry and the reverse.
+ * Names, tags and digests must already be validated (see reference.ts).
+ */
+export const layoutRoot = "/docker/registry/v2";
+export const repositoriesRoot = `${layoutRoot}/repositories`;
+
+export const layout = {
+  blobsRoot: `${layoutRoot}/blobs`,
+  blobDir: (d: Digest) => `${layoutRoot}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`,
+  blobData: (d: Digest) => `${layout.blobDir(d)}/data`,
+
+  repository: (name: string) => `${repositoriesRoot}/${name}`,
+  layersDir: (name: string) => `${repositoriesRoot}/${name}/_layers`,
+  layerLink: (name: string, d: Digest) => `${repositoriesRoot}/${name}/_layers/${d.algorithm}/${d.hex}/link`,
+
+  manifestsDir: (name: string) => `${repositoriesRoot}/${name}/_manifests`,
+  revisionsDir: (name: string) => `${repositoriesRoot}/${name}/_manifests/revisions`,
+  revisionLink: (name: string, d: Digest) =>
+    `${repositoriesRoot}/${name}/_manifests/revisions/${d.algorithm}/${d.hex}/link`,
+  revisionDir: (name: string, d: Digest) => `${repositoriesRoot}/${name}/_manifests/revisions/${d.algorithm}/${d.hex}`,
+
+  tagsDir: (name: string) => `${repositoriesRoot}/${name}/_manifests/tags`,
+  tagDir: (name: string, tag: string) => `${repositoriesRoot}/${name}/_manifests/tags/${tag}`,
+  tagCurrentLink: (name: string, tag: string) => `${repositoriesRoot}/${name}/_manifests/tags/${tag}/current/link`,
+  tagIndexLink: (name: string, tag: string, d: Digest) =>
+    `${repositoriesRoot}/${name}/_manifests/tags/${tag}/index/${d.algorithm}/${d.hex}/link`,
+
+  uploadsDir: (name: string) => `${repositoriesRoot}/${name}/_uploads`,
+  uploadDir: (name: string, id: string) => `${repositoriesRoot}/${name}/_uploads/${id}`,
+  uploadData: (name: string, id: string) => `${repositoriesRoot}/${name}/_uploads/${id}/data`,
+  uploadStartedAt: (name: string, id: string) => `${repositoriesRoot}/${name}/_uploads/${id}/startedat`,
+
+  /**
+   * Berth's own addition: which manifests of a repository name a given subject, kept so the
+   * referrers API answers without reading every manifest. distribution ignores `_`-directories.
+   */
+  referrersDir: (name: string, subject: Digest) =>
+    `${repositoriesRoot}/${name}/_referrers/${subject.algorithm}/${subject.hex}`,
+  referrerLink: (name: string, subject: Digest, d: Digest) =>
+    `${repositoriesRoot}/${name}/_referrers/${subject.algorithm}/${subject.hex}/${d.algorithm}/${d.hex}/link`,
+};

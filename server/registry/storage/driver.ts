@@ -1,0 +1,76 @@
+import type { Readable, Writable } from "node:stream";
+
+/**
+ * The raw storage operations the registry needs. Paths are absolute, slash-separated keys
+ * ("/docker/registry/v2/blobs/..."), the same on every driver; drivers never see HTTP input
+ * directly, the base wrapper validates paths before a driver is called.
+ */
+export interface StorageDriver {
+  /** Driver name as written in config.yml (`filesystem`, `inmemory`, `s3`, `oss`). */
+  readonly name: string;
+
+  /** Whole content of a small object (links, manifests, upload metadata). */
+  getContent(path: string): Promise<Buffer>;
+  /** Replaces an object atomically: readers see the old or the new content, never a mix. */
+  putContent(path: string, content: Buffer | string): Promise<void>;
+
+  /** Streams an object from `offset` (inclusive) to `end` (exclusive, default: object end). */
+  reader(path: string, offset?: number, end?: number): Promise<Readable>;
+  /**
+   * A writer for a large object. With `append`, continues an object previously written by a
+   * writer (an upload resumed across requests or instances); otherwise starts it empty.
+   */
+  writer(path: string, append: boolean): Promise<FileWriter>;
+
+  stat(path: string): Promise<FileInfo>;
+  /** Full paths of the direct children of a directory (not sorted). */
+  list(path: string): Promise<string[]>;
+  /** Moves an object, replacing any object at `dest`. */
+  move(source: string, dest: string): Promise<void>;
+  /** Deletes an object or a whole directory tree. */
+  delete(path: string): Promise<void>;
+  /**
+   * Visits every object and directory under `path`, depth first, children in lexical order.
+   * The visitor returns "skip" to not descend into a directory.
+   */
+  walk(path: string, visit: (info: FileInfo) => Promise<void | "skip"> | void | "skip"): Promise<void>;
+  /** A URL a client may fetch the object from directly, or null when the driver has none. */
+  redirectURL(path: string, method: "GET" | "HEAD"): Promise<string | null>;
+}
+
+export interface FileInfo {
+  path: string;
+  size: number;
+  modTime: Date;
+  isDir: boolean;
+}
+
+/** A writable stream with distribution's writer semantics: write, then commit or cancel. */
+export interface FileWriter extends Writable {
+  /** Bytes in the object so far, including what earlier writers appended. */
+  readonly size: number;
+  /** Makes everything written durable; the writer is finished afterwards. */
+  commit(): Promise<void>;
+  /** Abandons the object and removes what was written. */
+  cancel(): Promise<void>;
+}
+
+export type StorageErrorKind = "not-found" | "invalid-path" | "invalid-offset" | "unsupported";
+
+/** Typed storage failure; anything else a driver throws is an unexpected I/O error. */
+export class StorageError extends Error {
+  constructor(
+    readonly kind: StorageErrorKind,
+    readonly path: string,
+    readonly driver: string,
+    message?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message ?? `${driver}: ${kind}: ${path}`, options);
+    this.name = "StorageError";
+  }
+}
+
+export function isNotFound(error: unknown): boolean {
+  return error instanceof StorageError && error.kind === "not-found";
+}

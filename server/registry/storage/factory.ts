@@ -1,0 +1,34 @@
+import { withBase } from "./base.js";
+import type { StorageDriver } from "./driver.js";
+import { FilesystemDriver } from "./filesystem.js";
+import { InMemoryDriver } from "./inmemory.js";
+
+export type DriverParams = Record<string, unknown>;
+
+/** One entry per driver name as written under `storage:` in config.yml. */
+const factories = new Map<string, (params: DriverParams) => StorageDriver>([
+  ["filesystem", (params) => new FilesystemDriver({ rootdirectory: stringParam(params, "rootdirectory", "/var/lib/registry") })],
+  ["inmemory", () => new InMemoryDriver()],
+]);
+
+export function knownDrivers(): string[] {
+  return [...factories.keys()];
+}
+
+/** Builds a driver by name, already wrapped in the base (path validation, error tagging). */
+export function createDriver(name: string, params: DriverParams = {}): StorageDriver {
+  const make = factories.get(name);
+  if (!make) {
+    throw new Error(`unknown storage driver ${JSON.stringify(name)}; known drivers: ${knownDrivers().join(", ")}`);
+  }
+  return withBase(make(params));
+}
+
+function stringParam(params: DriverParams, key: string, fallback: string): string {
+  const value = params[key];
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== "string" || value === "") {
+    throw new Error(`storage parameter ${key} must be a non-empty string`);
+  }
+  return value;
+}

@@ -1,0 +1,205 @@
+import { randomBytes } from "node:crypto";
+import type { Stats } from "node:fs";
+import { lstat, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { Readable } from "node:stream";
+import { StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
+import { FilesystemFileWriter } from "./filesystem-writer.js";
+import { ROOT, childPath, components, isValidComponent, isValidPath } from "./paths.js";
+import { walkTree, type WalkVisitor } from "./walk.js";
+
+export interface FilesystemOptions {
+  /** Directory the whole key space lives under; created on first write. */
+  rootdirectory: string;
+}
+
+const READ_CHUNK = 1 << 20;
+
+/**
+ * Objects are plain files at root + path. Directories are real directories and stay after their
+ * last object is deleted (as in distribution); the root counts as an empty directory until the
+ * first write creates it, so a fresh registry lists and walks cleanly.
+ */
+export class FilesystemDriver implements StorageDriver {
+  readonly name = "filesystem";
+  readonly root: string;
+
+  constructor(options: FilesystemOptions) {
+    this.root = resolve(options.rootdirectory);
+  }
+
+  async getContent(path: string): Promise<Buffer> {
+    try {
+      return await readFile(this.native(path));
+    } catch (error) {
+      throw this.translate(error, path, ["EISDIR"]);
+    }
+  }
+
+  async putContent(path: string, content: Buffer | string): Promise<void> {
+    const target = this.native(path);
+    const dir = dirname(target);
+    await mkdir(dir, { recursive: true });
+    // Same directory as the target so the rename is atomic; the dot keeps it out of list/walk.
+    const temp = join(dir, `.${basename(target)}.tmp-${randomBytes(8).toString("hex")}`);
+    const handle = await open(temp, "wx");
+    try {
+      try {
+        await handle.writeFile(content);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, target);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+    await syncDirectory(dir);
+  }
+
+  async reader(path: string, offset = 0, end?: number): Promise<Readable> {
+    let handle;
+    try {
+      handle = await open(this.native(path), "r");
+    } catch (error) {
+      throw this.translate(error, path);
+    }
+    try {
+      const info = await handle.stat();
+      if (info.isDirectory()) throw new StorageError("not-found", path, this.name);
+      if (offset > info.size) {
+        throw new StorageError("invalid-offset", path, this.name, `${this.name}: offset ${offset} beyond size ${info.size} of ${path}`);
+      }
+      const stop = Math.min(end ?? info.size, info.size);
+      if (stop > offset) {
+        return handle.createReadStream({ start: offset, end: stop - 1, highWaterMark: READ_CHUNK });
+      }
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    await handle.close();
+    return emptyStream();
+  }
+
+  async writer(path: string, append: boolean): Promise<FileWriter> {
+    const target = this.native(path);
+    await mkdir(dirname(target), { recursive: true });
+    const handle = await open(target, append ? "a" : "w");
+    try {
+      const size = append ? (await handle.stat()).size : 0;
+      return new FilesystemFileWriter(handle, size, target);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    let info: Stats;
+    try {
+      info = await stat(this.native(path));
+    } catch (error) {
+      if (path === ROOT && isMissing(error)) return { path, size: 0, modTime: new Date(0), isDir: true };
+      throw this.translate(error, path);
+    }
+    const isDir = info.isDirectory();
+    return { path, size: isDir ? 0 : info.size, modTime: info.mtime, isDir };
+  }
+
+  async list(path: string): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.native(path));
+    } catch (error) {
+      if (path === ROOT && isMissing(error)) return [];
+      throw this.translate(error, path);
+    }
+    // Temp files and foreign entries (lost+found on a mounted volume) are not storage keys.
+    return names.filter(isValidComponent).map((name) => childPath(path, name));
+  }
+
+  async move(source: string, dest: string): Promise<void> {
+    const from = this.native(source);
+    const to = this.native(dest);
+    try {
+      // Checked first so a failed move does not leave the destination's parents behind.
+      await lstat(from);
+    } catch (error) {
+      throw this.translate(error, source);
+    }
+    await mkdir(dirname(to), { recursive: true });
+    try {
+      await rename(from, to);
+    } catch (error) {
+      throw this.translate(error, source);
+    }
+    // Moves commit uploaded blobs; a link written after the move must not outlive it in a crash.
+    await syncDirectory(dirname(to));
+  }
+
+  async delete(path: string): Promise<void> {
+    // Never rm -r the whole root, even when called without the base wrapper.
+    if (path === ROOT) throw new StorageError("invalid-path", path, this.name);
+    try {
+      await rm(this.native(path), { recursive: true });
+    } catch (error) {
+      throw this.translate(error, path);
+    }
+  }
+
+  walk(path: string, visit: WalkVisitor): Promise<void> {
+    return walkTree(this, path, visit);
+  }
+
+  async redirectURL(): Promise<string | null> {
+    return null;
+  }
+
+  /** Re-checks the path even behind the base wrapper: this is where a bad key would escape the root. */
+  private native(path: string): string {
+    if (!isValidPath(path, true)) throw new StorageError("invalid-path", String(path), this.name);
+    return join(this.root, ...components(path));
+  }
+
+  private translate(error: unknown, path: string, alsoNotFound: string[] = []): unknown {
+    if (isMissing(error) || alsoNotFound.includes(errorCode(error) ?? "")) {
+      return new StorageError("not-found", path, this.name, undefined, { cause: error });
+    }
+    return error;
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** ENOTDIR: some ancestor of the path is a file, so nothing exists at the path. */
+function isMissing(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+/** Makes the rename itself durable; best effort because not every platform can fsync a directory. */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // The content is already synced; only the directory entry's durability is at stake.
+  }
+}
+
+function emptyStream(): Readable {
+  return new Readable({
+    read() {
+      this.push(null);
+    },
+  });
+}
