@@ -33,7 +33,14 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     options.logger ?? createLogger({ level: config.log.level, format: config.log.formatter, fields: config.log.fields });
   const { name, params } = storageDriver(config);
   const driver = createDriver(name, resolveRelativeRoot(name, params));
-  const registry = createRegistry({ driver, logger });
+  const registry = createRegistry({
+    driver,
+    logger,
+    deleteEnabled: config.storage.delete?.enabled ?? false,
+    redirect: config.storage.redirect?.disable !== true,
+    secret: config.http.secret,
+    readOnly: () => config.storage.maintenance?.readonly?.enabled ?? false,
+  });
   const api = createApiHandler({ registry, version, startedAt: new Date() });
   const consoleHandler: ConsoleHandler | undefined = options.registryOnly
     ? undefined

@@ -21,7 +21,6 @@ export const errorCodes = {
   TOOMANYREQUESTS: { status: 429, message: "too many requests" },
   RANGE_INVALID: { status: 416, message: "invalid content range" },
   PAGINATION_NUMBER_INVALID: { status: 400, message: "invalid number of results requested" },
-  MANIFEST_TOO_LARGE: { status: 413, message: "manifest too large" },
   NOT_FOUND: { status: 404, message: "not found" },
   METHOD_UNKNOWN: { status: 405, message: "method not allowed for this endpoint" },
   UNAVAILABLE: { status: 503, message: "service unavailable" },

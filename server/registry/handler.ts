@@ -1,13 +1,33 @@
+import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log.js";
-import type { StorageDriver } from "./storage/driver.js";
+import { BlobStore } from "./blobs.js";
 import { RegistryError } from "./errors.js";
-
-export const apiVersionHeader = { "Docker-Distribution-API-Version": "registry/2.0" } as const;
+import { deleteBlob, getBlob } from "./http/blob-handlers.js";
+import type { RequestContext, Services } from "./http/context.js";
+import { listCatalog, listReferrers, listTags } from "./http/listing-handlers.js";
+import { deleteManifest, getManifest, putManifest } from "./http/manifest-handlers.js";
+import { sendError, sendJSON } from "./http/respond.js";
+import { matchRoute, type Route } from "./http/router.js";
+import { appendUpload, cancelUpload, finishUpload, startUpload, uploadStatus } from "./http/upload-handlers.js";
+import { ManifestStore } from "./manifests.js";
+import { RepositoryList } from "./repositories.js";
+import type { StorageDriver } from "./storage/driver.js";
+import { TagStore } from "./tags.js";
+import { UploadSigner } from "./upload-state.js";
+import { UploadStore } from "./uploads.js";
 
 export interface RegistryOptions {
   driver: StorageDriver;
   logger: Logger;
+  /** `storage.delete.enabled` (distribution's default: false). */
+  deleteEnabled?: boolean;
+  /** `storage.redirect.disable` negated. */
+  redirect?: boolean;
+  /** `http.secret`; a random one (valid for this process only) when absent. */
+  secret?: string;
+  /** Consulted on every write: `storage.maintenance.readonly.enabled`, switchable at run time. */
+  readOnly?: () => boolean;
 }
 
 export interface RegistryHealth {
@@ -19,23 +39,92 @@ export interface Registry {
   /** Plain Node handler for everything under `/v2/`. */
   handle(req: IncomingMessage, res: ServerResponse): void;
   health(): Promise<RegistryHealth>;
+  services: Services;
 }
+
+type Method = "GET" | "PUT" | "POST" | "PATCH" | "DELETE";
+type RouteTable = {
+  [K in Route["kind"]]: Partial<Record<Method, (ctx: RequestContext, route: Extract<Route, { kind: K }>) => Promise<void>>>;
+};
+
+const writeMethods = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** Method table per endpoint; HEAD is served by GET without a body. */
+const routes: RouteTable = {
+  base: { GET: async (ctx) => sendJSON(ctx.res, 200, {}, {}, ctx.headOnly) },
+  catalog: { GET: (ctx) => listCatalog(ctx) },
+  tags: { GET: (ctx, r) => listTags(ctx, r.name) },
+  manifest: {
+    GET: (ctx, r) => getManifest(ctx, r.name, r.reference),
+    PUT: (ctx, r) => putManifest(ctx, r.name, r.reference),
+    DELETE: (ctx, r) => deleteManifest(ctx, r.name, r.reference),
+  },
+  blob: {
+    GET: (ctx, r) => getBlob(ctx, r.name, r.digest),
+    DELETE: (ctx, r) => deleteBlob(ctx, r.name, r.digest),
+  },
+  uploads: { POST: (ctx, r) => startUpload(ctx, r.name) },
+  upload: {
+    GET: (ctx, r) => uploadStatus(ctx, r.name, r.id),
+    PATCH: (ctx, r) => appendUpload(ctx, r.name, r.id),
+    PUT: (ctx, r) => finishUpload(ctx, r.name, r.id),
+    DELETE: (ctx, r) => cancelUpload(ctx, r.name, r.id),
+  },
+  referrers: { GET: (ctx, r) => listReferrers(ctx, r.name, r.digest) },
+};
 
 export function createRegistry(options: RegistryOptions): Registry {
   const { driver, logger } = options;
+  const blobs = new BlobStore(driver);
+  const tags = new TagStore(driver);
+  const services: Services = {
+    blobs,
+    tags,
+    uploads: new UploadStore(driver, blobs),
+    manifests: new ManifestStore(driver, blobs, tags),
+    repositories: new RepositoryList(driver, logger),
+    signer: new UploadSigner(options.secret ? Buffer.from(options.secret) : randomBytes(32)),
+    logger,
+    deleteEnabled: options.deleteEnabled ?? false,
+    redirect: options.redirect ?? false,
+  };
+  if (!options.secret) {
+    logger.warn("http.secret is not set: upload URLs are signed with a random secret and cannot be continued by another instance");
+  }
+  const readOnly = options.readOnly ?? (() => false);
 
   async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? "/").split("?")[0] ?? "/";
-    if (path === "/v2/" || path === "/v2") {
-      if (req.method !== "GET" && req.method !== "HEAD") throw new RegistryError("METHOD_UNKNOWN");
-      return sendJSON(res, 200, {}, req.method === "HEAD");
+    const url = req.url ?? "/";
+    const queryStart = url.indexOf("?");
+    const path = queryStart < 0 ? url : url.slice(0, queryStart);
+    const query = new URLSearchParams(queryStart < 0 ? "" : url.slice(queryStart + 1));
+    const route = matchRoute(path);
+    if (!route) throw new RegistryError("NOT_FOUND", { path }, "no such endpoint");
+    const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET");
+    const handlers: Partial<Record<Method, (ctx: RequestContext, route: Route) => Promise<void>>> = routes[route.kind] as never;
+    const handler = handlers[method as Method];
+    if (!handler) {
+      const allowed = Object.keys(handlers).flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m]));
+      throw new RegistryError("UNSUPPORTED", { method: req.method }, `${req.method} is not supported here`, {
+        headers: { Allow: allowed.join(", ") },
+      });
     }
-    throw new RegistryError("NOT_FOUND", { path });
+    if (writeMethods.has(method) && readOnly()) {
+      throw new RegistryError("UNSUPPORTED", { reason: "read-only" }, "the registry is in read-only mode for maintenance; try again later", {
+        headers: { Allow: "GET, HEAD" },
+      });
+    }
+    await handler({ req, res, query, services, headOnly: req.method === "HEAD" }, route);
   }
 
   return {
+    services,
     handle(req, res) {
-      dispatch(req, res).catch((error: unknown) => sendError(res, error, logger));
+      dispatch(req, res).catch((error: unknown) => {
+        // An unread body would otherwise be parsed as the next request on this connection.
+        if (!req.readableEnded) res.setHeader("Connection", "close");
+        sendError(res, error, logger, req.method === "HEAD");
+      });
     },
     async health() {
       try {
@@ -48,27 +137,4 @@ export function createRegistry(options: RegistryOptions): Registry {
       }
     },
   };
-}
-
-function sendJSON(res: ServerResponse, status: number, body: unknown, headOnly = false): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    ...apiVersionHeader,
-    "Content-Type": "application/json",
-    "Content-Length": Buffer.byteLength(text),
-  });
-  res.end(headOnly ? undefined : text);
-}
-
-function sendError(res: ServerResponse, error: unknown, logger: Logger): void {
-  const registryError =
-    error instanceof RegistryError ? error : new RegistryError("UNKNOWN", undefined, undefined, { cause: error });
-  if (registryError.status >= 500) logger.error("request failed", { error: String((error as Error)?.stack ?? error) });
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.setHeader("Docker-Distribution-API-Version", "registry/2.0");
-  for (const [name, value] of Object.entries(registryError.headers)) res.setHeader(name, value);
-  sendJSON(res, registryError.status, registryError.toJSON());
 }

@@ -15,13 +15,13 @@ export const layout = {
 
   repository: (name: string) => `${repositoriesRoot}/${name}`,
   layersDir: (name: string) => `${repositoriesRoot}/${name}/_layers`,
-  layerLink: (name: string, d: Digest) => `${repositoriesRoot}/${name}/_layers/${d.algorithm}/${d.hex}/link`,
+  layerDir: (name: string, d: Digest) => `${repositoriesRoot}/${name}/_layers/${d.algorithm}/${d.hex}`,
+  layerLink: (name: string, d: Digest) => `${layout.layerDir(name, d)}/link`,
 
   manifestsDir: (name: string) => `${repositoriesRoot}/${name}/_manifests`,
   revisionsDir: (name: string) => `${repositoriesRoot}/${name}/_manifests/revisions`,
-  revisionLink: (name: string, d: Digest) =>
-    `${repositoriesRoot}/${name}/_manifests/revisions/${d.algorithm}/${d.hex}/link`,
   revisionDir: (name: string, d: Digest) => `${repositoriesRoot}/${name}/_manifests/revisions/${d.algorithm}/${d.hex}`,
+  revisionLink: (name: string, d: Digest) => `${layout.revisionDir(name, d)}/link`,
 
   tagsDir: (name: string) => `${repositoriesRoot}/${name}/_manifests/tags`,
   tagDir: (name: string, tag: string) => `${repositoriesRoot}/${name}/_manifests/tags/${tag}`,
@@ -40,6 +40,7 @@ export const layout = {
    */
   referrersDir: (name: string, subject: Digest) =>
     `${repositoriesRoot}/${name}/_referrers/${subject.algorithm}/${subject.hex}`,
-  referrerLink: (name: string, subject: Digest, d: Digest) =>
-    `${repositoriesRoot}/${name}/_referrers/${subject.algorithm}/${subject.hex}/${d.algorithm}/${d.hex}/link`,
+  referrerDir: (name: string, subject: Digest, d: Digest) =>
+    `${layout.referrersDir(name, subject)}/${d.algorithm}/${d.hex}`,
+  referrerLink: (name: string, subject: Digest, d: Digest) => `${layout.referrerDir(name, subject, d)}/link`,
 };

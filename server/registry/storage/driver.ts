@@ -74,3 +74,8 @@ export class StorageError extends Error {
 export function isNotFound(error: unknown): boolean {
   return error instanceof StorageError && error.kind === "not-found";
 }
+
+/** For `.catch()` where a missing object is the desired end state (deleting what may be gone). */
+export function ignoreNotFound(error: unknown): void {
+  if (!isNotFound(error)) throw error;
+}

@@ -1,0 +1,88 @@
+import type { Readable } from "node:stream";
+import { RegistryError } from "./errors.js";
+import { layout } from "./layout.js";
+import type { Digest } from "./reference.js";
+import { isNotFound, type StorageDriver } from "./storage/driver.js";
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+/**
+ * Blobs are stored once (`blobs/<alg>/<xx>/<hex>/data`) and made visible to a repository by a
+ * `_layers` link; a blob is readable in a repository only when both exist.
+ */
+export class BlobStore {
+  constructor(private readonly driver: StorageDriver) {}
+
+  /** Size of the stored blob, or undefined when no repository could have it. */
+  async statData(digest: Digest): Promise<number | undefined> {
+    try {
+      const info = await this.driver.stat(layout.blobData(digest));
+      return info.isDir ? undefined : info.size;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async isLinked(name: string, digest: Digest): Promise<boolean> {
+    return exists(this.driver, layout.layerLink(name, digest));
+  }
+
+  /** The blob as `name` sees it; BLOB_UNKNOWN when it is not linked there or its data is gone. */
+  async stat(name: string, digest: Digest): Promise<BlobInfo> {
+    const [linked, size] = await Promise.all([this.isLinked(name, digest), this.statData(digest)]);
+    if (!linked || size === undefined) throw new RegistryError("BLOB_UNKNOWN", { digest: digest.value });
+    return { digest, size };
+  }
+
+  /** Streams bytes [start, end) of a blob already checked with `stat`. */
+  open(digest: Digest, start?: number, end?: number): Promise<Readable> {
+    return this.driver.reader(layout.blobData(digest), start, end);
+  }
+
+  redirectURL(digest: Digest, method: "GET" | "HEAD"): Promise<string | null> {
+    return this.driver.redirectURL(layout.blobData(digest), method);
+  }
+
+  link(name: string, digest: Digest): Promise<void> {
+    return this.driver.putContent(layout.layerLink(name, digest), digest.value);
+  }
+
+  async unlink(name: string, digest: Digest): Promise<void> {
+    if (!(await this.isLinked(name, digest))) throw new RegistryError("BLOB_UNKNOWN", { digest: digest.value });
+    await this.driver.delete(layout.layerDir(name, digest));
+  }
+
+  /** Stores small content (a manifest) under its digest, unless it is there already. */
+  async putContent(digest: Digest, content: Buffer): Promise<void> {
+    if ((await this.statData(digest)) === content.length) return;
+    await this.driver.putContent(layout.blobData(digest), content);
+  }
+
+  getContent(digest: Digest): Promise<Buffer> {
+    return this.driver.getContent(layout.blobData(digest));
+  }
+}
+
+export async function exists(driver: StorageDriver, path: string): Promise<boolean> {
+  try {
+    await driver.stat(path);
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
+/** Reads a link file; undefined when it does not exist. */
+export async function readLink(driver: StorageDriver, path: string): Promise<string | undefined> {
+  try {
+    return (await driver.getContent(path)).toString("utf8").trim();
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}

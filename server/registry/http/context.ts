@@ -1,0 +1,31 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../../log.js";
+import type { BlobStore } from "../blobs.js";
+import type { ManifestStore } from "../manifests.js";
+import type { RepositoryList } from "../repositories.js";
+import type { TagStore } from "../tags.js";
+import type { UploadSigner } from "../upload-state.js";
+import type { UploadStore } from "../uploads.js";
+
+/** The engine's services, shared by every request (and by the console's API). */
+export interface Services {
+  blobs: BlobStore;
+  uploads: UploadStore;
+  manifests: ManifestStore;
+  tags: TagStore;
+  repositories: RepositoryList;
+  signer: UploadSigner;
+  logger: Logger;
+  /** `storage.delete.enabled`. */
+  deleteEnabled: boolean;
+  /** `storage.redirect.disable` negated: blob GETs may redirect to the driver's URL. */
+  redirect: boolean;
+}
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  query: URLSearchParams;
+  services: Services;
+  headOnly: boolean;
+}

@@ -1,0 +1,98 @@
+import type { StoredManifest } from "../manifests.js";
+import { RegistryError } from "../errors.js";
+import { parseReference, tryParseDigest } from "../reference.js";
+import { readLimited } from "./body.js";
+import { deletesDisabled } from "./blob-handlers.js";
+import type { RequestContext } from "./context.js";
+import { apiVersionHeader, sendEmpty } from "./respond.js";
+
+/** Registries must accept at least 4 MiB manifests (distribution-spec). */
+export const manifestSizeLimit = 4 * 1024 * 1024;
+
+export async function getManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
+  const { req, res, services } = ctx;
+  const ref = parseReference(reference);
+  let manifest: StoredManifest;
+  if (ref.kind === "tag") {
+    const digest = await services.tags.resolve(name, ref.tag);
+    if (!digest) throw new RegistryError("MANIFEST_UNKNOWN", { tag: ref.tag });
+    manifest = await negotiate(ctx, name, await services.manifests.get(name, digest), req.headers.accept);
+  } else {
+    // A client asking by digest wants exactly those bytes, whatever it claims to accept.
+    manifest = await services.manifests.get(name, ref.digest);
+  }
+  res.writeHead(200, {
+    ...apiVersionHeader,
+    "Content-Type": manifest.mediaType,
+    "Content-Length": manifest.content.length,
+    "Docker-Content-Digest": manifest.digest.value,
+    ETag: `"${manifest.digest.value}"`,
+  });
+  res.end(ctx.headOnly ? undefined : manifest.content);
+}
+
+export async function putManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
+  const { req, res, services } = ctx;
+  const ref = parseReference(reference);
+  const body = await readLimited(req, manifestSizeLimit);
+  const result = await services.manifests.put(
+    name,
+    body,
+    req.headers["content-type"],
+    ref.kind === "tag" ? { tag: ref.tag } : { digest: ref.digest },
+  );
+  services.repositories.add(name);
+  sendEmpty(res, 201, {
+    Location: `/v2/${name}/manifests/${result.digest.value}`,
+    "Docker-Content-Digest": result.digest.value,
+    ...(result.subject ? { "OCI-Subject": result.subject.value } : {}),
+  });
+}
+
+/** By tag: removes the tag only. By digest: removes the manifest and every tag on it. */
+export async function deleteManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
+  const { res, services } = ctx;
+  const ref = parseReference(reference);
+  if (!services.deleteEnabled) throw deletesDisabled();
+  if (ref.kind === "tag") await services.tags.untag(name, ref.tag);
+  else await services.manifests.delete(name, ref.digest);
+  sendEmpty(res, 202);
+}
+
+/**
+ * Serves what the client accepts. A client that does not accept an index gets the linux/amd64
+ * image from it when it accepts that (as distribution does for old Docker clients); otherwise it
+ * gets MANIFEST_UNKNOWN rather than a body it cannot parse.
+ */
+async function negotiate(ctx: RequestContext, name: string, manifest: StoredManifest, accept: string | undefined): Promise<StoredManifest> {
+  const accepted = acceptedTypes(accept);
+  if (accepts(accepted, manifest.mediaType)) return manifest;
+  if (manifest.parsed.kind === "index") {
+    const child = manifest.parsed.manifest.manifests.find(
+      (d) => d.platform?.os === "linux" && d.platform.architecture === "amd64" && accepts(accepted, d.mediaType),
+    );
+    const digest = child ? tryParseDigest(child.digest) : undefined;
+    if (digest) return ctx.services.manifests.get(name, digest);
+  }
+  throw new RegistryError(
+    "MANIFEST_UNKNOWN",
+    { mediaType: manifest.mediaType, accept: accept ?? "" },
+    `the manifest is ${manifest.mediaType}, which the client does not accept`,
+  );
+}
+
+function acceptedTypes(header: string | undefined): string[] | undefined {
+  const types = (header ?? "")
+    .split(",")
+    .map((part) => part.split(";")[0]?.trim().toLowerCase() ?? "")
+    .filter((type) => type !== "");
+  return types.length > 0 ? types : undefined;
+}
+
+function accepts(accepted: string[] | undefined, mediaType: string): boolean {
+  if (!accepted) return true;
+  return accepted.some(
+    (type) => type === mediaType || type === "*/*" || type === "application/*" || type === "application/json",
+  );
+}
+

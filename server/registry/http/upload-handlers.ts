@@ -1,0 +1,118 @@
+import type { Upload } from "../uploads.js";
+import { RegistryError } from "../errors.js";
+import { parseDigest, parseName } from "../reference.js";
+import { contentLength, discard, hasBody } from "./body.js";
+import type { RequestContext } from "./context.js";
+import { sendEmpty, type Headers } from "./respond.js";
+
+/**
+ * POST /v2/<name>/blobs/uploads/: a cross-repository mount, a monolithic upload (`?digest=`
+ * with the body), or a new upload session.
+ */
+export async function startUpload(ctx: RequestContext, name: string): Promise<void> {
+  const { req, res, query, services } = ctx;
+  const mount = query.get("mount");
+  const from = query.get("from");
+  const digestParam = query.get("digest");
+  if (mount !== null) {
+    const digest = parseDigest(mount);
+    if (from !== null) {
+      const source = parseName(from);
+      if ((await services.blobs.isLinked(source, digest)) && (await services.blobs.statData(digest)) !== undefined) {
+        await services.blobs.link(name, digest);
+        discard(req);
+        return sendEmpty(res, 201, blobCreatedHeaders(name, digest.value));
+      }
+    }
+  }
+  if (digestParam !== null && mount === null) {
+    const digest = parseDigest(digestParam);
+    const upload = await services.uploads.start(name);
+    try {
+      const written = await services.uploads.append(upload, req, contentLength(req));
+      await services.uploads.finish(written, digest);
+    } catch (error) {
+      await services.uploads.cancel(name, upload.id);
+      throw error;
+    }
+    return sendEmpty(res, 201, blobCreatedHeaders(name, digest.value));
+  }
+  discard(req);
+  const upload = await services.uploads.start(name);
+  sendEmpty(res, 202, uploadHeaders(ctx, upload));
+}
+
+/** PATCH: append a chunk (ordered by Content-Range when given) or a streamed body. */
+export async function appendUpload(ctx: RequestContext, name: string, id: string): Promise<void> {
+  const { req, res, services } = ctx;
+  const upload = await loadUpload(ctx, name, id);
+  const length = contentLength(req);
+  const range = req.headers["content-range"];
+  if (range !== undefined) {
+    const match = /^(?:bytes[ =])?(\d+)-(\d+)$/.exec(range.trim());
+    const start = Number(match?.[1]);
+    const end = Number(match?.[2]);
+    const outOfOrder = !match || start !== upload.offset || end < start || (length !== undefined && end - start + 1 !== length);
+    if (outOfOrder) {
+      throw new RegistryError(
+        "RANGE_INVALID",
+        { contentRange: range, expectedStart: upload.offset },
+        `chunk must start at byte ${upload.offset}`,
+        { headers: stringHeaders(uploadHeaders(ctx, upload)) },
+      );
+    }
+  }
+  const written = await services.uploads.append(upload, req, length);
+  sendEmpty(res, 202, uploadHeaders(ctx, written));
+}
+
+/** PUT ?digest=: the last chunk (optional) and the upload's completion. */
+export async function finishUpload(ctx: RequestContext, name: string, id: string): Promise<void> {
+  const { req, res, query, services } = ctx;
+  const digestParam = query.get("digest");
+  if (digestParam === null) {
+    throw new RegistryError("DIGEST_INVALID", undefined, "the digest query parameter is required to complete an upload");
+  }
+  const digest = parseDigest(digestParam);
+  let upload = await loadUpload(ctx, name, id);
+  if (hasBody(req)) upload = await services.uploads.append(upload, req, contentLength(req));
+  else discard(req);
+  await services.uploads.finish(upload, digest);
+  sendEmpty(res, 201, blobCreatedHeaders(name, digest.value));
+}
+
+export async function uploadStatus(ctx: RequestContext, name: string, id: string): Promise<void> {
+  const upload = await loadUpload(ctx, name, id);
+  sendEmpty(ctx.res, 204, uploadHeaders(ctx, upload));
+}
+
+export async function cancelUpload(ctx: RequestContext, name: string, id: string): Promise<void> {
+  const upload = await loadUpload(ctx, name, id);
+  await ctx.services.uploads.cancel(name, upload.id);
+  sendEmpty(ctx.res, 204);
+}
+
+/** The upload as storage has it, after checking the signed state of the URL when present. */
+async function loadUpload(ctx: RequestContext, name: string, id: string): Promise<Upload> {
+  const state = ctx.query.get("_state");
+  const upload = await ctx.services.uploads.get(name, id);
+  if (state !== null) ctx.services.signer.verify(state, name, id);
+  return upload;
+}
+
+function uploadHeaders(ctx: RequestContext, upload: Upload): Headers {
+  const state = ctx.services.signer.sign({ name: upload.name, id: upload.id, offset: upload.offset, startedAt: upload.startedAt });
+  return {
+    Location: `/v2/${upload.name}/blobs/uploads/${upload.id}?_state=${state}`,
+    Range: `0-${Math.max(upload.offset - 1, 0)}`,
+    "Docker-Upload-UUID": upload.id,
+  };
+}
+
+function blobCreatedHeaders(name: string, digest: string): Headers {
+  return { Location: `/v2/${name}/blobs/${digest}`, "Docker-Content-Digest": digest };
+}
+
+function stringHeaders(headers: Headers): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, String(value)]));
+}

@@ -1,0 +1,156 @@
+import { exists, type BlobStore } from "./blobs.js";
+import { digestOf } from "./digest.js";
+import { RegistryError } from "./errors.js";
+import { layout } from "./layout.js";
+import {
+  artifactTypeOf,
+  ManifestFormatError,
+  parseManifest,
+  referencedBlobs,
+  referencedManifests,
+  type Descriptor,
+  type ParsedManifest,
+} from "./media-types.js";
+import { parseDigest, tryParseDigest, type Digest } from "./reference.js";
+import { ignoreNotFound, isNotFound, type StorageDriver } from "./storage/driver.js";
+import type { TagStore } from "./tags.js";
+
+export interface StoredManifest {
+  digest: Digest;
+  mediaType: string;
+  content: Buffer;
+  parsed: ParsedManifest;
+}
+
+export interface PutManifestResult {
+  digest: Digest;
+  subject?: Digest;
+}
+
+/**
+ * Manifests: content in the blob store, presence in a repository through a revision link, and
+ * the referrers index for manifests with a `subject`.
+ */
+export class ManifestStore {
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+    private readonly tags: TagStore,
+  ) {}
+
+  async exists(name: string, digest: Digest): Promise<boolean> {
+    return exists(this.driver, layout.revisionLink(name, digest));
+  }
+
+  async get(name: string, digest: Digest): Promise<StoredManifest> {
+    const unknown = () => new RegistryError("MANIFEST_UNKNOWN", { digest: digest.value });
+    if (!(await this.exists(name, digest))) throw unknown();
+    let content: Buffer;
+    try {
+      content = await this.blobs.getContent(digest);
+    } catch (error) {
+      if (isNotFound(error)) throw unknown();
+      throw error;
+    }
+    const parsed = parseManifest(content, undefined);
+    return { digest, mediaType: parsed.mediaType, content, parsed };
+  }
+
+  /**
+   * Validates and stores a manifest, then tags it when `tag` is given. Everything it references
+   * must already be in the repository; the revision link is written last among the manifest's
+   * own records and the tag after it, so a crash never leaves a tag on a missing manifest.
+   */
+  async put(name: string, content: Buffer, contentType: string | undefined, reference: { tag?: string; digest?: Digest }): Promise<PutManifestResult> {
+    let parsed: ParsedManifest;
+    try {
+      parsed = parseManifest(content, contentType);
+    } catch (error) {
+      if (error instanceof ManifestFormatError) throw new RegistryError("MANIFEST_INVALID", { reason: error.message }, error.message);
+      throw error;
+    }
+    const digest = digestOf(content, reference.digest?.algorithm ?? "sha256");
+    if (reference.digest && reference.digest.value !== digest.value) {
+      throw new RegistryError("DIGEST_INVALID", { expected: reference.digest.value, actual: digest.value });
+    }
+    await this.checkReferences(name, parsed);
+
+    await this.blobs.putContent(digest, content);
+    const subject = parsed.manifest.subject ? parseDigest(parsed.manifest.subject.digest) : undefined;
+    if (subject) await this.driver.putContent(layout.referrerLink(name, subject, digest), digest.value);
+    await this.driver.putContent(layout.revisionLink(name, digest), digest.value);
+    if (reference.tag) await this.tags.tag(name, reference.tag, digest);
+    return { digest, subject };
+  }
+
+  private async checkReferences(name: string, parsed: ParsedManifest): Promise<void> {
+    const missing: string[] = [];
+    await Promise.all([
+      ...referencedBlobs(parsed).map(async (descriptor) => {
+        if (!(await this.blobs.isLinked(name, parseDigest(descriptor.digest)))) missing.push(descriptor.digest);
+      }),
+      ...referencedManifests(parsed).map(async (descriptor) => {
+        if (!(await this.exists(name, parseDigest(descriptor.digest)))) missing.push(descriptor.digest);
+      }),
+    ]);
+    if (missing.length > 0) {
+      throw new RegistryError("MANIFEST_BLOB_UNKNOWN", { digests: missing.sort() }, `manifest references unknown blobs or manifests: ${missing.join(", ")}`);
+    }
+  }
+
+  /** Deletes a manifest from a repository with every tag pointing at it. */
+  async delete(name: string, digest: Digest): Promise<void> {
+    const manifest = await this.get(name, digest).catch(async (error: unknown) => {
+      // A revision whose content is unreadable can still be removed from the repository.
+      if (error instanceof RegistryError && error.code === "MANIFEST_UNKNOWN" && (await this.exists(name, digest))) return undefined;
+      throw error;
+    });
+    for (const tag of await this.tags.tagsOf(name, digest)) await this.tags.untag(name, tag);
+    const subject = manifest?.parsed.manifest.subject?.digest;
+    const subjectDigest = subject ? tryParseDigest(subject) : undefined;
+    if (subjectDigest) await this.driver.delete(layout.referrerDir(name, subjectDigest, digest)).catch(ignoreNotFound);
+    await this.driver.delete(layout.revisionDir(name, digest));
+  }
+
+  /** Descriptors of the manifests in `name` whose subject is `subject`. */
+  async referrers(name: string, subject: Digest, artifactType?: string): Promise<Descriptor[]> {
+    let algorithms: string[];
+    try {
+      algorithms = await this.driver.list(layout.referrersDir(name, subject));
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
+    const digests: Digest[] = [];
+    for (const dir of algorithms) {
+      const algorithm = dir.slice(dir.lastIndexOf("/") + 1);
+      for (const entry of await this.driver.list(dir).catch(() => [] as string[])) {
+        const digest = tryParseDigestQuiet(`${algorithm}:${entry.slice(entry.lastIndexOf("/") + 1)}`);
+        if (digest) digests.push(digest);
+      }
+    }
+    const descriptors = await Promise.all(
+      digests.map(async (digest): Promise<Descriptor | undefined> => {
+        const manifest = await this.get(name, digest).catch(() => undefined);
+        if (!manifest) return undefined;
+        const type = artifactTypeOf(manifest.parsed);
+        const descriptor: Descriptor = { mediaType: manifest.mediaType, digest: digest.value, size: manifest.content.length };
+        if (type) descriptor.artifactType = type;
+        if (manifest.parsed.manifest.annotations) descriptor.annotations = manifest.parsed.manifest.annotations;
+        return descriptor;
+      }),
+    );
+    return descriptors
+      .filter((d): d is Descriptor => d !== undefined)
+      .filter((d) => artifactType === undefined || d.artifactType === artifactType)
+      .sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  }
+}
+
+function tryParseDigestQuiet(value: string): Digest | undefined {
+  try {
+    return tryParseDigest(value);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,100 @@
+import type { Logger } from "../log.js";
+import { repositoriesRoot } from "./layout.js";
+import { isValidName } from "./reference.js";
+import { isNotFound, type StorageDriver } from "./storage/driver.js";
+import { compareStrings } from "./tags.js";
+
+/**
+ * The sorted list of repositories behind `/v2/_catalog`. Walking storage for every page is what
+ * makes distribution's catalog slow, so the list is walked once, kept in memory, updated on
+ * every manifest push, and re-walked in the background when older than `refreshMs` (storage
+ * may also change behind Berth's back: another instance, distribution's GC).
+ */
+export class RepositoryList {
+  private names: string[] | undefined;
+  private loadedAt = 0;
+  private loading: Promise<string[]> | undefined;
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly logger: Logger,
+    private readonly refreshMs = 30_000,
+  ) {}
+
+  async all(): Promise<readonly string[]> {
+    if (!this.names) return this.reload();
+    if (Date.now() - this.loadedAt > this.refreshMs) {
+      this.reload().catch((error: unknown) => this.logger.warn("repository list refresh failed", { error: String(error) }));
+    }
+    return this.names;
+  }
+
+  /** Names after `last` (exclusive), at most `n`. */
+  async page(n: number, last?: string): Promise<{ names: string[]; more: boolean }> {
+    const names = await this.all();
+    let start = 0;
+    if (last !== undefined) {
+      start = lowerBound(names, last);
+      if (names[start] === last) start += 1;
+    }
+    const page = names.slice(start, start + n);
+    return { names: page, more: start + n < names.length };
+  }
+
+  /** Records a repository that just received its first manifest. */
+  add(name: string): void {
+    if (!this.names) return;
+    const index = lowerBound(this.names, name);
+    if (this.names[index] !== name) this.names.splice(index, 0, name);
+  }
+
+  private reload(): Promise<string[]> {
+    this.loading ??= walkRepositories(this.driver)
+      .then((names) => {
+        this.names = names;
+        this.loadedAt = Date.now();
+        return names;
+      })
+      .finally(() => {
+        this.loading = undefined;
+      });
+    return this.loading;
+  }
+}
+
+/** A directory is a repository when it holds `_manifests`; `_`-directories are never names. */
+export async function walkRepositories(driver: StorageDriver): Promise<string[]> {
+  const found: string[] = [];
+  const visit = async (dir: string, name: string): Promise<void> => {
+    let children: string[];
+    try {
+      children = await driver.list(dir);
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
+    const subdirs: Promise<void>[] = [];
+    for (const child of children) {
+      const base = child.slice(child.lastIndexOf("/") + 1);
+      if (base === "_manifests") {
+        if (name && isValidName(name)) found.push(name);
+      } else if (!base.startsWith("_")) {
+        subdirs.push(visit(child, name ? `${name}/${base}` : base));
+      }
+    }
+    await Promise.all(subdirs);
+  };
+  await visit(repositoriesRoot, "");
+  return found.sort(compareStrings);
+}
+
+function lowerBound(sorted: readonly string[], value: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compareStrings(sorted[mid] as string, value) < 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}

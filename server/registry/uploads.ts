@@ -1,0 +1,142 @@
+import { createHash, randomUUID, type Hash } from "node:crypto";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { BlobInfo, BlobStore } from "./blobs.js";
+import { digestFromHash, HashingStream } from "./digest.js";
+import { RegistryError } from "./errors.js";
+import { layout } from "./layout.js";
+import type { Digest } from "./reference.js";
+import { ignoreNotFound, isNotFound, type StorageDriver } from "./storage/driver.js";
+
+export interface Upload {
+  name: string;
+  id: string;
+  /** Bytes received so far. */
+  offset: number;
+  startedAt: string;
+}
+
+const maxCachedHashes = 4096;
+const uploadId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Blob uploads in distribution's layout (`_uploads/<id>/data` + `startedat`). Storage is the
+ * source of truth, so an upload survives a restart and can be continued by another instance;
+ * the running sha256 is kept in memory only as a shortcut and recomputed from the data when
+ * missing.
+ */
+export class UploadStore {
+  private readonly hashes = new Map<string, { hash: Hash; offset: number }>();
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  async start(name: string): Promise<Upload> {
+    const id = randomUUID();
+    const startedAt = new Date().toISOString();
+    await this.driver.putContent(layout.uploadStartedAt(name, id), startedAt);
+    const writer = await this.driver.writer(layout.uploadData(name, id), false);
+    await writer.commit();
+    this.remember(key(name, id), { hash: createHash("sha256"), offset: 0 });
+    return { name, id, offset: 0, startedAt };
+  }
+
+  async get(name: string, id: string): Promise<Upload> {
+    const unknown = () => new RegistryError("BLOB_UPLOAD_UNKNOWN", { uuid: id });
+    if (!uploadId.test(id)) throw unknown();
+    try {
+      const [startedAt, data] = await Promise.all([
+        this.driver.getContent(layout.uploadStartedAt(name, id)),
+        this.driver.stat(layout.uploadData(name, id)),
+      ]);
+      return { name, id, offset: data.size, startedAt: startedAt.toString("utf8") };
+    } catch (error) {
+      if (isNotFound(error)) throw unknown();
+      throw error;
+    }
+  }
+
+  /**
+   * Appends a request body. `expectedStart` (from Content-Range) must equal the current size;
+   * `expectedLength` (from Content-Length) must equal what arrives.
+   */
+  async append(upload: Upload, body: Readable, expectedLength?: number): Promise<Upload> {
+    const state = await this.hashAt(upload);
+    const writer = await this.driver.writer(layout.uploadData(upload.name, upload.id), true);
+    const hashing = new HashingStream(state.hash);
+    try {
+      await pipeline(body, hashing, writer);
+      await writer.commit();
+    } catch (error) {
+      // What reached storage is still the upload's content; the hash is rebuilt from it later.
+      this.hashes.delete(key(upload.name, upload.id));
+      throw error;
+    }
+    state.offset += hashing.bytes;
+    if (expectedLength !== undefined && hashing.bytes !== expectedLength) {
+      this.hashes.delete(key(upload.name, upload.id));
+      throw new RegistryError("SIZE_INVALID", { expected: expectedLength, received: hashing.bytes });
+    }
+    return { ...upload, offset: state.offset };
+  }
+
+  /**
+   * Verifies the upload against `digest` and moves it into the blob store, linked into the
+   * repository. A mismatch discards the upload: nothing half-verified is ever stored.
+   */
+  async finish(upload: Upload, digest: Digest): Promise<BlobInfo> {
+    const actual =
+      digest.algorithm === "sha256"
+        ? digestFromHash((await this.hashAt(upload)).hash, "sha256")
+        : await this.rehash(upload, digest.algorithm).then((h) => digestFromHash(h, digest.algorithm));
+    this.hashes.delete(key(upload.name, upload.id));
+    if (actual.value !== digest.value) {
+      await this.cancel(upload.name, upload.id);
+      throw new RegistryError("DIGEST_INVALID", { expected: digest.value, actual: actual.value });
+    }
+    const size = await this.blobs.statData(digest);
+    if (size === undefined) {
+      await this.driver.move(layout.uploadData(upload.name, upload.id), layout.blobData(digest));
+    }
+    await this.blobs.link(upload.name, digest);
+    await this.driver.delete(layout.uploadDir(upload.name, upload.id)).catch(ignoreNotFound);
+    return { digest, size: size ?? upload.offset };
+  }
+
+  async cancel(name: string, id: string): Promise<void> {
+    this.hashes.delete(key(name, id));
+    await this.driver.delete(layout.uploadDir(name, id)).catch(ignoreNotFound);
+  }
+
+  /** The running hash positioned at the upload's current size. */
+  private async hashAt(upload: Upload): Promise<{ hash: Hash; offset: number }> {
+    const cached = this.hashes.get(key(upload.name, upload.id));
+    if (cached && cached.offset === upload.offset) return cached;
+    const state = { hash: await this.rehash(upload, "sha256"), offset: upload.offset };
+    this.remember(key(upload.name, upload.id), state);
+    return state;
+  }
+
+  /** Abandoned uploads must not pin hashes forever: the oldest are dropped (and rebuilt if used). */
+  private remember(id: string, state: { hash: Hash; offset: number }): void {
+    this.hashes.set(id, state);
+    if (this.hashes.size > maxCachedHashes) {
+      const oldest = this.hashes.keys().next().value;
+      if (oldest !== undefined) this.hashes.delete(oldest);
+    }
+  }
+
+  private async rehash(upload: Upload, algorithm: string): Promise<Hash> {
+    const hash = createHash(algorithm);
+    if (upload.offset === 0) return hash;
+    const reader = await this.driver.reader(layout.uploadData(upload.name, upload.id), 0, upload.offset);
+    for await (const chunk of reader) hash.update(chunk as Buffer);
+    return hash;
+  }
+}
+
+function key(name: string, id: string): string {
+  return `${name}\0${id}`;
+}
