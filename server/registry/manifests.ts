@@ -2,6 +2,7 @@ import { exists, type BlobStore } from "./blobs.js";
 import { digestOf } from "./digest.js";
 import { RegistryError } from "./errors.js";
 import { layout } from "./layout.js";
+import { WeightedLRU } from "./lru.js";
 import {
   artifactTypeOf,
   ManifestFormatError,
@@ -14,6 +15,8 @@ import {
 import { parseDigest, tryParseDigest, type Digest } from "./reference.js";
 import { ignoreNotFound, isNotFound, type StorageDriver } from "./storage/driver.js";
 import type { TagStore } from "./tags.js";
+
+const manifestCacheBytes = 32 * 1024 * 1024;
 
 export interface StoredManifest {
   digest: Digest;
@@ -32,6 +35,12 @@ export interface PutManifestResult {
  * the referrers index for manifests with a `subject`.
  */
 export class ManifestStore {
+  /** Manifest content is immutable per digest, so parsed manifests are cached by digest alone. */
+  private readonly cache = new WeightedLRU<string, { content: Buffer; parsed: ParsedManifest }>(
+    manifestCacheBytes,
+    (entry) => entry.content.length,
+  );
+
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
@@ -45,15 +54,19 @@ export class ManifestStore {
   async get(name: string, digest: Digest): Promise<StoredManifest> {
     const unknown = () => new RegistryError("MANIFEST_UNKNOWN", { digest: digest.value });
     if (!(await this.exists(name, digest))) throw unknown();
-    let content: Buffer;
-    try {
-      content = await this.blobs.getContent(digest);
-    } catch (error) {
-      if (isNotFound(error)) throw unknown();
-      throw error;
+    let entry = this.cache.get(digest.value);
+    if (!entry) {
+      let content: Buffer;
+      try {
+        content = await this.blobs.getContent(digest);
+      } catch (error) {
+        if (isNotFound(error)) throw unknown();
+        throw error;
+      }
+      entry = { content, parsed: parseManifest(content, undefined) };
+      this.cache.set(digest.value, entry);
     }
-    const parsed = parseManifest(content, undefined);
-    return { digest, mediaType: parsed.mediaType, content, parsed };
+    return { digest, mediaType: entry.parsed.mediaType, content: entry.content, parsed: entry.parsed };
   }
 
   /**
