@@ -63,7 +63,7 @@ export class ManifestStore {
         if (isNotFound(error)) throw unknown();
         throw error;
       }
-      entry = { content, parsed: parseManifest(content, undefined) };
+      entry = { content, parsed: parseManifest(content, undefined, { stored: true }) };
       this.cache.set(digest.value, entry);
     }
     return { digest, mediaType: entry.parsed.mediaType, content: entry.content, parsed: entry.parsed };

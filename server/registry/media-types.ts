@@ -82,10 +82,19 @@ const indexSchema = z
 export type ImageManifest = z.infer<typeof imageManifestSchema>;
 export type ImageIndex = z.infer<typeof indexSchema>;
 
+/** A Docker schema1 manifest found in storage (written by an old registry): served, never accepted. */
+export interface Schema1Manifest {
+  schemaVersion: 1;
+  subject?: undefined;
+  annotations?: undefined;
+  artifactType?: undefined;
+}
+
 /** A manifest body that passed validation, with what the registry needs to know about it. */
 export type ParsedManifest =
   | { kind: "image"; mediaType: string; manifest: ImageManifest }
-  | { kind: "index"; mediaType: string; manifest: ImageIndex };
+  | { kind: "index"; mediaType: string; manifest: ImageIndex }
+  | { kind: "schema1"; mediaType: string; manifest: Schema1Manifest };
 
 const manifestKinds: Record<string, "image" | "index"> = {
   [mediaTypes.dockerManifest]: "image",
@@ -102,7 +111,11 @@ export class ManifestFormatError extends Error {}
  * Parses and validates a manifest body. `contentType` is the request's Content-Type; when it is
  * missing or generic, the body's own `mediaType` (or its shape, for OCI) decides.
  */
-export function parseManifest(body: Buffer, contentType: string | undefined): ParsedManifest {
+export function parseManifest(
+  body: Buffer,
+  contentType: string | undefined,
+  options: { stored?: boolean } = {},
+): ParsedManifest {
   let json: unknown;
   try {
     json = JSON.parse(body.toString("utf8"));
@@ -122,6 +135,11 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
     declared === mediaTypes.dockerSchema1 ||
     declared === mediaTypes.dockerSchema1Signed
   ) {
+    if (options.stored) {
+      // Old registries stored schema1 signed manifests; their bytes start with the JWS payload.
+      const signed = "signatures" in fields;
+      return { kind: "schema1", mediaType: signed ? mediaTypes.dockerSchema1Signed : mediaTypes.dockerSchema1, manifest: { schemaVersion: 1 } };
+    }
     throw new ManifestFormatError(
       "Docker schema1 manifests are not supported: push Docker schema2 or OCI manifests (docker 1.10+ and every current client do)",
     );
@@ -150,7 +168,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
 
 /** Blobs a manifest needs in the repository before it may be stored. */
 export function referencedBlobs(parsed: ParsedManifest): Descriptor[] {
-  if (parsed.kind === "index") return [];
+  if (parsed.kind !== "image") return [];
   const layers = parsed.manifest.layers.filter(
     (layer) => !(nondistributableLayers.has(layer.mediaType) && layer.urls?.length),
   );
@@ -164,6 +182,7 @@ export function referencedManifests(parsed: ParsedManifest): Descriptor[] {
 
 /** The artifact type the referrers API reports for a manifest. */
 export function artifactTypeOf(parsed: ParsedManifest): string | undefined {
+  if (parsed.kind === "schema1") return undefined;
   if (parsed.manifest.artifactType) return parsed.manifest.artifactType;
   return parsed.kind === "image" ? parsed.manifest.config.mediaType : undefined;
 }
