@@ -121,6 +121,12 @@ export function createRegistry(options: RegistryOptions): Registry {
     services,
     handle(req, res) {
       dispatch(req, res).catch((error: unknown) => {
+        if (req.destroyed && !(error instanceof RegistryError)) {
+          // The client went away mid-request (an aborted push): nothing to answer, nothing broken.
+          logger.debug("client closed the connection", { method: req.method, url: req.url, error: String(error) });
+          res.destroy();
+          return;
+        }
         // An unread body would otherwise be parsed as the next request on this connection.
         if (!req.readableEnded) res.setHeader("Connection", "close");
         sendError(res, error, logger, req.method === "HEAD");

@@ -144,16 +144,22 @@ export function parseManifest(
       "Docker schema1 manifests are not supported: push Docker schema2 or OCI manifests (docker 1.10+ and every current client do)",
     );
   }
-  if (header && declared && header in manifestKinds && header !== declared) {
+  if (header && !(header in manifestKinds)) {
+    throw new ManifestFormatError(`unsupported manifest media type ${JSON.stringify(header)}`);
+  }
+  // The body's mediaType must agree with Content-Type (CVE-2021-41190: no ambiguous manifests).
+  if (header && declared && header !== declared) {
     throw new ManifestFormatError(`Content-Type ${header} does not match the manifest's mediaType ${declared}`);
   }
   const mediaType =
-    (header && header in manifestKinds ? header : undefined) ??
-    declared ??
-    ("manifests" in fields ? mediaTypes.ociIndex : "config" in fields ? mediaTypes.ociManifest : undefined);
+    header ?? declared ?? ("manifests" in fields ? mediaTypes.ociIndex : "config" in fields ? mediaTypes.ociManifest : undefined);
   const kind = mediaType ? manifestKinds[mediaType] : undefined;
   if (!mediaType || !kind) {
-    throw new ManifestFormatError(`unsupported manifest media type ${JSON.stringify(mediaType ?? header ?? "")}`);
+    throw new ManifestFormatError(`unsupported manifest media type ${JSON.stringify(mediaType ?? "")}`);
+  }
+  // Only OCI may omit mediaType; a Docker manifest without it would read back as OCI.
+  if (!declared && !mediaType.startsWith("application/vnd.oci.")) {
+    throw new ManifestFormatError(`a ${mediaType} manifest must declare its mediaType`);
   }
   const schema = kind === "image" ? imageManifestSchema : indexSchema;
   const result = schema.safeParse(json);

@@ -63,6 +63,7 @@ export function parseRange(header: string | undefined, size: number): [number, n
   if (!header) return undefined;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match || (match[1] === "" && match[2] === "")) return undefined;
+  if (size === 0) return "unsatisfiable";
   if (match[1] === "") {
     const suffix = Number(match[2]);
     if (suffix === 0) return "unsatisfiable";

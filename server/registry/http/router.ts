@@ -21,7 +21,9 @@ export function matchRoute(path: string): Route | undefined {
   if (path === "/v2/_catalog") return { kind: "catalog" };
   const match = endpoint.exec(path);
   if (!match) return undefined;
-  const name = parseName(decode(match[1] as string));
+  // Names are taken as sent: "%" is not in the name grammar, so an encoded "/" cannot smuggle
+  // in another repository.
+  const name = parseName(match[1] as string);
   if (match[2]) return { kind: "tags", name };
   if (match[3] !== undefined) return { kind: "manifest", name, reference: decode(match[3]) };
   if (match[4] !== undefined) return match[4] ? { kind: "upload", name, id: decode(match[4]) } : { kind: "uploads", name };

@@ -1,0 +1,427 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import {
+  buildImage,
+  descriptor,
+  DOCKER_LIST,
+  DOCKER_MANIFEST,
+  expectError,
+  OCI_CONFIG,
+  OCI_INDEX,
+  OCI_LAYER,
+  OCI_MANIFEST,
+  pushBlob,
+  pushImage,
+  putManifest,
+  rawErrorCode,
+  rawRequest,
+  SCHEMA1_SIGNED,
+  sha256,
+  startRegistry,
+  type Bytes,
+  type Descriptor,
+  type PushedImage,
+  type TestRegistry,
+} from "./harness.js";
+
+function indexBody(mediaType: string, children: { image: PushedImage; platform: { os: string; architecture: string; variant?: string } }[]): Bytes {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType,
+      manifests: children.map(({ image, platform }) => ({ mediaType: image.mediaType, digest: image.digest, size: image.size, platform })),
+    }),
+  );
+}
+
+async function getBytes(r: TestRegistry, path: string, init: RequestInit = {}): Promise<{ res: Response; body: Buffer }> {
+  const res = await r.fetch(path, init);
+  return { res, body: Buffer.from(await res.arrayBuffer()) };
+}
+
+describe("manifests: push and pull", () => {
+  let r: TestRegistry;
+  before(async () => {
+    r = await startRegistry();
+  });
+  after(() => r.close());
+
+  it("stores an OCI image manifest by tag: 201, Location, digest of the exact bytes", async () => {
+    const image = await buildImage(r, "m/oci");
+    // Whitespace and key order are part of the content: the digest is of the bytes as sent.
+    const pretty = Buffer.from(JSON.stringify(JSON.parse(image.manifest.toString()), null, 3) + "\n");
+    const res = await putManifest(r, "m/oci", "v1", pretty, OCI_MANIFEST);
+    assert.equal(res.status, 201, await res.text());
+    assert.equal(res.headers.get("docker-content-digest"), sha256(pretty));
+    const location = res.headers.get("location") ?? "";
+    assert.equal(location.replace(/^https?:\/\/[^/]+/, ""), `/v2/m/oci/manifests/${sha256(pretty)}`);
+
+    const byTag = await getBytes(r, "/v2/m/oci/manifests/v1");
+    const byDigest = await getBytes(r, `/v2/m/oci/manifests/${sha256(pretty)}`);
+    for (const { res: got, body } of [byTag, byDigest]) {
+      assert.equal(got.status, 200);
+      assert.deepEqual(body, pretty);
+      assert.equal(got.headers.get("content-type"), OCI_MANIFEST);
+      assert.equal(got.headers.get("docker-content-digest"), sha256(pretty));
+      assert.equal(got.headers.get("content-length"), String(pretty.length));
+    }
+  });
+
+  it("answers HEAD with Content-Length, Content-Type and Docker-Content-Digest but no body", async () => {
+    const image = await pushImage(r, "m/head", "latest");
+    for (const ref of ["latest", image.digest]) {
+      const res = await r.fetch(`/v2/m/head/manifests/${ref}`, { method: "HEAD" });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("content-length"), String(image.size));
+      assert.equal(res.headers.get("content-type"), OCI_MANIFEST);
+      assert.equal(res.headers.get("docker-content-digest"), image.digest);
+      assert.equal((await res.arrayBuffer()).byteLength, 0);
+    }
+  });
+
+  it("stores a Docker schema2 manifest and serves it with its media type", async () => {
+    const image = await pushImage(r, "m/docker", "v2", { format: "docker" });
+    const { res, body } = await getBytes(r, "/v2/m/docker/manifests/v2", { headers: { Accept: DOCKER_MANIFEST } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), DOCKER_MANIFEST);
+    assert.deepEqual(body, image.manifest);
+  });
+
+  it("stores a Docker manifest list of pushed children", async () => {
+    const amd = await pushImage(r, "m/dlist", undefined, { format: "docker" });
+    const arm = await pushImage(r, "m/dlist", undefined, { format: "docker" });
+    const list = indexBody(DOCKER_LIST, [
+      { image: amd, platform: { os: "linux", architecture: "amd64" } },
+      { image: arm, platform: { os: "linux", architecture: "arm64", variant: "v8" } },
+    ]);
+    const res = await putManifest(r, "m/dlist", "multi", list, DOCKER_LIST);
+    assert.equal(res.status, 201, await res.text());
+    assert.equal(res.headers.get("docker-content-digest"), sha256(list));
+    const got = await getBytes(r, "/v2/m/dlist/manifests/multi", { headers: { Accept: `${DOCKER_LIST}, ${DOCKER_MANIFEST}` } });
+    assert.equal(got.res.status, 200);
+    assert.equal(got.res.headers.get("content-type"), DOCKER_LIST);
+    assert.deepEqual(got.body, list);
+  });
+
+  it("stores an OCI index referencing two pushed child manifests", async () => {
+    const amd = await pushImage(r, "m/index", undefined);
+    const arm = await pushImage(r, "m/index", undefined);
+    const index = indexBody(OCI_INDEX, [
+      { image: amd, platform: { os: "linux", architecture: "amd64" } },
+      { image: arm, platform: { os: "linux", architecture: "arm64" } },
+    ]);
+    const res = await putManifest(r, "m/index", "multi", index, OCI_INDEX);
+    assert.equal(res.status, 201, await res.text());
+    const got = await getBytes(r, "/v2/m/index/manifests/multi");
+    assert.equal(got.res.headers.get("content-type"), OCI_INDEX);
+    assert.deepEqual(got.body, index);
+  });
+
+  it("keeps the pushed media type when the body omits mediaType (or refuses such a manifest)", async () => {
+    // Docker schema2 and manifest lists require `mediaType` in the body; a registry either
+    // refuses the manifest or serves it back as what was pushed, never as another format.
+    const image = await buildImage(r, "m/nomediatype", { format: "docker" });
+    const fields = JSON.parse(image.manifest.toString()) as Record<string, unknown>;
+    delete fields.mediaType;
+    const body = Buffer.from(JSON.stringify(fields));
+    const res = await putManifest(r, "m/nomediatype", "docker", body, DOCKER_MANIFEST);
+    if (res.status !== 201) {
+      await expectError(res, 400, "MANIFEST_INVALID");
+      return;
+    }
+    const got = await r.fetch("/v2/m/nomediatype/manifests/docker", { headers: { Accept: DOCKER_MANIFEST } });
+    assert.equal(got.status, 200, "a client that accepts exactly what it pushed can pull it");
+    assert.equal(got.headers.get("content-type"), DOCKER_MANIFEST);
+    assert.deepEqual(Buffer.from(await got.arrayBuffer()), body);
+  });
+
+  it("overwrites a tag and keeps the previous manifest by digest", async () => {
+    const first = await pushImage(r, "m/retag", "latest");
+    const second = await pushImage(r, "m/retag", "latest");
+    assert.deepEqual((await getBytes(r, "/v2/m/retag/manifests/latest")).body, second.manifest);
+    assert.deepEqual((await getBytes(r, `/v2/m/retag/manifests/${first.digest}`)).body, first.manifest);
+  });
+
+  it("stores a manifest PUT by its digest, untagged", async () => {
+    const image = await buildImage(r, "m/bydigest");
+    const res = await putManifest(r, "m/bydigest", image.digest, image.manifest, OCI_MANIFEST);
+    assert.equal(res.status, 201, await res.text());
+    assert.equal(res.headers.get("docker-content-digest"), image.digest);
+    assert.deepEqual((await getBytes(r, `/v2/m/bydigest/manifests/${image.digest}`)).body, image.manifest);
+    const tags = await r.fetch("/v2/m/bydigest/tags/list");
+    assert.equal(tags.status, 200);
+    assert.deepEqual(((await tags.json()) as { tags: string[] | null }).tags ?? [], []);
+  });
+
+  it("stores a manifest PUT by a sha512 digest under that digest", async () => {
+    const image = await buildImage(r, "m/sha512");
+    const digest512 = `sha512:${createHash("sha512").update(image.manifest).digest("hex")}`;
+    const res = await putManifest(r, "m/sha512", digest512, image.manifest, OCI_MANIFEST);
+    assert.equal(res.status, 201, await res.text());
+    assert.equal(res.headers.get("docker-content-digest"), digest512);
+    const got = await getBytes(r, `/v2/m/sha512/manifests/${digest512}`);
+    assert.equal(got.res.status, 200);
+    assert.equal(got.res.headers.get("docker-content-digest"), digest512);
+    assert.deepEqual(got.body, image.manifest);
+  });
+
+  it("accepts a manifest of exactly 4 MiB", async () => {
+    const image = await buildImage(r, "m/big");
+    const fields = JSON.parse(image.manifest.toString()) as Record<string, unknown>;
+    const skeleton = Buffer.byteLength(JSON.stringify({ ...fields, annotations: { pad: "" } }));
+    const body = Buffer.from(JSON.stringify({ ...fields, annotations: { pad: "x".repeat(4 * 1024 * 1024 - skeleton) } }));
+    assert.equal(body.length, 4 * 1024 * 1024);
+    const res = await putManifest(r, "m/big", "four-mib", body, OCI_MANIFEST);
+    assert.equal(res.status, 201, await res.text());
+    const got = await getBytes(r, "/v2/m/big/manifests/four-mib");
+    assert.equal(got.body.length, body.length);
+    assert.equal(sha256(got.body), sha256(body));
+  });
+
+  it("accepts a tag of 128 characters and the tag grammar's characters", async () => {
+    for (const tag of ["a".repeat(128), "_under", "v1.2.3-rc.1_b", "UPPER"]) {
+      const image = await buildImage(r, "m/tags");
+      const res = await putManifest(r, "m/tags", tag, image.manifest, OCI_MANIFEST);
+      assert.equal(res.status, 201, `${tag}: ${await res.text()}`);
+      assert.equal((await r.fetch(`/v2/m/tags/manifests/${tag}`, { method: "HEAD" })).status, 200);
+    }
+  });
+});
+
+describe("manifests: refused pushes", () => {
+  let r: TestRegistry;
+  let image: PushedImage;
+  before(async () => {
+    r = await startRegistry();
+    image = await buildImage(r, "bad/repo");
+  });
+  after(() => r.close());
+
+  function manifestWith(changes: Record<string, unknown>): Bytes {
+    return Buffer.from(JSON.stringify({ ...(JSON.parse(image.manifest.toString()) as object), ...changes }));
+  }
+
+  it("refuses an image manifest whose layer is not in the repository with 400 MANIFEST_BLOB_UNKNOWN", async () => {
+    const missing = descriptor(OCI_LAYER, randomBytes(32));
+    const body = manifestWith({ layers: [...(JSON.parse(image.manifest.toString()) as { layers: Descriptor[] }).layers, missing] });
+    await expectError(await putManifest(r, "bad/repo", "missing-layer", body, OCI_MANIFEST), 400, "MANIFEST_BLOB_UNKNOWN");
+    await expectError(await r.fetch("/v2/bad/repo/manifests/missing-layer"), 404, "MANIFEST_UNKNOWN");
+  });
+
+  it("refuses an image manifest whose config is not in the repository with 400 MANIFEST_BLOB_UNKNOWN", async () => {
+    const body = manifestWith({ config: descriptor(OCI_CONFIG, Buffer.from('{"missing":true}')) });
+    await expectError(await putManifest(r, "bad/repo", "missing-config", body, OCI_MANIFEST), 400, "MANIFEST_BLOB_UNKNOWN");
+  });
+
+  it("refuses an image manifest whose blobs are only in another repository", async () => {
+    const other = await buildImage(r, "bad/other");
+    await expectError(await putManifest(r, "bad/repo", "foreign", other.manifest, OCI_MANIFEST), 400, "MANIFEST_BLOB_UNKNOWN");
+  });
+
+  it("refuses an index referencing a manifest that is not in the repository with 400 MANIFEST_BLOB_UNKNOWN", async () => {
+    const child = await pushImage(r, "bad/repo", undefined);
+    const absent = await buildImage(r, "bad/repo");
+    const index = indexBody(OCI_INDEX, [
+      { image: child, platform: { os: "linux", architecture: "amd64" } },
+      { image: absent, platform: { os: "linux", architecture: "arm64" } },
+    ]);
+    await expectError(await putManifest(r, "bad/repo", "partial", index, OCI_INDEX), 400, "MANIFEST_BLOB_UNKNOWN");
+    await expectError(await r.fetch(`/v2/bad/repo/manifests/${sha256(index)}`), 404, "MANIFEST_UNKNOWN");
+  });
+
+  it("refuses invalid JSON with 400 MANIFEST_INVALID", async () => {
+    for (const body of ["{", "not json", "", "[]", "null", '"string"']) {
+      await expectError(await putManifest(r, "bad/repo", "broken", body, OCI_MANIFEST), 400, "MANIFEST_INVALID");
+    }
+  });
+
+  it("refuses manifests that do not follow the schema with 400 MANIFEST_INVALID", async () => {
+    const bodies = [
+      manifestWith({ schemaVersion: 3 }),
+      manifestWith({ schemaVersion: "2" }),
+      manifestWith({ config: undefined }),
+      manifestWith({ layers: "none" }),
+      manifestWith({ layers: [{ mediaType: OCI_LAYER, digest: "sha256:nope", size: 1 }] }),
+      manifestWith({ layers: [{ mediaType: OCI_LAYER, digest: sha256("x"), size: -1 }] }),
+      manifestWith({ config: { mediaType: OCI_CONFIG, size: 2 } }),
+      manifestWith({ mediaType: DOCKER_MANIFEST }),
+    ];
+    for (const body of bodies) {
+      await expectError(await putManifest(r, "bad/repo", "schema", body, OCI_MANIFEST), 400, "MANIFEST_INVALID");
+    }
+    // An index body under an image manifest's type.
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }));
+    await expectError(await putManifest(r, "bad/repo", "schema", index, OCI_MANIFEST), 400, "MANIFEST_INVALID");
+    await expectError(await r.fetch("/v2/bad/repo/manifests/schema"), 404, "MANIFEST_UNKNOWN");
+  });
+
+  it("refuses a manifest whose Content-Type is another manifest type than its mediaType with 400 MANIFEST_INVALID", async () => {
+    await expectError(await putManifest(r, "bad/repo", "mismatch", image.manifest, DOCKER_MANIFEST), 400, "MANIFEST_INVALID");
+    await expectError(await putManifest(r, "bad/repo", "mismatch", image.manifest, OCI_INDEX), 400, "MANIFEST_INVALID");
+    await expectError(await r.fetch("/v2/bad/repo/manifests/mismatch"), 404, "MANIFEST_UNKNOWN");
+  });
+
+  it("refuses a manifest whose Content-Type is an unknown type while its mediaType is set (400 MANIFEST_INVALID)", async () => {
+    // distribution-spec 1.0.1+ (CVE-2021-41190): a mediaType in the body must match the Content-Type of the push.
+    const res = await putManifest(r, "bad/repo", "unknown-type", image.manifest, "application/vnd.example.unknown+json");
+    await expectError(res, 400, "MANIFEST_INVALID");
+    await expectError(await r.fetch("/v2/bad/repo/manifests/unknown-type"), 404, "MANIFEST_UNKNOWN");
+  });
+
+  it("refuses a Docker schema1 manifest with 400 MANIFEST_INVALID naming schema1", async () => {
+    const schema1 = JSON.stringify({
+      schemaVersion: 1,
+      name: "bad/repo",
+      tag: "old",
+      architecture: "amd64",
+      fsLayers: [{ blobSum: image.layers.length ? sha256(image.layers[0]!) : sha256("") }],
+      history: [{ v1Compatibility: "{}" }],
+      signatures: [],
+    });
+    const body = await expectError(await putManifest(r, "bad/repo", "old", schema1, SCHEMA1_SIGNED), 400, "MANIFEST_INVALID");
+    assert.match(body.errors[0]!.message, /schema ?1/i);
+  });
+
+  it("refuses a PUT by digest whose body has another digest with 400 DIGEST_INVALID", async () => {
+    const fresh = await buildImage(r, "bad/bydigest");
+    const other = sha256(Buffer.concat([fresh.manifest, Buffer.from(" ")]));
+    await expectError(await putManifest(r, "bad/bydigest", other, fresh.manifest, OCI_MANIFEST), 400, "DIGEST_INVALID");
+    await expectError(await r.fetch(`/v2/bad/bydigest/manifests/${other}`), 404, "MANIFEST_UNKNOWN");
+    await expectError(await r.fetch(`/v2/bad/bydigest/manifests/${fresh.digest}`), 404, "MANIFEST_UNKNOWN");
+  });
+
+  it("refuses a manifest over 4 MiB with 413", async () => {
+    const fields = JSON.parse(image.manifest.toString()) as Record<string, unknown>;
+    const body = Buffer.from(JSON.stringify({ ...fields, annotations: { pad: "x".repeat(4 * 1024 * 1024 + 10) } }));
+    const res = await rawRequest(r.base, "PUT", "/v2/bad/repo/manifests/huge", { "Content-Type": OCI_MANIFEST, "Content-Length": body.length }, body);
+    assert.equal(res.status, 413);
+    assert.ok(["SIZE_INVALID", "MANIFEST_INVALID"].includes(rawErrorCode(res) ?? ""));
+    // Also when streamed without a Content-Length.
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(body.subarray(0, 1024 * 1024));
+        controller.enqueue(body.subarray(1024 * 1024));
+        controller.close();
+      },
+    });
+    const streamed = await r
+      .fetch("/v2/bad/repo/manifests/huge", { method: "PUT", headers: { "Content-Type": OCI_MANIFEST }, body: stream, duplex: "half" } as RequestInit)
+      .catch((error: unknown) => error as Error);
+    if (streamed instanceof Response) await expectError(streamed, 413, ["SIZE_INVALID", "MANIFEST_INVALID"]);
+    await expectError(await r.fetch("/v2/bad/repo/manifests/huge"), 404, "MANIFEST_UNKNOWN");
+    // The server is still serving.
+    assert.equal((await r.fetch("/v2/")).status, 200);
+  });
+
+  it("refuses invalid tags with 400 TAG_INVALID", async () => {
+    for (const tag of ["-bad", ".bad", "a".repeat(129), "with%20space", "a+b"]) {
+      await expectError(await putManifest(r, "bad/repo", tag, image.manifest, OCI_MANIFEST), 400, "TAG_INVALID");
+    }
+  });
+
+  it("answers unknown tags and digests with 404 MANIFEST_UNKNOWN", async () => {
+    await pushImage(r, "bad/known", "exists");
+    await expectError(await r.fetch("/v2/bad/known/manifests/nope"), 404, "MANIFEST_UNKNOWN");
+    await expectError(await r.fetch(`/v2/bad/known/manifests/${sha256("nothing")}`), 404, "MANIFEST_UNKNOWN");
+    const head = await r.fetch("/v2/bad/known/manifests/nope", { method: "HEAD" });
+    assert.equal(head.status, 404);
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+    await expectError(await r.fetch("/v2/bad/never/manifests/latest"), 404, ["MANIFEST_UNKNOWN", "NAME_UNKNOWN"]);
+    await expectError(await r.fetch("/v2/bad/known/manifests/sha256:zz"), 400, "DIGEST_INVALID");
+  });
+});
+
+describe("manifests: content negotiation", () => {
+  let r: TestRegistry;
+  let amd: PushedImage;
+  let arm: PushedImage;
+  let index: Bytes;
+  before(async () => {
+    r = await startRegistry();
+    await pushImage(r, "neg/app", "image");
+    amd = await pushImage(r, "neg/app", undefined);
+    arm = await pushImage(r, "neg/app", undefined);
+    index = indexBody(OCI_INDEX, [
+      { image: arm, platform: { os: "linux", architecture: "arm64" } },
+      { image: amd, platform: { os: "linux", architecture: "amd64" } },
+    ]);
+    const res = await putManifest(r, "neg/app", "multi", index, OCI_INDEX);
+    assert.equal(res.status, 201, await res.text());
+  });
+  after(() => r.close());
+
+  it("answers 404 MANIFEST_UNKNOWN by tag when the Accept header excludes the stored type", async () => {
+    const res = await r.fetch("/v2/neg/app/manifests/image", { headers: { Accept: DOCKER_MANIFEST } });
+    await expectError(res, 404, "MANIFEST_UNKNOWN");
+    const head = await r.fetch("/v2/neg/app/manifests/image", { method: "HEAD", headers: { Accept: DOCKER_LIST } });
+    assert.equal(head.status, 404);
+  });
+
+  it("serves the stored type when it is among several accepted types", async () => {
+    const res = await r.fetch("/v2/neg/app/manifests/image", {
+      headers: { Accept: `${DOCKER_MANIFEST}, ${OCI_MANIFEST};q=0.9` },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), OCI_MANIFEST);
+    await res.arrayBuffer();
+  });
+
+  it("serves the linux/amd64 child of an index to a client that accepts only image manifests", async () => {
+    const { res, body } = await getBytes(r, "/v2/neg/app/manifests/multi", { headers: { Accept: OCI_MANIFEST } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), OCI_MANIFEST);
+    assert.equal(res.headers.get("docker-content-digest"), amd.digest);
+    assert.deepEqual(body, amd.manifest);
+  });
+
+  it("serves the index itself to a client that accepts it", async () => {
+    const { res, body } = await getBytes(r, "/v2/neg/app/manifests/multi", { headers: { Accept: `${OCI_MANIFEST}, ${OCI_INDEX}` } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), OCI_INDEX);
+    assert.deepEqual(body, index);
+  });
+
+  it("always serves the stored bytes by digest, whatever the Accept header", async () => {
+    for (const accept of [OCI_MANIFEST, DOCKER_MANIFEST, DOCKER_LIST]) {
+      const { res, body } = await getBytes(r, `/v2/neg/app/manifests/${sha256(index)}`, { headers: { Accept: accept } });
+      assert.equal(res.status, 200, accept);
+      assert.equal(res.headers.get("content-type"), OCI_INDEX);
+      assert.equal(res.headers.get("docker-content-digest"), sha256(index));
+      assert.deepEqual(body, index);
+    }
+  });
+
+  it("answers 404 MANIFEST_UNKNOWN for an index without a linux/amd64 child to an image-only client", async () => {
+    const armOnly = indexBody(OCI_INDEX, [{ image: arm, platform: { os: "linux", architecture: "arm64" } }]);
+    const put = await putManifest(r, "neg/app", "arm-only", armOnly, OCI_INDEX);
+    assert.equal(put.status, 201);
+    await expectError(await r.fetch("/v2/neg/app/manifests/arm-only", { headers: { Accept: OCI_MANIFEST } }), 404, "MANIFEST_UNKNOWN");
+  });
+
+  it("does not answer a Docker-only client with an OCI child of an index", async () => {
+    const res = await r.fetch("/v2/neg/app/manifests/multi", { headers: { Accept: DOCKER_MANIFEST } });
+    await expectError(res, 404, "MANIFEST_UNKNOWN");
+  });
+});
+
+describe("manifests: blobs pushed with a layer shared between repositories", () => {
+  let r: TestRegistry;
+  before(async () => {
+    r = await startRegistry();
+  });
+  after(() => r.close());
+
+  it("accepts a manifest once its blobs are mounted into the repository", async () => {
+    const image = await buildImage(r, "share/source");
+    await expectError(await putManifest(r, "share/target", "v1", image.manifest, OCI_MANIFEST), 400, "MANIFEST_BLOB_UNKNOWN");
+    for (const blob of [image.config, ...image.layers]) {
+      const res = await r.fetch(`/v2/share/target/blobs/uploads/?mount=${sha256(blob)}&from=share/source`, { method: "POST" });
+      assert.equal(res.status, 201);
+    }
+    const res = await putManifest(r, "share/target", "v1", image.manifest, OCI_MANIFEST);
+    assert.equal(res.status, 201, await res.text());
+    // Pushing the same blob again to a repository that already has it is fine too.
+    await pushBlob(r, "share/target", image.config);
+  });
+});
