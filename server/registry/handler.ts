@@ -24,8 +24,15 @@ export interface RegistryOptions {
   deleteEnabled?: boolean;
   /** `storage.redirect.disable` negated. */
   redirect?: boolean;
+  /**
+   * What goes before "/v2/" in the URLs Berth hands out: `http.host` (absolute URLs behind a
+   * proxy) and `http.prefix`, e.g. "https://registry.example.com/mirror". Empty: relative URLs.
+   */
+  urlBase?: string;
   /** `http.secret`; a random one (valid for this process only) when absent. */
   secret?: string;
+  /** `http.headers`: added to every API response (read per request, so a reload applies them). */
+  headers?: () => Record<string, string[]> | undefined;
   /** Consulted on every write: `storage.maintenance.readonly.enabled`, switchable at run time. */
   readOnly?: () => boolean;
 }
@@ -86,6 +93,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     signer: new UploadSigner(options.secret ? Buffer.from(options.secret) : randomBytes(32)),
     logger,
     deleteEnabled: options.deleteEnabled ?? false,
+    url: (path) => `${options.urlBase ?? ""}${path}`,
     redirect: options.redirect ?? false,
   };
   if (!options.secret) {
@@ -120,6 +128,7 @@ export function createRegistry(options: RegistryOptions): Registry {
   return {
     services,
     handle(req, res) {
+      for (const [name, values] of Object.entries(options.headers?.() ?? {})) res.setHeader(name, values);
       dispatch(req, res).catch((error: unknown) => {
         if (req.destroyed && !(error instanceof RegistryError)) {
           // The client went away mid-request (an aborted push): nothing to answer, nothing broken.

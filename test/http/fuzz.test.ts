@@ -12,7 +12,7 @@ describe("malformed requests never get a 5xx", () => {
 
   before(async () => {
     r = await startRegistry({ deleteEnabled: true, secret: "fuzz" });
-    digest = (await pushImage(r, "fuzz/app", "latest")).manifestDigest;
+    digest = (await pushImage(r, "fuzz/app", "latest")).digest;
   });
 
   after(() => r.close());

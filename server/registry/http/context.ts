@@ -18,6 +18,8 @@ export interface Services {
   logger: Logger;
   /** `storage.delete.enabled`. */
   deleteEnabled: boolean;
+  /** The URL clients use for an API path ("/v2/..."): with `http.host` and `http.prefix` applied. */
+  url(path: string): string;
   /** `storage.redirect.disable` negated: blob GETs may redirect to the driver's URL. */
   redirect: boolean;
 }

@@ -15,13 +15,13 @@ export async function listTags(ctx: RequestContext, name: string): Promise<void>
   const rest = start < 0 ? [] : tags.slice(start);
   const page = n === undefined ? rest : rest.slice(0, n);
   const more = n !== undefined && rest.length > page.length && page.length > 0;
-  sendJSON(ctx.res, 200, { name, tags: page }, more ? nextLink(`/v2/${name}/tags/list`, n, page) : {}, ctx.headOnly);
+  sendJSON(ctx.res, 200, { name, tags: page }, more ? nextLink(ctx.services.url(`/v2/${name}/tags/list`), n, page) : {}, ctx.headOnly);
 }
 
 export async function listCatalog(ctx: RequestContext): Promise<void> {
   const { n = defaultCatalogPage, last } = pagination(ctx.query);
   const { names, more } = await ctx.services.repositories.page(n, last);
-  sendJSON(ctx.res, 200, { repositories: names }, more && names.length > 0 ? nextLink("/v2/_catalog", n, names) : {}, ctx.headOnly);
+  sendJSON(ctx.res, 200, { repositories: names }, more && names.length > 0 ? nextLink(ctx.services.url("/v2/_catalog"), n, names) : {}, ctx.headOnly);
 }
 
 export async function listReferrers(ctx: RequestContext, name: string, reference: string): Promise<void> {

@@ -43,7 +43,7 @@ export async function putManifest(ctx: RequestContext, name: string, reference: 
   );
   services.repositories.add(name);
   sendEmpty(res, 201, {
-    Location: `/v2/${name}/manifests/${result.digest.value}`,
+    Location: services.url(`/v2/${name}/manifests/${result.digest.value}`),
     "Docker-Content-Digest": result.digest.value,
     ...(result.subject ? { "OCI-Subject": result.subject.value } : {}),
   });

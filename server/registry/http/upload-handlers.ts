@@ -21,7 +21,7 @@ export async function startUpload(ctx: RequestContext, name: string): Promise<vo
       if ((await services.blobs.isLinked(source, digest)) && (await services.blobs.statData(digest)) !== undefined) {
         await services.blobs.link(name, digest);
         discard(req);
-        return sendEmpty(res, 201, blobCreatedHeaders(name, digest.value));
+        return sendEmpty(res, 201, blobCreatedHeaders(ctx, name, digest.value));
       }
     }
   }
@@ -35,7 +35,7 @@ export async function startUpload(ctx: RequestContext, name: string): Promise<vo
       await services.uploads.cancel(name, upload.id);
       throw error;
     }
-    return sendEmpty(res, 201, blobCreatedHeaders(name, digest.value));
+    return sendEmpty(res, 201, blobCreatedHeaders(ctx, name, digest.value));
   }
   discard(req);
   const upload = await services.uploads.start(name);
@@ -78,7 +78,7 @@ export async function finishUpload(ctx: RequestContext, name: string, id: string
   if (hasBody(req)) upload = await services.uploads.append(upload, req, contentLength(req));
   else discard(req);
   await services.uploads.finish(upload, digest);
-  sendEmpty(res, 201, blobCreatedHeaders(name, digest.value));
+  sendEmpty(res, 201, blobCreatedHeaders(ctx, name, digest.value));
 }
 
 export async function uploadStatus(ctx: RequestContext, name: string, id: string): Promise<void> {
@@ -103,14 +103,14 @@ async function loadUpload(ctx: RequestContext, name: string, id: string): Promis
 function uploadHeaders(ctx: RequestContext, upload: Upload): Headers {
   const state = ctx.services.signer.sign({ name: upload.name, id: upload.id, offset: upload.offset, startedAt: upload.startedAt });
   return {
-    Location: `/v2/${upload.name}/blobs/uploads/${upload.id}?_state=${state}`,
+    Location: ctx.services.url(`/v2/${upload.name}/blobs/uploads/${upload.id}?_state=${state}`),
     Range: `0-${Math.max(upload.offset - 1, 0)}`,
     "Docker-Upload-UUID": upload.id,
   };
 }
 
-function blobCreatedHeaders(name: string, digest: string): Headers {
-  return { Location: `/v2/${name}/blobs/${digest}`, "Docker-Content-Digest": digest };
+function blobCreatedHeaders(ctx: RequestContext, name: string, digest: string): Headers {
+  return { Location: ctx.services.url(`/v2/${name}/blobs/${digest}`), "Docker-Content-Digest": digest };
 }
 
 function stringHeaders(headers: Headers): Record<string, string> {
