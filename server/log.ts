@@ -19,20 +19,22 @@ export interface Logger {
 }
 
 export interface LoggerOptions {
-  level?: LogLevel;
+  /** A function is read on every call, so a configuration reload changes the level live. */
+  level?: LogLevel | (() => LogLevel);
   format?: LogFormat;
   fields?: LogFields;
   write?: (line: string) => void;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const threshold = rank[options.level ?? "info"];
+  const level = options.level ?? "info";
+  const threshold = typeof level === "function" ? () => rank[level()] : () => rank[level];
   const format = options.format ?? "text";
   const base = options.fields ?? {};
   const write = options.write ?? ((line: string) => process.stderr.write(line + "\n"));
 
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
-    if (rank[level] > threshold) return;
+    if (rank[level] > threshold()) return;
     const all = redact({ ...base, ...fields });
     const time = new Date().toISOString();
     if (format === "text") {
@@ -52,7 +54,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     info: (msg, fields) => emit("info", msg, fields),
     debug: (msg, fields) => emit("debug", msg, fields),
     with: (fields) => createLogger({ ...options, fields: { ...base, ...fields } }),
-    enabled: (level) => rank[level] <= threshold,
+    enabled: (level) => rank[level] <= threshold(),
   };
 }
 

@@ -1,86 +1,161 @@
-import { createServer, type Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { resolve } from "node:path";
 import { createApiHandler, trpcBasePath } from "./api/handler.js";
 import { parseListenAddress } from "./config/address.js";
-import { storageDriver } from "./config/load.js";
+import { ConfigError, loadConfigWithWarnings, storageDriver } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { createConsole, type ConsoleHandler } from "./console.js";
+import { createListener, listen } from "./listener.js";
 import { createLogger, type Logger } from "./log.js";
 import { packageRoot, version } from "./package-info.js";
 import { createRegistry, type Registry } from "./registry/handler.js";
-import { createDriver } from "./registry/storage/factory.js";
+import { createDriver, knownDrivers } from "./registry/storage/factory.js";
 
 export interface ServeOptions {
   config: Config;
+  /** The file `config` came from, re-read by `reload()`. */
+  file?: string;
+  /** Configuration warnings to log once the logger exists. */
+  warnings?: string[];
   /** Run Next.js in development mode (hot reload). */
   dev?: boolean;
-  /** Serve `/v2/` only, without the console. */
+  /** Serve `/v2/` only, without the console (also `console.enabled: false`). */
   registryOnly?: boolean;
   logger?: Logger;
+}
+
+export interface ReloadResult {
+  /** Settings now in effect. */
+  applied: string[];
+  /** Settings that changed in the file but only take effect after a restart. */
+  restartNeeded: string[];
 }
 
 export interface RunningBerth {
   server: Server;
   registry: Registry;
   url: string;
+  /** Re-reads the configuration file and applies what can change live (SIGHUP). */
+  reload(): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
+/** Settings a reload applies without a restart; everything else in `restartKeys` needs one. */
+const restartKeys: [string, (c: Config) => unknown][] = [
+  ["http.addr", (c) => c.http.addr],
+  ["http.prefix", (c) => c.http.prefix],
+  ["http.host", (c) => c.http.host],
+  ["http.secret", (c) => c.http.secret],
+  ["http.tls", (c) => c.http.tls],
+  ["http.debug", (c) => c.http.debug],
+  ["storage (driver)", (c) => storageDriver(c)],
+  ["console", (c) => c.console],
+];
+
 /** Builds the one process: `/v2/` → engine, `/api/trpc/` → tRPC, everything else → Next.js. */
 export async function serve(options: ServeOptions): Promise<RunningBerth> {
-  const { config } = options;
+  let config = options.config;
   const logger =
-    options.logger ?? createLogger({ level: config.log.level, format: config.log.formatter, fields: config.log.fields });
+    options.logger ?? createLogger({ level: () => config.log.level, format: config.log.formatter, fields: config.log.fields });
+  for (const line of options.warnings ?? []) logger.warn(line);
   const { name, params } = storageDriver(config);
   const driver = createDriver(name, resolveRelativeRoot(name, params));
+  const prefix = (config.http.prefix ?? "/").replace(/\/$/, "");
   const registry = createRegistry({
     driver,
     logger,
-    deleteEnabled: config.storage.delete?.enabled ?? false,
+    deleteEnabled: () => config.storage.delete?.enabled ?? false,
     redirect: config.storage.redirect?.disable !== true,
     secret: config.http.secret,
+    urlBase: `${config.http.host?.replace(/\/$/, "") ?? ""}${prefix}`,
+    headers: () => config.http.headers,
     readOnly: () => config.storage.maintenance?.readonly?.enabled ?? false,
   });
   const api = createApiHandler({ registry, version, startedAt: new Date() });
-  const consoleHandler: ConsoleHandler | undefined = options.registryOnly
-    ? undefined
-    : createConsole({ dir: packageRoot, dev: options.dev ?? false, logger });
+  const consoleHandler: ConsoleHandler | undefined =
+    options.registryOnly || config.console.enabled === false
+      ? undefined
+      : createConsole({ dir: packageRoot, dev: options.dev ?? false, logger });
 
-  const server = createServer((req, res) => {
+  const apiRoot = `${prefix}/v2`;
+  const server = createListener(config.http.tls, (req, res) => {
     const url = req.url ?? "/";
-    if (url === "/v2" || url.startsWith("/v2/") || url.startsWith("/v2?")) return registry.handle(req, res);
+    if (url === apiRoot || url.startsWith(`${apiRoot}/`) || url.startsWith(`${apiRoot}?`)) {
+      if (prefix) req.url = url.slice(prefix.length);
+      return registry.handle(req, res);
+    }
     if (url.startsWith(trpcBasePath)) return api(req, res);
     if (consoleHandler) return consoleHandler(req, res);
-    res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
-    res.end("404 page not found\n");
+    notFound(res);
   });
   // Layer uploads can take longer than Node's default request timeout.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
 
   const { host, port } = parseListenAddress(config.http.addr);
-  await new Promise<void>((resolveListen, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolveListen();
-    });
-  });
-  const address = server.address();
-  const boundPort = typeof address === "object" && address ? address.port : port;
-  const url = `http://${host && host !== "0.0.0.0" && host !== "::" ? (host.includes(":") ? `[${host}]` : host) : "localhost"}:${boundPort}`;
-  logger.info("listening", { url, storage: name, version });
+  const boundPort = await listen(server, { host, port });
+  const scheme = config.http.tls?.certificate ? "https" : "http";
+  const shownHost = host && host !== "0.0.0.0" && host !== "::" ? (host.includes(":") ? `[${host}]` : host) : "localhost";
+  const url = `${scheme}://${shownHost}:${boundPort}`;
+  logger.info("listening", { url, storage: name, version, console: consoleHandler !== undefined });
+
+  const debugServer = config.http.debug?.addr ? await startDebugServer(config.http.debug.addr, registry, logger) : undefined;
 
   return {
     server,
     registry,
     url,
-    close: () =>
-      new Promise<void>((resolveClose) => {
-        server.close(() => resolveClose());
-        server.closeAllConnections();
-      }),
+    async reload() {
+      if (!options.file) return { applied: [], restartNeeded: [] };
+      let loaded;
+      try {
+        loaded = await loadConfigWithWarnings(options.file, { drivers: knownDrivers() });
+      } catch (error) {
+        const problems = error instanceof ConfigError ? error.problems : [String(error)];
+        logger.error("configuration reload failed; keeping the running configuration", { problems });
+        throw error;
+      }
+      for (const line of loaded.warningLines) logger.warn(line);
+      const next = loaded.config;
+      const restartNeeded = restartKeys
+        .filter(([, read]) => JSON.stringify(read(next)) !== JSON.stringify(read(config)))
+        .map(([key]) => key);
+      config = next;
+      const applied = ["log.level", "storage.delete", "storage.maintenance.readonly", "http.headers"];
+      logger.info("configuration reloaded", { file: options.file, applied, restartNeeded });
+      return { applied, restartNeeded };
+    },
+    close: async () => {
+      await Promise.all([closeServer(server), debugServer ? closeServer(debugServer) : undefined]);
+    },
   };
+}
+
+/** `http.debug.addr`: health for load balancers and probes, away from the public port. */
+async function startDebugServer(addr: string, registry: Registry, logger: Logger): Promise<Server> {
+  const server = createListener(undefined, (req, res) => {
+    if (req.url !== "/debug/health") return notFound(res);
+    registry.health().then((health) => {
+      const body = JSON.stringify(health);
+      res.writeHead(health.ok ? 200 : 503, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  const port = await listen(server, parseListenAddress(addr));
+  logger.info("debug server listening", { addr, port });
+  return server;
+}
+
+function notFound(res: ServerResponse<IncomingMessage>): void {
+  res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
+  res.end("404 page not found\n");
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolveClose) => {
+    server.close(() => resolveClose());
+    server.closeAllConnections();
+  });
 }
 
 /** The embedded default says `./data`; resolve it against the working directory once, at start. */

@@ -1,7 +1,9 @@
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config/load.js";
+import { ConfigError, loadConfigWithWarnings } from "../config/load.js";
+import { knownDrivers } from "../registry/storage/factory.js";
 import { version } from "../package-info.js";
 import { serve } from "../serve.js";
+import { configCommand } from "./config-commands.js";
 
 const usage = `Usage: berth <command> [options]
 
@@ -10,6 +12,14 @@ Commands:
                          Without a config file: filesystem storage under ./data on :5000.
       --registry-only    Serve the registry API only, without the console.
       --dev              Run the console in development mode (hot reload).
+
+  config validate [--dry-run] [--json] config.yml
+                         Check a configuration; every problem with its line and column.
+  config print [config.yml]
+                         The effective configuration, secrets redacted.
+
+Signals: SIGHUP re-reads the configuration file and applies log level, delete, read-only
+and headers live (other changes are reported as needing a restart).
 
 Options:
   -h, --help             Show this help.
@@ -27,6 +37,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === "serve") return serveCommand(rest);
+  if (command === "config") return configCommand(rest);
   process.stderr.write(`berth: unknown command ${JSON.stringify(command)}\n\n${usage}`);
   return 2;
 }
@@ -49,8 +60,11 @@ async function serveCommand(args: string[]): Promise<number> {
     process.stderr.write("berth serve: expected at most one config file\n");
     return 2;
   }
-  const config = await loadConfig(positionals[0]);
-  const running = await serve({ config, dev: values.dev, registryOnly: values["registry-only"] });
+  const file = positionals[0];
+  const { config, warningLines } = await loadConfigWithWarnings(file, { drivers: knownDrivers() });
+  const running = await serve({ config, file, warnings: warningLines, dev: values.dev, registryOnly: values["registry-only"] });
+  // A failed reload is logged by reload() and leaves the running configuration in place.
+  process.on("SIGHUP", () => running.reload().catch(() => undefined));
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);

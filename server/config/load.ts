@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
-import { load as loadYaml } from "js-yaml";
-import { configSchema, storageOptionKeys, type Config } from "./schema.js";
+import { formatProblem, type Problem } from "./problems.js";
+import { storageOptionKeys, type Config } from "./schema.js";
+import { analyzeDocument, finish, validateConfigText, validateDocument, type ValidateOptions } from "./validate.js";
 
 /** What Berth runs on when no config.yml is given: filesystem storage under ./data on :5000. */
 export function defaultConfigDocument(): Record<string, unknown> {
@@ -12,53 +13,92 @@ export function defaultConfigDocument(): Record<string, unknown> {
   };
 }
 
+/**
+ * An invalid configuration. `problems` holds one printable line per problem (with file, line
+ * and column, or the `REGISTRY_*` variable); `details` the same problems structured.
+ */
 export class ConfigError extends Error {
   constructor(
     message: string,
     readonly problems: string[] = [message],
+    readonly details: Problem[] = [],
+    readonly warnings: Problem[] = [],
   ) {
     super(message);
     this.name = "ConfigError";
   }
+
+  static from(details: Problem[], warnings: Problem[] = [], file?: string): ConfigError {
+    const problems = details.map((problem) => formatProblem(problem, file));
+    const subject = file ?? "configuration";
+    const message = `invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"} in ${subject}):\n  ${problems.join("\n  ")}`;
+    return new ConfigError(message, problems, details, warnings);
+  }
 }
 
+export interface LoadedConfig {
+  config: Config;
+  /** Accepted but worth telling the operator (unknown keys, unimplemented features, deprecations). */
+  warnings: Problem[];
+  /** The same warnings, printable. */
+  warningLines: string[];
+}
+
+export type LoadOptions = Omit<ValidateOptions, "file">;
+
+/**
+ * Reads `file` (or uses `defaultConfigDocument()`), applies `REGISTRY_*` overrides from the
+ * environment and validates everything; throws a ConfigError listing every problem.
+ */
+export async function loadConfigWithWarnings(file?: string, options: LoadOptions = {}): Promise<LoadedConfig> {
+  let result;
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (error as Error).message;
+      throw new ConfigError(`cannot read configuration file ${file}: ${reason}`);
+    }
+    result = await validateConfigText(text, { ...options, file });
+  } else {
+    result = await validateDocument(defaultConfigDocument(), options);
+  }
+  if (!result.ok || !result.config) throw ConfigError.from(result.problems, result.warnings, file);
+  return { config: result.config, warnings: result.warnings, warningLines: result.warnings.map((w) => formatProblem(w, file)) };
+}
+
+/** `loadConfigWithWarnings` for callers that log nothing. */
 export async function loadConfig(file?: string): Promise<Config> {
-  const document = file ? parseYaml(await readFile(file, "utf8"), file) : defaultConfigDocument();
-  return parseConfig(document);
+  return (await loadConfigWithWarnings(file)).config;
 }
 
-function parseYaml(text: string, file: string): unknown {
-  try {
-    return loadYaml(text);
-  } catch (error) {
-    throw new ConfigError(`${file}: ${(error as Error).message}`);
-  }
-}
-
+/**
+ * Parses an in-memory document (no environment overrides, no file checks): the schema and the
+ * cross-field rules. Throws a ConfigError listing every problem.
+ */
 export function parseConfig(document: unknown): Config {
-  const result = configSchema.safeParse(document);
-  if (!result.success) {
-    const problems = result.error.issues.map(
-      (issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`,
-    );
-    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`, problems);
+  if (typeof document !== "object" || document === null || Array.isArray(document)) {
+    throw new ConfigError("invalid configuration: expected a mapping of configuration keys");
   }
-  const drivers = storageDriverNames(result.data);
-  if (drivers.length !== 1) {
-    const found = drivers.length === 0 ? "none" : drivers.join(", ");
-    throw new ConfigError(`storage: exactly one storage driver must be configured (found ${found})`);
-  }
-  return result.data;
+  const result = finish(analyzeDocument(document as Record<string, unknown>, { env: {} }));
+  if (!result.ok || !result.config) throw ConfigError.from(result.problems, result.warnings);
+  return result.config;
 }
 
 export function storageDriverNames(config: Config): string[] {
-  return Object.keys(config.storage).filter((key) => !storageOptionKeys.has(key));
+  return Object.keys(config.storage).filter(
+    (key) => !storageOptionKeys.has(key) && (config.storage as Record<string, unknown>)[key] !== undefined,
+  );
 }
 
 /** The configured driver's name and parameters. */
 export function storageDriver(config: Config): { name: string; params: Record<string, unknown> } {
-  const [name] = storageDriverNames(config);
+  const names = storageDriverNames(config);
+  const [name] = names;
   if (!name) throw new ConfigError("storage: no storage driver configured");
+  if (names.length > 1) throw new ConfigError(`storage: exactly one storage driver may be configured, found ${names.join(", ")}`);
   const params = (config.storage as Record<string, unknown>)[name];
   return { name, params: (params ?? {}) as Record<string, unknown> };
 }

@@ -20,8 +20,8 @@ import { UploadStore } from "./uploads.js";
 export interface RegistryOptions {
   driver: StorageDriver;
   logger: Logger;
-  /** `storage.delete.enabled` (distribution's default: false). */
-  deleteEnabled?: boolean;
+  /** `storage.delete.enabled` (distribution's default: false); a function is read per request. */
+  deleteEnabled?: boolean | (() => boolean);
   /** `storage.redirect.disable` negated. */
   redirect?: boolean;
   /**
@@ -92,7 +92,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     repositories: new RepositoryList(driver, logger),
     signer: new UploadSigner(options.secret ? Buffer.from(options.secret) : randomBytes(32)),
     logger,
-    deleteEnabled: options.deleteEnabled ?? false,
+    deleteEnabled: typeof options.deleteEnabled === "function" ? options.deleteEnabled : () => options.deleteEnabled === true,
     url: (path) => `${options.urlBase ?? ""}${path}`,
     redirect: options.redirect ?? false,
   };

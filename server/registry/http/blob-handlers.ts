@@ -46,7 +46,7 @@ export async function getBlob(ctx: RequestContext, name: string, reference: stri
 
 export async function deleteBlob(ctx: RequestContext, name: string, reference: string): Promise<void> {
   const digest = parseDigest(reference);
-  if (!ctx.services.deleteEnabled) throw deletesDisabled();
+  if (!ctx.services.deleteEnabled()) throw deletesDisabled();
   await ctx.services.blobs.unlink(name, digest);
   sendEmpty(ctx.res, 202, { "Docker-Content-Digest": digest.value });
 }

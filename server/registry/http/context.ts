@@ -16,8 +16,8 @@ export interface Services {
   repositories: RepositoryList;
   signer: UploadSigner;
   logger: Logger;
-  /** `storage.delete.enabled`. */
-  deleteEnabled: boolean;
+  /** `storage.delete.enabled`, read per request so a reload applies it. */
+  deleteEnabled(): boolean;
   /** The URL clients use for an API path ("/v2/..."): with `http.host` and `http.prefix` applied. */
   url(path: string): string;
   /** `storage.redirect.disable` negated: blob GETs may redirect to the driver's URL. */

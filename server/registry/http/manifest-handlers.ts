@@ -53,7 +53,7 @@ export async function putManifest(ctx: RequestContext, name: string, reference: 
 export async function deleteManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
   const { res, services } = ctx;
   const ref = parseReference(reference);
-  if (!services.deleteEnabled) throw deletesDisabled();
+  if (!services.deleteEnabled()) throw deletesDisabled();
   if (ref.kind === "tag") await services.tags.untag(name, ref.tag);
   else await services.manifests.delete(name, ref.digest);
   sendEmpty(res, 202);

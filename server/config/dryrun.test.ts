@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { createDriver } from "../registry/storage/factory.js";
+import { dryRun } from "./dryrun.js";
+import { parseConfig } from "./load.js";
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "berth-config-dryrun-"));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const filesystem = (rootdirectory: string, extra: Record<string, unknown> = {}) =>
+  parseConfig({ version: "0.1", storage: { filesystem: { rootdirectory } }, ...extra });
+
+async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+/** A port nothing listens on: bound once, then released. */
+async function closedPort(): Promise<number> {
+  const { server } = await listen(() => undefined);
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe("dryRun: storage", () => {
+  test("writes, reads back and deletes a probe on a fresh filesystem root, leaving nothing behind", async () => {
+    const root = join(dir, "fresh");
+    await mkdir(root);
+    assert.deepEqual(await dryRun(filesystem(root), { createDriver }), []);
+    assert.deepEqual(await readdir(root), []);
+  });
+
+  test("keeps an existing registry's directories and only removes its own probe", async () => {
+    const root = join(dir, "existing");
+    await mkdir(join(root, "docker", "registry", "v2", "repositories"), { recursive: true });
+    await writeFile(join(root, "docker", "registry", "v2", "repositories", "keep"), "x");
+    assert.deepEqual(await dryRun(filesystem(root), { createDriver }), []);
+    assert.deepEqual((await readdir(join(root, "docker", "registry", "v2"))).sort(), ["repositories"]);
+    assert.deepEqual(await readdir(join(root, "docker", "registry", "v2", "repositories")), ["keep"]);
+  });
+
+  test("reports a root that cannot be written (a regular file)", async () => {
+    const root = join(dir, "a-file");
+    await writeFile(root, "not a directory");
+    const problems = await dryRun(filesystem(root), { createDriver });
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]?.path, "storage.filesystem");
+    assert.match(problems[0]?.message ?? "", new RegExp(`(cannot write the probe object|cannot inspect the storage).*under ${root}.*ENOTDIR`));
+  });
+
+  test("works on inmemory, and reports a driver Berth cannot open", async () => {
+    assert.deepEqual(await dryRun(parseConfig({ version: "0.1", storage: "inmemory" }), { createDriver }), []);
+    const s3 = parseConfig({ version: "0.1", storage: { s3: { region: "us-east-1", bucket: "b" } } });
+    const problems = await dryRun(s3, { createDriver });
+    assert.equal(problems[0]?.path, "storage.s3");
+    assert.match(problems[0]?.message ?? "", /cannot open the s3 storage driver: unknown storage driver "s3"/);
+  });
+
+  test("reports content that does not read back as written", async () => {
+    const liar = () => ({
+      stat: async () => ({}),
+      list: async () => [],
+      putContent: async () => undefined,
+      getContent: async () => Buffer.from("something else"),
+      delete: async () => undefined,
+    });
+    const problems = await dryRun(parseConfig({ version: "0.1", storage: "inmemory" }), { createDriver: liar });
+    assert.match(problems[0]?.message ?? "", /returned different content for the probe object \/docker\/registry\/v2\/_berth_probe\/[0-9a-f]+/);
+  });
+});
+
+describe("dryRun: etcd", () => {
+  test("reports an endpoint nobody answers on", async () => {
+    const port = await closedPort();
+    const config = filesystem(join(dir, "etcd-closed"), { etcd: { endpoints: [`http://127.0.0.1:${port}`] } });
+    const problems = await dryRun(config, { createDriver, etcdTimeoutMs: 2000 });
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]?.path, "etcd.endpoints[0]");
+    assert.match(problems[0]?.message ?? "", new RegExp(`cannot reach etcd at http://127.0.0.1:${port}: .*ECONNREFUSED`));
+  });
+
+  test("accepts an endpoint that answers /version like etcd, and flags one that does not", async () => {
+    const etcd = await listen((req, res) => {
+      res.writeHead(req.url === "/version" ? 200 : 404, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ etcdserver: "3.5.9", etcdcluster: "3.5.0" }));
+    });
+    const other = await listen((_req, res) => {
+      res.writeHead(200, { "Content-Type": "text/html" });
+      res.end("<html>hello</html>");
+    });
+    try {
+      const config = filesystem(join(dir, "etcd-up"), { etcd: { endpoints: [etcd.url + "/", other.url] } });
+      const problems = await dryRun(config, { createDriver });
+      assert.deepEqual(problems.map((p) => p.path), ["etcd.endpoints[1]"]);
+      assert.match(problems[0]?.message ?? "", /answered, but not like etcd/);
+    } finally {
+      etcd.server.close();
+      other.server.close();
+    }
+  });
+
+  test("gives up on a silent endpoint after the timeout", async () => {
+    const silent = await listen(() => undefined); // never answers
+    try {
+      const config = filesystem(join(dir, "etcd-silent"), { etcd: { endpoints: [silent.url], dialtimeout: "200ms" } });
+      const problems = await dryRun(config, { createDriver });
+      assert.match(problems[0]?.message ?? "", /no answer within 200 ms/);
+    } finally {
+      silent.server.closeAllConnections();
+      silent.server.close();
+    }
+  });
+});

@@ -1,0 +1,143 @@
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import { storageDriver } from "./load.js";
+import type { Problem } from "./problems.js";
+import type { Config } from "./schema.js";
+
+/** The part of a storage driver the dry run uses (structurally a StorageDriver). */
+export interface ProbeDriver {
+  putContent(path: string, content: Buffer | string): Promise<void>;
+  getContent(path: string): Promise<Buffer>;
+  delete(path: string): Promise<void>;
+  stat(path: string): Promise<unknown>;
+  list(path: string): Promise<string[]>;
+}
+
+export interface DryRunOptions {
+  /** `createDriver` from server/registry/storage/factory.ts. */
+  createDriver: (name: string, params: Record<string, unknown>) => ProbeDriver;
+  /** For the etcd check; default the global fetch. */
+  fetch?: typeof fetch;
+  /** Per etcd endpoint; default `etcd.dialtimeout`, else 3 s. */
+  etcdTimeoutMs?: number;
+}
+
+/** Where the probe object goes: below distribution's root, in a directory only Berth uses. */
+export const probeDirectory = "/docker/registry/v2/_berth_probe";
+
+/**
+ * Checks that the configured services are usable without changing anything: opens the storage
+ * driver and writes, reads back and deletes a probe object under `_berth_probe/` (removing the
+ * directories it had to create), and, when `etcd.endpoints` is set, asks each endpoint for
+ * `/version`. Returns the problems found (empty when everything answered).
+ */
+export async function dryRun(config: Config, options: DryRunOptions): Promise<Problem[]> {
+  const [storage, etcd] = await Promise.all([probeStorage(config, options), probeEtcd(config, options)]);
+  return [...storage, ...etcd];
+}
+
+function describeError(error: unknown): string {
+  const err = error as { code?: string; message?: string; cause?: unknown };
+  const cause = err?.cause as { code?: string; message?: string } | undefined;
+  const message = err?.message ?? String(error);
+  if (cause?.message && !message.includes(cause.message)) return `${message}: ${cause.message}`;
+  return message;
+}
+
+async function probeStorage(config: Config, options: DryRunOptions): Promise<Problem[]> {
+  let name: string;
+  let params: Record<string, unknown>;
+  try {
+    ({ name, params } = storageDriver(config));
+  } catch (error) {
+    return [{ path: "storage", message: describeError(error) }];
+  }
+  const path = `storage.${name}`;
+  if (name === "filesystem" && typeof params.rootdirectory === "string") {
+    params = { ...params, rootdirectory: resolve(params.rootdirectory) };
+  }
+  const where = name === "filesystem" ? ` under ${String(params.rootdirectory ?? "/var/lib/registry")}` : "";
+
+  let driver: ProbeDriver;
+  try {
+    driver = options.createDriver(name, params);
+  } catch (error) {
+    return [{ path, message: `cannot open the ${name} storage driver: ${describeError(error)}` }];
+  }
+
+  // Directories that do not exist yet are created by the write; note them to remove them after.
+  const ancestors = ["/docker", "/docker/registry", "/docker/registry/v2", probeDirectory];
+  const created: string[] = [];
+  for (const dir of ancestors) {
+    try {
+      await driver.stat(dir);
+    } catch (error) {
+      if ((error as { kind?: string }).kind !== "not-found") {
+        return [{ path, message: `cannot inspect the storage${where}: ${describeError(error)}` }];
+      }
+      created.push(dir);
+    }
+  }
+
+  const probe = `${probeDirectory}/${randomBytes(12).toString("hex")}`;
+  const content = `berth dry run ${new Date().toISOString()} ${randomBytes(8).toString("hex")}\n`;
+  const problems: Problem[] = [];
+  let written = false;
+  try {
+    await driver.putContent(probe, content);
+    written = true;
+    const back = await driver.getContent(probe);
+    if (back.toString("utf8") !== content) {
+      problems.push({ path, message: `the storage${where} returned different content for the probe object ${probe} than was written` });
+    }
+  } catch (error) {
+    problems.push({ path, message: `cannot ${written ? "read back" : "write"} the probe object ${probe}${where}: ${describeError(error)}` });
+  }
+
+  try {
+    if (written) await driver.delete(probe);
+  } catch (error) {
+    problems.push({ path, message: `cannot delete the probe object ${probe}${where}: ${describeError(error)}` });
+  }
+  // Remove what the probe created, deepest first, and only while it is empty.
+  for (const dir of created.reverse()) {
+    try {
+      if ((await driver.list(dir)).length > 0) break;
+      await driver.delete(dir);
+    } catch {
+      break;
+    }
+  }
+  return problems;
+}
+
+async function probeEtcd(config: Config, options: DryRunOptions): Promise<Problem[]> {
+  const etcd = config.etcd;
+  if (!etcd || etcd.endpoints.length === 0) return [];
+  const doFetch = options.fetch ?? fetch;
+  const timeout = options.etcdTimeoutMs ?? etcd.dialtimeout ?? 3000;
+  const results = await Promise.all(
+    etcd.endpoints.map(async (endpoint, index): Promise<Problem | undefined> => {
+      const url = `${endpoint.replace(/\/+$/, "")}/version`;
+      const path = `etcd.endpoints[${index}]`;
+      try {
+        const response = await doFetch(url, { signal: AbortSignal.timeout(timeout), redirect: "manual" });
+        const body = await response.text();
+        if (!response.ok) return { path, message: `etcd at ${endpoint} answered ${url} with HTTP ${response.status}` };
+        let version: unknown;
+        try {
+          version = (JSON.parse(body) as { etcdserver?: unknown }).etcdserver;
+        } catch {
+          version = undefined;
+        }
+        if (typeof version !== "string") return { path, message: `${url} answered, but not like etcd (no "etcdserver" version in the reply)` };
+        return undefined;
+      } catch (error) {
+        const name = (error as { name?: string }).name;
+        const reason = name === "TimeoutError" || name === "AbortError" ? `no answer within ${timeout} ms` : describeError(error);
+        return { path, message: `cannot reach etcd at ${endpoint}: ${reason}` };
+      }
+    }),
+  );
+  return results.filter((p): p is Problem => p !== undefined);
+}

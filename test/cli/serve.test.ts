@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import https from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { parseConfig } from "../../server/config/load.js";
+import { createLogger } from "../../server/log.js";
+import { serve, type RunningBerth } from "../../server/serve.js";
+import { freePort, waitForHttp } from "../support/net.js";
+import { spawnBerth } from "./run.js";
+
+const fixtures = fileURLToPath(new URL("../../server/config/fixtures/", import.meta.url));
+const quiet = createLogger({ level: "error", write: () => undefined });
+
+describe("serve: http.prefix, http.host and http.debug.addr", () => {
+  let running: RunningBerth;
+  let debugPort: number;
+
+  before(async () => {
+    debugPort = await freePort();
+    const config = parseConfig({
+      version: "0.1",
+      storage: { inmemory: {} },
+      http: { addr: "127.0.0.1:0", prefix: "/mirror/", host: "https://registry.example.com", secret: "x", debug: { addr: `127.0.0.1:${debugPort}` } },
+    });
+    running = await serve({ config, registryOnly: true, logger: quiet });
+  });
+
+  after(() => running.close());
+
+  it("serves the API under the prefix only", async () => {
+    assert.equal((await fetch(`${running.url}/mirror/v2/`)).status, 200);
+    assert.equal((await fetch(`${running.url}/v2/`)).status, 404);
+  });
+
+  it("hands out URLs under the public host and prefix", async () => {
+    const res = await fetch(`${running.url}/mirror/v2/team/app/blobs/uploads/`, { method: "POST" });
+    assert.equal(res.status, 202);
+    assert.match(res.headers.get("location") ?? "", /^https:\/\/registry\.example\.com\/mirror\/v2\/team\/app\/blobs\/uploads\//);
+  });
+
+  it("answers health on the debug address", async () => {
+    const res = await fetch(`http://127.0.0.1:${debugPort}/debug/health`);
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { ok: boolean }).ok, true);
+  });
+});
+
+describe("serve: TLS with client certificates", () => {
+  let running: RunningBerth;
+  const cert = readFileSync(join(fixtures, "test-cert.pem"));
+  const key = readFileSync(join(fixtures, "test-key.pem"));
+
+  before(async () => {
+    const config = parseConfig({
+      version: "0.1",
+      storage: { inmemory: {} },
+      http: {
+        addr: "127.0.0.1:0",
+        secret: "x",
+        tls: { certificate: join(fixtures, "test-cert.pem"), key: join(fixtures, "test-key.pem"), clientcas: [join(fixtures, "test-cert.pem")], minimumtls: "tls1.2" },
+      },
+    });
+    running = await serve({ config, registryOnly: true, logger: quiet });
+  });
+
+  after(() => running.close());
+
+  const get = (withClientCert: boolean) =>
+    new Promise<number>((resolve, reject) => {
+      const req = https.get(
+        `${running.url.replace("localhost", "127.0.0.1")}/v2/`,
+        { ca: cert, checkServerIdentity: () => undefined, ...(withClientCert ? { cert, key } : {}) },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", reject);
+    });
+
+  it("serves HTTPS to a client with a certificate signed by clientcas", async () => {
+    assert.match(running.url, /^https:/);
+    assert.equal(await get(true), 200);
+  });
+
+  it("refuses a client without a certificate", async () => {
+    await assert.rejects(get(false));
+  });
+});
+
+describe("SIGHUP reloads the configuration live", () => {
+  let dir: string;
+  let file: string;
+  let port: number;
+  let child: ReturnType<typeof spawnBerth>;
+  let output = "";
+
+  const write = (readonly: boolean, extra = "") =>
+    writeFile(
+      file,
+      `version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "data")}\n  maintenance:\n    readonly:\n      enabled: ${readonly}\nhttp:\n  addr: 127.0.0.1:${port}\n  secret: hup\n${extra}`,
+    );
+  const startUpload = async () => (await fetch(`http://127.0.0.1:${port}/v2/hup/app/blobs/uploads/`, { method: "POST" })).status;
+  const eventually = async (check: () => Promise<boolean>) => {
+    for (let i = 0; i < 50; i++) {
+      if (await check()) return true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "berth-hup-"));
+    file = join(dir, "config.yml");
+    port = await freePort();
+    await write(false);
+    child = spawnBerth(["serve", "--registry-only", file]);
+    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    await waitForHttp(`http://127.0.0.1:${port}/v2/`, 15_000);
+  });
+
+  after(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("switches to read-only without a restart", async () => {
+    assert.equal(await startUpload(), 202);
+    await write(true);
+    child.kill("SIGHUP");
+    assert.ok(await eventually(async () => (await startUpload()) === 405), `still writable after SIGHUP:\n${output}`);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/v2/`)).status, 200);
+  });
+
+  it("keeps the running configuration when the new file is invalid, and says what needs a restart", async () => {
+    await writeFile(file, "version: 0.1\nstorage: [\n");
+    child.kill("SIGHUP");
+    assert.ok(await eventually(async () => output.includes("reload failed")), output);
+    assert.equal(child.exitCode, null);
+    assert.equal(await startUpload(), 405);
+
+    await write(false, "  prefix: /other/\n");
+    child.kill("SIGHUP");
+    assert.ok(await eventually(async () => (await startUpload()) === 202), output);
+    assert.match(output, /restartNeeded.*http\.prefix/);
+  });
+});
