@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log.js";
+import { scopesFor, type AccessController } from "./access.js";
 import { BlobStore } from "./blobs.js";
 import { RegistryError } from "./errors.js";
 import { deleteBlob, getBlob } from "./http/blob-handlers.js";
@@ -33,6 +34,11 @@ export interface RegistryOptions {
   secret?: string;
   /** `http.headers`: added to every API response (read per request, so a reload applies them). */
   headers?: () => Record<string, string[]> | undefined;
+  /**
+   * The access controller in force, read per request: etcd can switch token auth on and off
+   * while Berth runs. None: everyone may do everything (distribution without `auth`).
+   */
+  access?: () => AccessController | undefined;
   /** Consulted on every write: `storage.maintenance.readonly.enabled`, switchable at run time. */
   readOnly?: () => boolean;
 }
@@ -116,6 +122,11 @@ export function createRegistry(options: RegistryOptions): Registry {
       throw new RegistryError("UNSUPPORTED", { method: req.method }, `${req.method} is not supported here`, {
         headers: { Allow: allowed.join(", ") },
       });
+    }
+    const controller = options.access?.();
+    if (controller) {
+      const decision = await controller.authorize(req, scopesFor(route, method, query));
+      if (!decision.ok) throw decision.error;
     }
     if (writeMethods.has(method) && readOnly()) {
       throw new RegistryError("UNSUPPORTED", { reason: "read-only" }, "the registry is in read-only mode for maintenance; try again later", {
