@@ -1,4 +1,5 @@
-import type { Readable } from "node:stream";
+import type { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { RegistryError } from "./errors.js";
 import { layout } from "./layout.js";
 import type { Digest } from "./reference.js";
@@ -38,9 +39,11 @@ export class BlobStore {
     return { digest, size };
   }
 
-  /** Streams bytes [start, end) of a blob already checked with `stat`. */
-  open(digest: Digest, start?: number, end?: number): Promise<Readable> {
-    return this.driver.reader(layout.blobData(digest), start, end);
+  /** Writes bytes [start, end) of a blob to `out` through the driver's fastest path. */
+  async send(digest: Digest, out: Writable, start: number, end: number): Promise<void> {
+    const path = layout.blobData(digest);
+    if (this.driver.sendTo) return this.driver.sendTo(path, out, start, end);
+    await pipeline(await this.driver.reader(path, start, end), out);
   }
 
   redirectURL(digest: Digest, method: "GET" | "HEAD"): Promise<string | null> {

@@ -1,4 +1,3 @@
-import { pipeline } from "node:stream/promises";
 import { RegistryError } from "../errors.js";
 import { parseDigest } from "../reference.js";
 import type { RequestContext } from "./context.js";
@@ -41,7 +40,8 @@ export async function getBlob(ctx: RequestContext, name: string, reference: stri
     res.end();
     return;
   }
-  await pipeline(await services.blobs.open(digest, start, end), res);
+  await services.blobs.send(digest, res, start, end);
+  res.end();
 }
 
 export async function deleteBlob(ctx: RequestContext, name: string, reference: string): Promise<void> {

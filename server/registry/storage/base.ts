@@ -1,4 +1,5 @@
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
 import { isBelow, isValidPath } from "./paths.js";
 import type { WalkVisitor } from "./walk.js";
@@ -54,6 +55,16 @@ class BaseDriver implements StorageDriver {
         throw new StorageError("invalid-offset", path, this.name, `${this.name}: invalid range [${offset}, ${end}) for ${path}`);
       }
       return this.inner.reader(path, offset, end);
+    });
+  }
+
+  sendTo(path: string, out: Writable, offset: number, end: number): Promise<void> {
+    return this.call(path, false, async () => {
+      if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(end) || end < offset) {
+        throw new StorageError("invalid-offset", path, this.name, `${this.name}: invalid range [${offset}, ${end}) for ${path}`);
+      }
+      if (this.inner.sendTo) return this.inner.sendTo(path, out, offset, end);
+      await pipeline(await this.inner.reader(path, offset, end), out);
     });
   }
 

@@ -34,6 +34,12 @@ export interface StorageDriver {
    * The visitor returns "skip" to not descend into a directory.
    */
   walk(path: string, visit: (info: FileInfo) => Promise<void | "skip"> | void | "skip"): Promise<void>;
+  /**
+   * Writes bytes [offset, end) of an object to `out`. A Readable must hand every chunk over for
+   * good, so serving through `reader` allocates as much as it sends; a driver that can reuse its
+   * read buffers (filesystem) implements this as the fast path for blob downloads.
+   */
+  sendTo?(path: string, out: Writable, offset: number, end: number): Promise<void>;
   /** A URL a client may fetch the object from directly, or null when the driver has none. */
   redirectURL(path: string, method: "GET" | "HEAD"): Promise<string | null>;
 }

@@ -3,11 +3,11 @@
  * only says how to build (and clean up) a base-wrapped instance of it.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { after, afterEach, before, describe, it } from "node:test";
 import type { Readable } from "node:stream";
-import { Readable as ReadableStream } from "node:stream";
+import { Readable as ReadableStream, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { StorageError, type FileInfo, type StorageDriver, type StorageErrorKind } from "./driver.js";
 
@@ -106,6 +106,38 @@ export function driverSuite(name: string, makeDriver: () => Promise<DriverFixtur
           `final content (${final.length} bytes) is not one of the written values`,
         );
         assert.deepEqual(await d().list(dir), [`${dir}/race`]);
+      });
+    });
+
+    describe("sendTo", () => {
+      const collect = async (path: string, offset: number, end: number) => {
+        const chunks: Buffer[] = [];
+        const out = new Writable({
+          write(chunk: Buffer, _encoding, callback) {
+            chunks.push(Buffer.from(chunk));
+            callback();
+          },
+        });
+        await d().sendTo!(path, out, offset, end);
+        return Buffer.concat(chunks);
+      };
+
+      it("writes exact byte ranges, also across its internal buffers", async () => {
+        const dir = scratch();
+        const big = randomBytes(9 * MiB + 123);
+        await d().putContent(`${dir}/big`, big);
+        assert.ok((await collect(`${dir}/big`, 0, big.length)).equals(big));
+        assert.ok((await collect(`${dir}/big`, 5, 5 * MiB + 7)).equals(big.subarray(5, 5 * MiB + 7)));
+        assert.ok((await collect(`${dir}/big`, 100, big.length + 50)).equals(big.subarray(100)));
+        assert.equal((await collect(`${dir}/big`, 10, 10)).length, 0);
+      });
+
+      it("reports invalid ranges and missing objects", async () => {
+        const dir = scratch();
+        await d().putContent(`${dir}/digits`, "0123456789");
+        await rejectsWith(collect(`${dir}/digits`, 11, 12), "invalid-offset", d().name);
+        await rejectsWith(collect(`${dir}/digits`, 6, 3), "invalid-offset", d().name);
+        await rejectsWith(collect(`${dir}/missing`, 0, 1), "not-found", d().name);
       });
     });
 
