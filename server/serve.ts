@@ -99,6 +99,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   const url = `${scheme}://${shownHost}:${boundPort}`;
   logger.info("listening", { url, storage: name, version, console: consoleHandler !== undefined });
 
+  registry.services.repositories.warm();
   const debugServer = config.http.debug?.addr ? await startDebugServer(config.http.debug.addr, registry, logger) : undefined;
 
   return {

@@ -6,9 +6,9 @@ import { compareStrings } from "./tags.js";
 
 /**
  * The sorted list of repositories behind `/v2/_catalog`. Walking storage for every page is what
- * makes distribution's catalog slow, so the list is walked once, kept in memory, updated on
- * every manifest push, and re-walked in the background when older than `refreshMs` (storage
- * may also change behind Berth's back: another instance, distribution's GC).
+ * makes distribution's catalog slow, so the list is walked once (`warm()` at start), kept in
+ * memory, updated on every manifest push, and re-walked in the background when older than
+ * `refreshMs` (storage may also change behind Berth's back: another instance, distribution's GC).
  */
 export class RepositoryList {
   private names: string[] | undefined;
@@ -18,7 +18,7 @@ export class RepositoryList {
   constructor(
     private readonly driver: StorageDriver,
     private readonly logger: Logger,
-    private readonly refreshMs = 30_000,
+    private readonly refreshMs = 5 * 60_000,
   ) {}
 
   async all(): Promise<readonly string[]> {
@@ -27,6 +27,11 @@ export class RepositoryList {
       this.reload().catch((error: unknown) => this.logger.warn("repository list refresh failed", { error: String(error) }));
     }
     return this.names;
+  }
+
+  /** Starts the first walk now, so the first catalog request does not wait for it. */
+  warm(): void {
+    this.reload().catch((error: unknown) => this.logger.warn("repository list walk failed", { error: String(error) }));
   }
 
   /** Names after `last` (exclusive), at most `n`. */
@@ -62,29 +67,49 @@ export class RepositoryList {
   }
 }
 
-/** A directory is a repository when it holds `_manifests`; `_`-directories are never names. */
-export async function walkRepositories(driver: StorageDriver): Promise<string[]> {
+/**
+ * A directory is a repository when it holds `_manifests`; `_`-directories are never names.
+ * At most `concurrency` directories are listed at once, so a walk over 10,000 repositories
+ * does not queue 20,000 reads ahead of the requests the process is serving.
+ */
+export async function walkRepositories(driver: StorageDriver, concurrency = 16): Promise<string[]> {
   const found: string[] = [];
-  const visit = async (dir: string, name: string): Promise<void> => {
-    let children: string[];
-    try {
-      children = await driver.list(dir);
-    } catch (error) {
-      if (isNotFound(error)) return;
-      throw error;
-    }
-    const subdirs: Promise<void>[] = [];
-    for (const child of children) {
-      const base = child.slice(child.lastIndexOf("/") + 1);
-      if (base === "_manifests") {
-        if (name && isValidName(name)) found.push(name);
-      } else if (!base.startsWith("_")) {
-        subdirs.push(visit(child, name ? `${name}/${base}` : base));
+  const pending: { dir: string; name: string }[] = [{ dir: repositoriesRoot, name: "" }];
+  let active = 0;
+  await new Promise<void>((resolve, reject) => {
+    const pump = () => {
+      if (pending.length === 0 && active === 0) return resolve();
+      while (active < concurrency && pending.length > 0) {
+        const next = pending.pop() as { dir: string; name: string };
+        active += 1;
+        visit(next.dir, next.name).then(
+          () => {
+            active -= 1;
+            pump();
+          },
+          reject,
+        );
       }
-    }
-    await Promise.all(subdirs);
-  };
-  await visit(repositoriesRoot, "");
+    };
+    const visit = async (dir: string, name: string): Promise<void> => {
+      let children: string[];
+      try {
+        children = await driver.list(dir);
+      } catch (error) {
+        if (isNotFound(error)) return;
+        throw error;
+      }
+      for (const child of children) {
+        const base = child.slice(child.lastIndexOf("/") + 1);
+        if (base === "_manifests") {
+          if (name && isValidName(name)) found.push(name);
+        } else if (!base.startsWith("_")) {
+          pending.push({ dir: child, name: name ? `${name}/${base}` : base });
+        }
+      }
+    };
+    pump();
+  });
   return found.sort(compareStrings);
 }
 
