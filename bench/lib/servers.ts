@@ -1,0 +1,165 @@
+/**
+ * The two registries under test, each its own process on 127.0.0.1 with filesystem storage:
+ * Berth (`node bin/berth.js serve --registry-only`) and distribution (Debian's docker-registry).
+ */
+import { spawn } from "node:child_process";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { startDistribution } from "../../test/support/distribution.js";
+import { freePort, waitForHttp } from "../../test/support/net.js";
+
+export type Kind = "berth" | "distribution";
+
+export interface Server {
+  kind: Kind;
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  /** `127.0.0.1:PORT` */
+  host: string;
+  pid: number;
+  root: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+const OUTPUT_LIMIT = 64 * 1024;
+const PORT_ATTEMPTS = 5;
+
+function berthConfig(root: string, port: number): string {
+  return [
+    "version: 0.1",
+    "log:",
+    "  level: warn",
+    "storage:",
+    "  filesystem:",
+    `    rootdirectory: ${JSON.stringify(root)}`,
+    "  delete:",
+    "    enabled: true",
+    "http:",
+    `  addr: 127.0.0.1:${port}`,
+    "  secret: bench",
+    "",
+  ].join("\n");
+}
+
+/** Starts Berth from the compiled CLI; `work` receives the config file. */
+export async function startBerth(repoRoot: string, root: string, work: string): Promise<Server> {
+  await mkdir(root, { recursive: true });
+  const env = { ...process.env };
+  // Like distribution, the config may honour REGISTRY_* overrides; inherited ones must not move the server.
+  for (const key of Object.keys(env)) if (key.startsWith("REGISTRY_")) delete env[key];
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
+    const port = await freePort();
+    const configPath = join(work, `berth-${port}.yml`);
+    await writeFile(configPath, berthConfig(root, port));
+    const child = spawn(process.execPath, [join(repoRoot, "bin", "berth.js"), "serve", "--registry-only", configPath], {
+      cwd: repoRoot,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    const append = (chunk: Buffer): void => {
+      output += chunk.toString("utf8");
+      if (output.length > OUTPUT_LIMIT) output = output.slice(-OUTPUT_LIMIT);
+    };
+    child.stdout!.on("data", append);
+    child.stderr!.on("data", append);
+    let exit: string | undefined;
+    const exited = new Promise<void>((resolve) => {
+      child.once("error", (error) => {
+        exit ??= `spawn failed: ${error.message}`;
+        resolve();
+      });
+      child.once("exit", (code, signal) => {
+        exit = signal ? `signal ${signal}` : `code ${code}`;
+        process.off("exit", killOnExit);
+        resolve();
+      });
+    });
+    const killOnExit = (): void => {
+      child.kill("SIGKILL");
+    };
+    process.once("exit", killOnExit);
+    const kill = async (): Promise<void> => {
+      if (exit !== undefined) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(timer);
+    };
+    try {
+      await waitForHttp(`http://127.0.0.1:${port}/v2/`, 20_000, {
+        abort: () => (exit ? `berth exited (${exit}): ${output.trim()}` : undefined),
+      });
+    } catch (error) {
+      await kill();
+      lastError = error;
+      if (/EADDRINUSE|address already in use/i.test(output)) continue;
+      throw error;
+    }
+    let stopping: Promise<void> | undefined;
+    return {
+      kind: "berth",
+      url: `http://127.0.0.1:${port}`,
+      host: `127.0.0.1:${port}`,
+      pid: child.pid!,
+      root,
+      output: () => output,
+      stop: () => (stopping ??= kill()),
+    };
+  }
+  throw lastError;
+}
+
+export async function startRegistry(root: string): Promise<Server> {
+  const registry = await startDistribution({ root, logLevel: "warn" });
+  return {
+    kind: "distribution",
+    url: registry.url,
+    host: registry.host,
+    pid: registry.pid,
+    root,
+    output: registry.output,
+    stop: registry.stop,
+  };
+}
+
+export async function startServer(kind: Kind, repoRoot: string, root: string, work: string): Promise<Server> {
+  return kind === "berth" ? startBerth(repoRoot, root, work) : startRegistry(root);
+}
+
+export interface MemoryStatus {
+  /** Peak resident set size since the process started (VmHWM), bytes. */
+  peakRss: number;
+  /** Current resident set size (VmRSS), bytes. */
+  rss: number;
+}
+
+export async function memoryStatus(pid: number): Promise<MemoryStatus> {
+  const text = await readFile(`/proc/${pid}/status`, "utf8");
+  const field = (name: string): number => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, "m").exec(text);
+    if (!match) throw new Error(`/proc/${pid}/status has no ${name}`);
+    return Number(match[1]) * 1024;
+  };
+  return { peakRss: field("VmHWM"), rss: field("VmRSS") };
+}
+
+let clockTicks: number | undefined;
+
+/** User + system CPU seconds the process (all its threads) has used so far. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  if (clockTicks === undefined) {
+    const { execFileSync } = await import("node:child_process");
+    try {
+      clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8", timeout: 5_000 }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  const text = await readFile(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name, which is in parentheses and may itself contain spaces.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}

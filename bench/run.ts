@@ -1,0 +1,230 @@
+/**
+ * `npm run bench`: Berth against Debian's docker-registry (CNCF distribution 2.8), same machine,
+ * same disk, same clients, alternating between the two. Prints a table of medians with the
+ * ratio Berth/distribution and the targets, and writes the figures as JSON under the temp dir.
+ *
+ *   npm run bench                      # everything (several minutes)
+ *   npm run bench -- --quick           # 64 MiB blobs, 1,000 repositories, 3 s load runs
+ *   npm run bench -- --only=catalog,rss
+ */
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Context, log, sectionIds, type Options, type SectionId } from "./lib/context.js";
+import { killActiveChildren } from "./lib/proc.js";
+import { formatRatio, formatValue, markdownTable, ratio, targetText, textTable, verdict, type Row } from "./lib/report.js";
+import type { Server } from "./lib/servers.js";
+import { buildServer, ensureTools, tools, toolVersions, type Tool } from "./lib/tools.js";
+import { catalog } from "./sections/catalog.js";
+import { headLoad, manifestLoad, pushSmallImage, type SmallImage } from "./sections/load.js";
+import { peakMemory } from "./sections/memory.js";
+import { pushPull, rawBlobs } from "./sections/transfer.js";
+
+const repoRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
+
+const usage = `Usage: npm run bench -- [options]
+
+Berth vs Debian's docker-registry (distribution 2.8), side by side.
+
+Options:
+  --quick            Small sizes for a sanity run: 64 MiB blobs, 1,000 repositories,
+                     3 s load runs, one repetition.
+  --only=LIST        Comma-separated sections, by number or name:
+                       1 push-pull  skopeo push and pull of a single-layer image
+                       2 raw        monolithic blob upload and blob GET over the raw API
+                       3 manifest   manifest GET by tag under load (wrk)
+                       4 head       blob HEAD under load (hey)
+                       5 catalog    /v2/_catalog over many repositories
+                       6 rss        peak RSS while receiving a big layer
+  --runs=N           Repetitions of each timed run (default 3, --quick 1).
+  --out=FILE         Where to write the JSON (default: <tmpdir>/berth-bench/latest.json).
+  --no-build         Do not recompile the server first.
+  -h, --help         Show this help.
+`;
+
+const sharedPairSections = new Set<SectionId>(["push-pull", "raw", "manifest", "head"]);
+
+const sectionTools: Record<SectionId, Tool[]> = {
+  "push-pull": [tools.registry, tools.skopeo],
+  raw: [tools.registry, tools.curl],
+  manifest: [tools.registry, tools.skopeo, tools.wrk],
+  head: [tools.registry, tools.skopeo, tools.hey],
+  catalog: [tools.registry],
+  rss: [tools.registry, tools.skopeo],
+};
+
+function parseOptions(argv: string[]): Options | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      runs: { type: "string" },
+      out: { type: "string" },
+      "no-build": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) return undefined;
+  const only = new Set<SectionId>();
+  for (const item of (values.only ?? sectionIds.join(",")).split(",").map((s) => s.trim()).filter(Boolean)) {
+    const byNumber = /^\d$/.test(item) ? sectionIds[Number(item) - 1] : undefined;
+    const id = byNumber ?? sectionIds.find((s) => s === item);
+    if (!id) throw new Error(`unknown section ${JSON.stringify(item)}; expected 1-6 or one of ${sectionIds.join(", ")}`);
+    only.add(id);
+  }
+  const quick = values.quick;
+  const runs = values.runs !== undefined ? Number(values.runs) : quick ? 1 : 3;
+  if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error("--runs must be an integer from 1 to 20");
+  return {
+    quick,
+    only,
+    runs,
+    blobMiB: quick ? 64 : 256,
+    rssMiB: quick ? 64 : 1024,
+    repos: quick ? 1_000 : 10_000,
+    loadSeconds: quick ? 3 : 10,
+    connections: 64,
+    out: values.out,
+    build: !values["no-build"],
+  };
+}
+
+function machine(): Record<string, unknown> {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? "unknown",
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    kernel: `${os.type()} ${os.release()}`,
+    tmpdir: os.tmpdir(),
+  };
+}
+
+async function main(): Promise<number> {
+  let options: Options | undefined;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  if (!options) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const selected = sectionIds.filter((id) => options.only.has(id));
+  ensureTools(selected.flatMap((id) => sectionTools[id]));
+  if (options.build) await buildServer(repoRoot);
+
+  const work = await mkdtemp(join(os.tmpdir(), "berth-bench-"));
+  const ctx = new Context(repoRoot, work, options);
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      killActiveChildren();
+      await ctx.stopAll();
+      await rm(work, { recursive: true, force: true });
+    })());
+  const interrupted = (signal: NodeJS.Signals): void => {
+    console.error(`\nbench: ${signal}: stopping servers and removing ${work}…`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
+
+  const started = new Date();
+  const errors: { section: SectionId; error: string }[] = [];
+  try {
+    log(`bench: ${options.quick ? "quick run" : "full run"}, sections ${selected.join(", ")}; work dir ${work}`);
+    // Sections 1-4 share one pair of long-running servers on fresh roots.
+    let pair: [Server, Server] | undefined;
+    let small: SmallImage | undefined;
+    const sharedPair = async (): Promise<[Server, Server]> => {
+      if (!pair) {
+        const berth = await ctx.start("berth", join(work, "main-berth"));
+        const dist = await ctx.start("distribution", join(work, "main-distribution"));
+        pair = [berth, dist];
+      }
+      return pair;
+    };
+    const smallImage = async (): Promise<SmallImage> => (small ??= await pushSmallImage(ctx, await sharedPair()));
+
+    const sections: Record<SectionId, { title: string; run: () => Promise<Row[]> }> = {
+      "push-pull": { title: `1. skopeo push/pull, ${options.blobMiB} MiB single-layer image`, run: async () => pushPull(ctx, await sharedPair()) },
+      raw: { title: `2. raw monolithic upload and blob GET, ${options.blobMiB} MiB`, run: async () => rawBlobs(ctx, await sharedPair()) },
+      manifest: { title: `3. manifest GET by tag, ${options.connections} connections (wrk)`, run: async () => manifestLoad(ctx, await sharedPair(), await smallImage()) },
+      head: { title: `4. blob HEAD, ${options.connections} connections (hey)`, run: async () => headLoad(ctx, await sharedPair(), await smallImage()) },
+      catalog: { title: `5. _catalog with ${options.repos.toLocaleString("en-US")} repositories`, run: () => catalog(ctx) },
+      rss: { title: `6. peak RSS during a ${options.rssMiB} MiB push`, run: () => peakMemory(ctx) },
+    };
+    for (const id of selected) {
+      const section = sections[id];
+      log(`\n== ${section.title} ==`);
+      const t = performance.now();
+      try {
+        ctx.rows.push(...(await section.run()));
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        errors.push({ section: id, error: message });
+        console.error(`bench: section ${id} failed: ${message}`);
+      }
+      log(`  (${((performance.now() - t) / 1000).toFixed(0)} s)`);
+      // The shared pair is stopped as soon as no later section needs it.
+      if (pair && !selected.slice(selected.indexOf(id) + 1).some((later) => sharedPairSections.has(later))) {
+        await ctx.stop(...pair);
+        pair = undefined;
+      }
+    }
+  } finally {
+    await cleanup();
+    process.off("SIGINT", interrupted);
+    process.off("SIGTERM", interrupted);
+  }
+
+  const finished = new Date();
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+  log(`\n== results (${command}; ${started.toISOString()}) ==`);
+  log("Berth/dist is Berth's figure divided by distribution's; \"better\" says which direction wins.\n");
+  log(textTable(ctx.rows));
+  for (const r of ctx.rows) if (r.note) log(`  [${r.section}] ${r.metric}: ${r.note}`);
+  const failed = ctx.rows.filter((r) => verdict(r) === "FAIL");
+  const passed = ctx.rows.filter((r) => verdict(r) === "pass");
+  log(`\ntargets: ${passed.length} met, ${failed.length} missed${failed.length ? ` (${failed.map((r) => `${r.section}: ${r.metric}`).join("; ")})` : ""}`);
+  for (const e of errors) log(`section ${e.section} did not complete: ${e.error.split("\n")[0]}`);
+
+  const result = {
+    command,
+    started: started.toISOString(),
+    finished: finished.toISOString(),
+    options: { ...options, only: selected },
+    machine: machine(),
+    tools: await toolVersions(),
+    rows: ctx.rows.map((r) => ({
+      ...r,
+      ratio: ratio(r),
+      ratioText: formatRatio(ratio(r)),
+      berthText: formatValue(r.berth),
+      distributionText: formatValue(r.distribution),
+      targetText: targetText(r),
+      verdict: verdict(r),
+    })),
+    markdown: markdownTable(ctx.rows),
+    errors,
+  };
+  const out = resolve(options.out ?? join(os.tmpdir(), "berth-bench", "latest.json"));
+  await mkdir(resolve(out, ".."), { recursive: true });
+  await writeFile(out, JSON.stringify(result, null, 2) + "\n");
+  log(`\nJSON: ${out}`);
+  return errors.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);
