@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
 import { TRPCReactProvider } from "@/components/trpc";
+import { UserMenu } from "@/components/user-menu";
 import "./globals.css";
 
 export const metadata: Metadata = {
@@ -17,6 +18,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
             <div className="mx-auto flex max-w-6xl items-center gap-3 px-6 py-3">
               <span className="text-lg font-semibold tracking-tight">Berth</span>
               <span className="text-sm text-slate-500">registry console</span>
+              <UserMenu />
             </div>
           </header>
           <main className="mx-auto max-w-6xl px-6 py-8">{children}</main>

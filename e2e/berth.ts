@@ -4,6 +4,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+/** The first admin's password in every e2e run (BERTH_ADMIN_PASSWORD). */
+export const adminPassword = "e2e-admin-password";
+
 export interface BerthProcess {
   url: string;
   dataDir: string;
@@ -46,7 +49,7 @@ export async function startBerth(): Promise<BerthProcess> {
   let output = "";
   const child: ChildProcess = spawn(process.execPath, ["bin/berth.js", "serve", configFile], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" },
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", BERTH_ADMIN_PASSWORD: adminPassword },
   });
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -79,4 +82,12 @@ export async function startBerth(): Promise<BerthProcess> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Logs in through the login page, as a person would. */
+export async function logIn(page: import("@playwright/test").Page, url: string, password = adminPassword): Promise<void> {
+  await page.goto(url + "/login");
+  await page.getByLabel("User").fill("admin");
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
 }

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { startBerth, type BerthProcess } from "./berth";
+import { logIn, startBerth, type BerthProcess } from "./berth";
 
 let berth: BerthProcess;
 
@@ -12,10 +12,11 @@ test.afterAll(async () => {
 });
 
 test("the home page shows the registry's health from the engine", async ({ page }) => {
-  await page.goto(berth.url + "/");
+  await logIn(page, berth.url);
   await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
   await expect(page.getByTestId("health-status")).toHaveText("ok");
   await expect(page.getByTestId("health-storage")).toHaveText("filesystem");
+  await expect(page.getByTestId("current-user")).toHaveText("admin");
 });
 
 test("the registry API answers on the same port", async ({ request }) => {

@@ -5,6 +5,9 @@ import { parseListenAddress } from "./config/address.js";
 import { ConfigError, loadConfigWithWarnings, storageDriver } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { createConsole, type ConsoleHandler } from "./console.js";
+import { LoginRateLimit } from "./console-auth/rate-limit.js";
+import { Sessions } from "./console-auth/sessions.js";
+import { ConsoleUsers } from "./console-auth/users.js";
 import { createListener, listen } from "./listener.js";
 import { createLogger, type Logger } from "./log.js";
 import { packageRoot, version } from "./package-info.js";
@@ -71,11 +74,22 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     headers: () => config.http.headers,
     readOnly: () => config.storage.maintenance?.readonly?.enabled ?? false,
   });
-  const api = createApiHandler({ registry, version, startedAt: new Date() });
-  const consoleHandler: ConsoleHandler | undefined =
-    options.registryOnly || config.console.enabled === false
-      ? undefined
-      : createConsole({ dir: packageRoot, dev: options.dev ?? false, logger });
+  const consoleEnabled = !options.registryOnly && config.console.enabled !== false;
+  const users = new ConsoleUsers(driver, logger);
+  if (consoleEnabled) await users.ensureAdmin(process.env.BERTH_ADMIN_PASSWORD);
+  const sessions = await Sessions.open(driver);
+  const api = createApiHandler({
+    registry,
+    version,
+    startedAt: new Date(),
+    users,
+    sessions,
+    loginLimit: new LoginRateLimit(),
+    secure: Boolean(config.http.tls?.certificate),
+  });
+  const consoleHandler: ConsoleHandler | undefined = consoleEnabled
+    ? guardConsole(sessions, createConsole({ dir: packageRoot, dev: options.dev ?? false, logger }))
+    : undefined;
 
   const apiRoot = `${prefix}/v2`;
   const server = createListener(config.http.tls, (req, res) => {
@@ -129,6 +143,18 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     close: async () => {
       await Promise.all([closeServer(server), debugServer ? closeServer(debugServer) : undefined]);
     },
+  };
+}
+
+function guardConsole(sessions: Sessions, handler: ConsoleHandler): ConsoleHandler {
+  return (req, res) => {
+    const url = req.url ?? "/";
+    // What the login page itself needs; everything else in the console wants a session.
+    const isPublic =
+      url === "/login" || url.startsWith("/login?") || url.startsWith("/_next/static/") || url === "/favicon.ico" || url === "/robots.txt";
+    if (isPublic || sessions.fromRequest(req)) return handler(req, res);
+    res.writeHead(302, { Location: `/login?next=${encodeURIComponent(url)}`, "Cache-Control": "no-store" });
+    res.end();
   };
 }
 

@@ -1,7 +1,9 @@
+import { authRouter } from "./routers/auth.js";
 import { systemRouter } from "./routers/system.js";
 import { createCallerFactory, router } from "./trpc.js";
 
 export const appRouter = router({
+  auth: authRouter,
   system: systemRouter,
 });
 

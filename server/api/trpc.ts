@@ -1,15 +1,40 @@
-import { initTRPC } from "@trpc/server";
+import { initTRPC, TRPCError } from "@trpc/server";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ConsoleUsers } from "../console-auth/users.js";
+import type { LoginRateLimit } from "../console-auth/rate-limit.js";
+import type { Session, Sessions } from "../console-auth/sessions.js";
 import type { Registry } from "../registry/handler.js";
 
-/** What every procedure can reach. Built without a request so tests can use `createCaller`. */
-export interface ApiContext {
+/** The process-wide services every procedure can reach. */
+export interface ApiServices {
   registry: Registry;
   version: string;
   startedAt: Date;
+  users: ConsoleUsers;
+  sessions: Sessions;
+  loginLimit: LoginRateLimit;
+  /** Whether the console is served over HTTPS (cookies get `Secure`). */
+  secure: boolean;
+}
+
+/**
+ * A request's context: the services, the session (if the cookie is valid), and the raw request
+ * and response for the few procedures that set cookies. Tests build it without HTTP.
+ */
+export interface ApiContext extends ApiServices {
+  session: Session | undefined;
+  req?: IncomingMessage;
+  res?: ServerResponse;
 }
 
 const t = initTRPC.context<ApiContext>().create();
 
 export const router = t.router;
-export const publicProcedure = t.procedure;
 export const createCallerFactory = t.createCallerFactory;
+/** Only for logging in: everything else in the console needs a session. */
+export const publicProcedure = t.procedure;
+
+export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.session) throw new TRPCError({ code: "UNAUTHORIZED", message: "log in to use the console" });
+  return next({ ctx: { ...ctx, session: ctx.session } });
+});

@@ -3,7 +3,8 @@ import { readFile } from "node:fs/promises";
 import { checkListenAddress } from "./address.js";
 import type { KeyPath } from "./positions.js";
 import type { RawProblem } from "./problems.js";
-import { configSchema, knownAuthMethods, knownStorageDrivers, logLevelAliases, storageOptionKeys, toText } from "./schema.js";
+import { configSchema, knownAuthMethods, knownStorageDrivers, logLevelAliases, storageOptionKeys, toBoolean, toText } from "./schema.js";
+import { parseDuration } from "./units.js";
 import { isMapping, shapeOf } from "./shape.js";
 
 /** Problems and warnings found by one pass. */
@@ -131,6 +132,7 @@ export function crossCheck(doc: Record<string, unknown>): Findings {
       }
     }
   }
+  crossCheckTokenServer(doc, { problems, warnings });
   return { problems, warnings };
 }
 
@@ -304,6 +306,91 @@ export async function checkFiles(doc: Record<string, unknown>): Promise<Findings
   const htpasswd = text(doc, ["auth", "htpasswd", "path"]);
   if (htpasswd !== undefined) tasks.push(checkHtpasswd(htpasswd, ["auth", "htpasswd", "path"], findings));
 
+  tasks.push(checkTokenServerFiles(doc, findings));
   await Promise.all(tasks);
   return findings;
+}
+
+// ---------------------------------------------------------------------------------------------
+// tokenserver: Berth's built-in docker token server (server/auth/token-server.ts)
+
+function tokenServerSection(doc: Record<string, unknown>): Record<string, unknown> | undefined {
+  const section = doc.tokenserver;
+  return isMapping(section) && toBoolean(section.enabled) === true ? section : undefined;
+}
+
+function crossCheckTokenServer(doc: Record<string, unknown>, findings: Findings): void {
+  const section = tokenServerSection(doc);
+  if (!section) return;
+  const key = text(section, ["key"]);
+  const certificate = text(section, ["certificate"]);
+  if (key !== undefined && certificate === undefined) {
+    findings.problems.push({ path: ["tokenserver", "certificate"], message: "is required with tokenserver.key: the certificate registries trust for that key" });
+  }
+  if (certificate !== undefined && key === undefined) {
+    findings.problems.push({ path: ["tokenserver", "key"], message: "is required with tokenserver.certificate: the private key that signs the tokens" });
+  }
+  const expiration = section.expiration;
+  if (expiration !== undefined && expiration !== null) {
+    let ms: number | undefined;
+    try {
+      ms = typeof expiration === "number" ? expiration / 1e6 : typeof expiration === "string" ? parseDuration(expiration) : undefined;
+    } catch {
+      ms = undefined; // the schema reports the syntax
+    }
+    if (ms !== undefined && ms < 1000) {
+      findings.problems.push({ path: ["tokenserver", "expiration"], message: `must be at least 1s (got ${JSON.stringify(expiration)})` });
+    }
+  }
+  const groups = isMapping(section.groups) ? new Set(Object.keys(section.groups)) : new Set<string>();
+  if (Array.isArray(section.rules)) {
+    section.rules.forEach((rule, index) => {
+      if (!isMapping(rule)) return;
+      const named = typeof rule.groups === "string" ? [rule.groups] : Array.isArray(rule.groups) ? rule.groups : [];
+      named.forEach((group, j) => {
+        const name = toText(group);
+        if (name !== undefined && !groups.has(name)) {
+          const where = typeof rule.groups === "string" ? ["tokenserver", "rules", index, "groups"] : ["tokenserver", "rules", index, "groups", j];
+          findings.problems.push({ path: where, message: `unknown group "${name}"; define it under tokenserver.groups` });
+        }
+      });
+    });
+  }
+  if (text(section, ["users"]) === undefined) {
+    findings.warnings.push({ path: ["tokenserver"], message: "has no users file (tokenserver.users): nobody can log in, only anonymous rules apply", at: "key" });
+  }
+}
+
+async function checkTokenServerFiles(doc: Record<string, unknown>, findings: Findings): Promise<void> {
+  const section = tokenServerSection(doc);
+  if (!section) return;
+  const tasks: Promise<void>[] = [];
+  const users = text(section, ["users"]);
+  if (users !== undefined) tasks.push(checkHtpasswd(users, ["tokenserver", "users"], findings));
+  const certificate = text(section, ["certificate"]);
+  const key = text(section, ["key"]);
+  if (certificate !== undefined && key !== undefined) {
+    tasks.push(
+      (async () => {
+        const certs = await checkCertificates(certificate, ["tokenserver", "certificate"], findings);
+        const content = await readConfigured(key);
+        if (content instanceof Error) {
+          findings.problems.push({ path: ["tokenserver", "key"], message: content.message });
+          return;
+        }
+        let privateKey: KeyObject;
+        try {
+          privateKey = createPrivateKey(content);
+        } catch (error) {
+          findings.problems.push({ path: ["tokenserver", "key"], message: `${key} is not a usable unencrypted PEM private key (${(error as Error).message})` });
+          return;
+        }
+        const leaf = certs[0];
+        if (leaf && !leaf.checkPrivateKey(privateKey)) {
+          findings.problems.push({ path: ["tokenserver", "key"], message: `${key} does not belong to the first certificate in ${certificate}` });
+        }
+      })(),
+    );
+  }
+  await Promise.all(tasks);
 }

@@ -29,6 +29,7 @@ export const implementedKeys: ReadonlySet<string> = new Set([
   "http.tls.minimumtls",
   "http.debug.addr",
   "console",
+  "tokenserver",
 ]);
 
 /** Storage drivers `createDriver` can build today (see server/registry/storage/factory.ts). */

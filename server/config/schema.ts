@@ -22,6 +22,9 @@ import { GiB, MiB, parseDuration, parseSize } from "./units.js";
  *   `{ endpoints: [url...], prefix?, authkey = "/lain/config/auth/registry", username?, password?,
  *   dialtimeout? }`.
  * - `console`: the admin console served next to `/v2/`. `{ enabled = true }`.
+ * - `tokenserver`: Berth's built-in docker token server. `{ enabled = false, issuer = "auth server",
+ *   service?, users? (htpasswd), admins = [], groups?, key?, certificate?, keydir?, expiration = 5m,
+ *   rules? }` (server/auth/README.md).
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -601,6 +604,49 @@ export const etcdSchema = section({
 
 export const consoleSchema = section({ enabled: withDefault(bool(), true) });
 
+/**
+ * `tokenserver`: Berth as its own docker token server (the LAIN console's role), answering
+ * `GET /api/v1/authorize/registry/`. See server/auth/README.md.
+ */
+export const tokenServerActions = ["pull", "push", "delete", "catalog", "*"] as const;
+
+const tokenServerRule = section({
+  /** User names; "*" is every authenticated user. */
+  users: optional(strList()),
+  /** Names of `tokenserver.groups`. */
+  groups: optional(strList()),
+  /** Also applies to requests without credentials (and so to everyone). */
+  anonymous: optional(bool()),
+  /** Glob patterns: `*` within one path component, `**` across components, `?` one character. */
+  repositories: withDefault(strList(), ["**"]),
+  actions: z.preprocess(
+    (value) => (typeof value === "string" ? [value] : value),
+    z.array(oneOf(tokenServerActions), { error: (iss) => `expected a list of actions (${tokenServerActions.join(", ")}), got ${describeValue(iss.input)}` }),
+  ),
+});
+
+export const tokenServerSchema = section({
+  enabled: withDefault(bool(), false),
+  issuer: withDefault(nonEmptyStr(), "auth server"),
+  service: optional(nonEmptyStr()),
+  /** htpasswd file (bcrypt entries only). */
+  users: optional(nonEmptyStr()),
+  admins: withDefault(strList(), []),
+  groups: optional(
+    note(
+      z.record(z.string(), strList(), { error: (iss) => `expected a mapping of group names to lists of users, got ${describeValue(iss.input)}` }),
+      { open: true },
+    ),
+  ),
+  /** PEM private key and certificate; both absent: generated once into `keydir`. */
+  key: optional(nonEmptyStr()),
+  certificate: optional(nonEmptyStr()),
+  keydir: optional(nonEmptyStr()),
+  expiration: withDefault(duration(), 5 * 60_000),
+  /** Absent: every authenticated user may pull everything. Admins may always do everything. */
+  rules: optional(z.array(tokenServerRule, { error: (iss) => `expected a list of rules, got ${describeValue(iss.input)}` })),
+});
+
 // ---------------------------------------------------------------------------------------------
 
 const version = leaf('"0.1"', (value) => {
@@ -629,6 +675,7 @@ export const configSchema = section({
   policy: optional(policySchema),
   etcd: optional(etcdSchema),
   console: always(consoleSchema),
+  tokenserver: optional(tokenServerSchema),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -636,3 +683,4 @@ export type StorageConfig = Config["storage"];
 export type HttpConfig = Config["http"];
 export type AuthConfig = NonNullable<Config["auth"]>;
 export type EtcdConfig = NonNullable<Config["etcd"]>;
+export type TokenServerConfig = NonNullable<Config["tokenserver"]>;

@@ -1,7 +1,7 @@
-import { publicProcedure, router } from "../trpc.js";
+import { protectedProcedure, router } from "../trpc.js";
 
 export const systemRouter = router({
-  health: publicProcedure.query(async ({ ctx }) => {
+  health: protectedProcedure.query(async ({ ctx }) => {
     const registry = await ctx.registry.health();
     return {
       status: registry.ok ? ("ok" as const) : ("degraded" as const),

@@ -1,0 +1,355 @@
+import { dirname } from "node:path/posix";
+import type { Logger } from "../log.js";
+import { layout } from "../registry/layout.js";
+import { tryParseDigest, type Digest } from "../registry/reference.js";
+import { walkRepositories } from "../registry/repositories.js";
+import { ignoreNotFound, isNotFound, type StorageDriver } from "../registry/storage/driver.js";
+import { manifestReferences, UnreadableManifestError, type ManifestReferences } from "./references.js";
+import {
+  baseName,
+  digestOf,
+  exists,
+  listDigestLinks,
+  listOrEmpty,
+  listTags,
+  mapLimit,
+  referrersRoot,
+  tagIndexDir,
+  walkOrNothing,
+  type LinkEntry,
+} from "./scan.js";
+
+/**
+ * Mark and sweep over distribution's storage layout.
+ *
+ * Mark: every manifest revision of every repository is kept, with everything it references
+ * (config, layers, schema1 `fsLayers`, index children recursively). With `deleteUntagged`, only
+ * tagged manifests are roots, and the kept set is closed over: index children (never delete the
+ * children of a tagged index: distribution #3178), anything a kept manifest references, a kept
+ * manifest's subject, and referrers of kept manifests (an untagged artifact lives exactly as long
+ * as its subject). Revisions written in the last `graceMs` are roots too.
+ *
+ * Sweep, in an order that never leaves a served manifest without its content: revision links of
+ * deleted manifests first, then unmarked blobs older than `graceMs`, then the links left pointing
+ * at what is gone (tag `index/` history, Berth's `_referrers` entries, `_layers` links).
+ */
+export interface CollectOptions {
+  driver: StorageDriver;
+  logger?: Logger;
+  /** Report what would be deleted; change nothing. */
+  dryRun?: boolean;
+  /** Also delete manifests no tag reaches (see above for what is never deleted). */
+  deleteUntagged?: boolean;
+  /** Blobs and revisions modified less than this long ago are never deleted. Default 0. */
+  graceMs?: number;
+  /** Storage calls in flight at once. Default 8. */
+  concurrency?: number;
+  onProgress?: (progress: GcProgress) => void;
+  /** Each deletion (or would-be deletion in a dry run) as it is decided, for live output. */
+  onEvent?: (event: GcEvent) => void;
+  /** Called before every deletion; throws to abort the sweep (read-only mode lost, lock lost). */
+  checkpoint?: () => void;
+  now?: () => number;
+}
+
+export interface GcProgress {
+  phase: "mark" | "sweep";
+  done: number;
+  total: number;
+}
+
+export type GcEvent =
+  | { type: "manifest"; repository: string; digest: string }
+  | { type: "blob"; digest: string; size: number }
+  | { type: "warning"; message: string };
+
+export interface GcReport {
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  dryRun: boolean;
+  deleteUntagged: boolean;
+  graceMs: number;
+  /** Repositories scanned. */
+  repositories: number;
+  /** Manifest revisions seen, over all repositories. */
+  manifests: number;
+  manifestsDeleted: { repository: string; digest: string }[];
+  /** Blobs found in storage. */
+  blobs: number;
+  /** Blobs kept because something references them. */
+  blobsMarked: number;
+  /** Unreferenced blobs kept because they are younger than `graceMs`. */
+  blobsInGrace: number;
+  blobsDeleted: { digest: string; size: number }[];
+  bytesFreed: number;
+  /** Stale links removed (or that would be): tag history, referrers entries, `_layers` links. */
+  linksDeleted: { tagHistory: number; referrers: number; layers: number };
+  /** Oddities found (broken tags, revisions whose content is missing...): reported, never fatal. */
+  warnings: string[];
+}
+
+interface RepositoryState {
+  name: string;
+  revisions: Map<string, LinkEntry>;
+  /** Digests tag `current` links name (may include digests without a revision: broken tags). */
+  tagged: Map<string, Digest>;
+  /** Revisions to delete (digest values). */
+  remove: Set<string>;
+}
+
+/** `<alg>/<2 hex>/<hex>/data` below `layout.blobsRoot`. */
+const blobDataPath = /^\/([^/]+)\/[^/]+\/([^/]+)\/data$/;
+
+export async function collectGarbage(options: CollectOptions): Promise<GcReport> {
+  const { driver } = options;
+  const now = options.now ?? Date.now;
+  const started = now();
+  const dryRun = options.dryRun ?? false;
+  const deleteUntagged = options.deleteUntagged ?? false;
+  const graceMs = Math.max(0, options.graceMs ?? 0);
+  const graceLimit = started - graceMs;
+  const concurrency = Math.max(1, options.concurrency ?? 8);
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    options.logger?.warn(`garbage collection: ${message}`);
+    options.onEvent?.({ type: "warning", message });
+  };
+  const checkpoint = options.checkpoint ?? (() => undefined);
+
+  // References per manifest digest: content is immutable, so one read serves every repository.
+  const references = new Map<string, Promise<ManifestReferences | undefined>>();
+  const referencesOf = (digest: string): Promise<ManifestReferences | undefined> => {
+    let pending = references.get(digest);
+    if (!pending) {
+      pending = readReferences(driver, digest);
+      references.set(digest, pending);
+    }
+    return pending;
+  };
+
+  // ---- mark: decide which revisions stay, per repository -------------------------------------
+  const names = await walkRepositories(driver);
+  let marked = 0;
+  options.onProgress?.({ phase: "mark", done: 0, total: names.length });
+  const repositories = await mapLimit(names, concurrency, async (name): Promise<RepositoryState> => {
+    const revisions = await listDigestLinks(driver, layout.revisionsDir(name));
+    const tagged = new Map<string, Digest>();
+    for (const tag of await listTags(driver, name)) {
+      if (!tag.current) {
+        warn(`${name}: tag ${tag.tag} has no readable current link`);
+        continue;
+      }
+      tagged.set(tag.current.value, tag.current);
+      if (!revisions.has(tag.current.value)) warn(`${name}: tag ${tag.tag} points at ${tag.current.value}, which is not in the repository`);
+    }
+    const refs = new Map<string, ManifestReferences | undefined>();
+    await mapLimit([...revisions.keys()], concurrency, async (digest) => {
+      const found = await referencesOf(digest);
+      if (!found) warn(`${name}: manifest ${digest} has a revision link but its content is missing`);
+      refs.set(digest, found);
+    });
+    const remove = deleteUntagged ? untaggedRevisions(revisions, tagged, refs, graceLimit) : new Set<string>();
+    options.onProgress?.({ phase: "mark", done: ++marked, total: names.length });
+    return { name, revisions, tagged, remove };
+  });
+
+  // ---- mark: blobs reachable from what stays --------------------------------------------------
+  const markedBlobs = new Set<string>();
+  const visited = new Set<string>();
+  const markManifest = async (digest: string): Promise<void> => {
+    if (visited.has(digest)) return;
+    visited.add(digest);
+    markedBlobs.add(digest);
+    const refs = await referencesOf(digest);
+    if (!refs) return;
+    for (const blob of refs.blobs) markedBlobs.add(blob);
+    await Promise.all(refs.manifests.map(markManifest));
+  };
+  for (const repository of repositories) {
+    const roots = [...repository.revisions.keys()].filter((digest) => !repository.remove.has(digest));
+    await mapLimit(roots, concurrency, markManifest);
+    // A tag naming a digest without a revision is broken, but its content is not ours to judge.
+    for (const digest of repository.tagged.keys()) {
+      if (repository.revisions.has(digest)) continue;
+      await markManifest(digest).catch((error: unknown) => {
+        if (!(error instanceof UnreadableManifestError)) throw error;
+        markedBlobs.add(digest);
+      });
+    }
+  }
+
+  // ---- sweep: enumerate blobs -----------------------------------------------------------------
+  const present = new Set<string>();
+  const doomed: { digest: Digest; size: number }[] = [];
+  let blobsInGrace = 0;
+  let blobsMarked = 0;
+  await walkOrNothing(driver, layout.blobsRoot, (info) => {
+    if (info.isDir) return;
+    const match = blobDataPath.exec(info.path.slice(layout.blobsRoot.length));
+    if (!match) return;
+    const digest = digestOf(match[1]!, match[2]!);
+    if (!digest) return;
+    present.add(digest.value);
+    if (markedBlobs.has(digest.value)) blobsMarked++;
+    else if (info.modTime.getTime() > graceLimit) blobsInGrace++;
+    else doomed.push({ digest, size: info.size });
+  });
+  doomed.sort((a, b) => compare(a.digest.value, b.digest.value));
+  const doomedSet = new Set(doomed.map((blob) => blob.digest.value));
+
+  const manifestsDeleted = repositories.flatMap((r) => [...r.remove].sort(compare).map((digest) => ({ repository: r.name, digest })));
+  const total = manifestsDeleted.length + doomed.length + repositories.length;
+  let swept = 0;
+  const progress = () => options.onProgress?.({ phase: "sweep", done: ++swept, total });
+  options.onProgress?.({ phase: "sweep", done: 0, total });
+
+  // ---- sweep: revision links first, so nothing served ever lacks its content -------------------
+  for (const { repository, digest } of manifestsDeleted) {
+    options.onEvent?.({ type: "manifest", repository, digest });
+    if (!dryRun) {
+      checkpoint();
+      await driver.delete(layout.revisionDir(repository, parse(digest))).catch(ignoreNotFound);
+    }
+    progress();
+  }
+
+  // ---- sweep: blobs -----------------------------------------------------------------------------
+  await mapLimit(doomed, concurrency, async ({ digest, size }) => {
+    options.onEvent?.({ type: "blob", digest: digest.value, size });
+    if (!dryRun) {
+      checkpoint();
+      await driver.delete(layout.blobDir(digest)).catch(ignoreNotFound);
+    }
+    progress();
+  });
+
+  // ---- sweep: links pointing at what is gone --------------------------------------------------
+  const linksDeleted = { tagHistory: 0, referrers: 0, layers: 0 };
+  const remove = async (path: string) => {
+    if (dryRun) return;
+    checkpoint();
+    await driver.delete(path).catch(ignoreNotFound);
+  };
+  await mapLimit(repositories, concurrency, async (repository) => {
+    const { name } = repository;
+    const live = (digest: Digest): boolean => repository.revisions.has(digest.value) && !repository.remove.has(digest.value);
+    // A revision written after the mark (a write racing an offline GC) must keep its links.
+    const gone = async (digest: Digest): Promise<boolean> => !live(digest) && (dryRun || !(await exists(driver, layout.revisionLink(name, digest))));
+
+    for (const tag of await listTags(driver, name)) {
+      const history = await listDigestLinks(driver, tagIndexDir(name, tag.tag));
+      for (const { digest } of history.values()) {
+        if (digest.value === tag.current?.value || !(await gone(digest))) continue;
+        await remove(dirname(layout.tagIndexLink(name, tag.tag, digest)));
+        linksDeleted.tagHistory++;
+      }
+    }
+
+    for (const algorithmDir of await listOrEmpty(driver, referrersRoot(name))) {
+      for (const subjectDir of await listOrEmpty(driver, algorithmDir)) {
+        const subject = digestOf(baseName(algorithmDir), baseName(subjectDir));
+        if (!subject) continue;
+        const entries = await listDigestLinks(driver, layout.referrersDir(name, subject));
+        let left = entries.size;
+        for (const { digest } of entries.values()) {
+          if (!(await gone(digest))) continue;
+          await remove(layout.referrerDir(name, subject, digest));
+          linksDeleted.referrers++;
+          left--;
+        }
+        if (left === 0 && entries.size > 0) await remove(layout.referrersDir(name, subject));
+      }
+    }
+
+    const layers = await listDigestLinks(driver, layout.layersDir(name));
+    for (const { digest, modTime } of layers.values()) {
+      const dangling = doomedSet.has(digest.value) || (!present.has(digest.value) && modTime.getTime() <= graceLimit);
+      if (!dangling) continue;
+      await remove(layout.layerDir(name, digest));
+      linksDeleted.layers++;
+    }
+    progress();
+  });
+
+  const finished = now();
+  return {
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date(finished).toISOString(),
+    durationMs: finished - started,
+    dryRun,
+    deleteUntagged,
+    graceMs,
+    repositories: repositories.length,
+    manifests: repositories.reduce((sum, r) => sum + r.revisions.size, 0),
+    manifestsDeleted,
+    blobs: present.size,
+    blobsMarked,
+    blobsInGrace,
+    blobsDeleted: doomed.map(({ digest, size }) => ({ digest: digest.value, size })),
+    bytesFreed: doomed.reduce((sum, blob) => sum + blob.size, 0),
+    linksDeleted,
+    warnings,
+  };
+}
+
+/**
+ * The revisions `--delete-untagged` removes: everything not reachable from a tag (or a revision
+ * inside the grace period) through child, reference, subject and referrer edges.
+ */
+function untaggedRevisions(
+  revisions: Map<string, LinkEntry>,
+  tagged: Map<string, Digest>,
+  refs: Map<string, ManifestReferences | undefined>,
+  graceLimit: number,
+): Set<string> {
+  const referrers = new Map<string, string[]>();
+  for (const [digest, found] of refs) {
+    if (!found?.subject) continue;
+    const list = referrers.get(found.subject) ?? [];
+    list.push(digest);
+    referrers.set(found.subject, list);
+  }
+  const keep = new Set<string>();
+  const queue: string[] = [];
+  const visit = (digest: string) => {
+    if (!revisions.has(digest) || keep.has(digest)) return;
+    keep.add(digest);
+    queue.push(digest);
+  };
+  for (const digest of tagged.keys()) visit(digest);
+  for (const [digest, entry] of revisions) if (entry.modTime.getTime() > graceLimit) visit(digest);
+  while (queue.length > 0) {
+    const digest = queue.pop() as string;
+    const found = refs.get(digest);
+    if (found) {
+      for (const child of found.manifests) visit(child);
+      for (const blob of found.blobs) visit(blob);
+      if (found.subject) visit(found.subject);
+    }
+    for (const referrer of referrers.get(digest) ?? []) visit(referrer);
+  }
+  return new Set([...revisions.keys()].filter((digest) => !keep.has(digest)));
+}
+
+async function readReferences(driver: StorageDriver, digest: string): Promise<ManifestReferences | undefined> {
+  let content: Buffer;
+  try {
+    content = await driver.getContent(layout.blobData(parse(digest)));
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+  return manifestReferences(digest, content);
+}
+
+function parse(digest: string): Digest {
+  const parsed = tryParseDigest(digest);
+  if (!parsed) throw new Error(`not a digest: ${digest}`);
+  return parsed;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
