@@ -4,6 +4,7 @@ import type { Logger } from "../log.js";
 import { scopesFor, type AccessController } from "./access.js";
 import { BlobStore } from "./blobs.js";
 import { RegistryError } from "./errors.js";
+import { RegistryEvents } from "./events.js";
 import { deleteBlob, getBlob } from "./http/blob-handlers.js";
 import type { RequestContext, Services } from "./http/context.js";
 import { listCatalog, listReferrers, listTags } from "./http/listing-handlers.js";
@@ -89,12 +90,14 @@ const routes: RouteTable = {
 export function createRegistry(options: RegistryOptions): Registry {
   const { driver, logger } = options;
   const blobs = new BlobStore(driver);
-  const tags = new TagStore(driver);
+  const events = new RegistryEvents();
+  const tags = new TagStore(driver, events);
   const services: Services = {
     blobs,
     tags,
+    events,
     uploads: new UploadStore(driver, blobs),
-    manifests: new ManifestStore(driver, blobs, tags),
+    manifests: new ManifestStore(driver, blobs, tags, events),
     repositories: new RepositoryList(driver, logger),
     signer: new UploadSigner(options.secret ? Buffer.from(options.secret) : randomBytes(32)),
     logger,
@@ -102,6 +105,9 @@ export function createRegistry(options: RegistryOptions): Registry {
     url: (path) => `${options.urlBase ?? ""}${path}`,
     redirect: options.redirect ?? false,
   };
+  events.subscribe((event) => {
+    if (event.type === "manifest.put") services.repositories.add(event.repository);
+  });
   if (!options.secret) {
     logger.warn("http.secret is not set: upload URLs are signed with a random secret and cannot be continued by another instance");
   }

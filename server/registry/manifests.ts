@@ -1,6 +1,7 @@
 import { exists, type BlobStore } from "./blobs.js";
 import { digestOf } from "./digest.js";
 import { RegistryError } from "./errors.js";
+import type { RegistryEvents } from "./events.js";
 import { layout } from "./layout.js";
 import { WeightedLRU } from "./lru.js";
 import {
@@ -45,6 +46,7 @@ export class ManifestStore {
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
     private readonly tags: TagStore,
+    private readonly events: RegistryEvents,
   ) {}
 
   async exists(name: string, digest: Digest): Promise<boolean> {
@@ -93,6 +95,7 @@ export class ManifestStore {
     if (subject) await this.driver.putContent(layout.referrerLink(name, subject, digest), digest.value);
     await this.driver.putContent(layout.revisionLink(name, digest), digest.value);
     if (reference.tag) await this.tags.tag(name, reference.tag, digest);
+    this.events.emit({ type: "manifest.put", repository: name, digest: digest.value, mediaType: parsed.mediaType, size: content.length, tag: reference.tag });
     return { digest, subject };
   }
 
@@ -123,6 +126,7 @@ export class ManifestStore {
     const subjectDigest = subject ? tryParseDigest(subject) : undefined;
     if (subjectDigest) await this.driver.delete(layout.referrerDir(name, subjectDigest, digest)).catch(ignoreNotFound);
     await this.driver.delete(layout.revisionDir(name, digest));
+    this.events.emit({ type: "manifest.delete", repository: name, digest: digest.value });
   }
 
   /** Descriptors of the manifests in `name` whose subject is `subject`. */

@@ -1,12 +1,16 @@
 import { readLink } from "./blobs.js";
 import { RegistryError } from "./errors.js";
+import type { RegistryEvents } from "./events.js";
 import { layout } from "./layout.js";
 import { isValidTag, tryParseDigest, type Digest } from "./reference.js";
 import { isNotFound, type StorageDriver } from "./storage/driver.js";
 
 /** Tags in distribution's layout: `tags/<tag>/current/link` plus the history under `index/`. */
 export class TagStore {
-  constructor(private readonly driver: StorageDriver) {}
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly events: RegistryEvents,
+  ) {}
 
   async resolve(name: string, tag: string): Promise<Digest | undefined> {
     const link = await readLink(this.driver, layout.tagCurrentLink(name, tag));
@@ -28,6 +32,7 @@ export class TagStore {
     try {
       await this.driver.stat(layout.tagCurrentLink(name, tag));
       await this.driver.delete(layout.tagDir(name, tag));
+      this.events.emit({ type: "tag.delete", repository: name, tag });
     } catch (error) {
       if (isNotFound(error)) throw new RegistryError("MANIFEST_UNKNOWN", { tag });
       throw error;

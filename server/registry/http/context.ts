@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../../log.js";
 import type { BlobStore } from "../blobs.js";
+import type { RegistryEvents } from "../events.js";
 import type { ManifestStore } from "../manifests.js";
 import type { RepositoryList } from "../repositories.js";
 import type { TagStore } from "../tags.js";
@@ -14,6 +15,8 @@ export interface Services {
   manifests: ManifestStore;
   tags: TagStore;
   repositories: RepositoryList;
+  /** Every change to manifests and tags, whatever path made it. */
+  events: RegistryEvents;
   signer: UploadSigner;
   logger: Logger;
   /** `storage.delete.enabled`, read per request so a reload applies it. */

@@ -41,7 +41,6 @@ export async function putManifest(ctx: RequestContext, name: string, reference: 
     req.headers["content-type"],
     ref.kind === "tag" ? { tag: ref.tag } : { digest: ref.digest },
   );
-  services.repositories.add(name);
   sendEmpty(res, 201, {
     Location: services.url(`/v2/${name}/manifests/${result.digest.value}`),
     "Docker-Content-Digest": result.digest.value,
