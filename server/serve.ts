@@ -13,6 +13,7 @@ import { createLogger, type Logger } from "./log.js";
 import { packageRoot, version } from "./package-info.js";
 import { createRegistry, type Registry } from "./registry/handler.js";
 import { createDriver, knownDrivers } from "./registry/storage/factory.js";
+import { schedulePurging } from "./registry/upload-purge.js";
 
 export interface ServeOptions {
   config: Config;
@@ -114,6 +115,17 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   logger.info("listening", { url, storage: name, version, console: consoleHandler !== undefined });
 
   registry.services.repositories.warm();
+  const purging = config.storage.maintenance?.uploadpurging;
+  const stopPurging =
+    purging?.enabled === false
+      ? undefined
+      : schedulePurging(driver, {
+          ageMs: purging?.age ?? 168 * 3_600_000,
+          intervalMs: purging?.interval ?? 24 * 3_600_000,
+          dryRun: purging?.dryrun ?? false,
+          readOnly: () => config.storage.maintenance?.readonly?.enabled ?? false,
+          logger,
+        });
   const debugServer = config.http.debug?.addr ? await startDebugServer(config.http.debug.addr, registry, logger) : undefined;
 
   return {
@@ -141,6 +153,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       return { applied, restartNeeded };
     },
     close: async () => {
+      stopPurging?.();
       await Promise.all([closeServer(server), debugServer ? closeServer(debugServer) : undefined]);
     },
   };

@@ -17,6 +17,7 @@ export const implementedKeys: ReadonlySet<string> = new Set([
   "storage.delete",
   "storage.redirect",
   "storage.maintenance.readonly",
+  "storage.maintenance.uploadpurging",
   "http.addr",
   "http.net",
   "http.secret",

@@ -68,11 +68,15 @@ export class RepositoryList {
 }
 
 /**
- * A directory is a repository when it holds `_manifests`; `_`-directories are never names.
+ * A directory is a repository when it holds `_manifests` (or another `marker`, e.g. `_uploads`
+ * to find uploads of repositories that have no manifest yet); `_`-directories are never names.
  * At most `concurrency` directories are listed at once, so a walk over 10,000 repositories
  * does not queue 20,000 reads ahead of the requests the process is serving.
  */
-export async function walkRepositories(driver: StorageDriver, concurrency = 16): Promise<string[]> {
+export async function walkRepositories(
+  driver: StorageDriver,
+  { concurrency = 16, marker = "_manifests" }: { concurrency?: number; marker?: string } = {},
+): Promise<string[]> {
   const found: string[] = [];
   const pending: { dir: string; name: string }[] = [{ dir: repositoriesRoot, name: "" }];
   let active = 0;
@@ -101,7 +105,7 @@ export async function walkRepositories(driver: StorageDriver, concurrency = 16):
       }
       for (const child of children) {
         const base = child.slice(child.lastIndexOf("/") + 1);
-        if (base === "_manifests") {
+        if (base === marker) {
           if (name && isValidName(name)) found.push(name);
         } else if (!base.startsWith("_")) {
           pending.push({ dir: child, name: name ? `${name}/${base}` : base });
