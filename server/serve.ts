@@ -10,6 +10,7 @@ import { Sessions } from "./console-auth/sessions.js";
 import { ConsoleUsers } from "./console-auth/users.js";
 import { createListener, listen } from "./listener.js";
 import { createLogger, type Logger } from "./log.js";
+import { RegistryMetrics } from "./metrics.js";
 import { packageRoot, version } from "./package-info.js";
 import { createRegistry, type Registry } from "./registry/handler.js";
 import { createDriver, knownDrivers } from "./registry/storage/factory.js";
@@ -65,6 +66,8 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   const { name, params } = storageDriver(config);
   const driver = createDriver(name, resolveRelativeRoot(name, params));
   const prefix = (config.http.prefix ?? "/").replace(/\/$/, "");
+  const prometheus = config.http.debug?.prometheus?.enabled ? config.http.debug.prometheus : undefined;
+  const metrics = prometheus ? new RegistryMetrics(() => registry.services.uploads.counts) : undefined;
   const registry = createRegistry({
     driver,
     logger,
@@ -74,6 +77,21 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     urlBase: `${config.http.host?.replace(/\/$/, "") ?? ""}${prefix}`,
     headers: () => config.http.headers,
     readOnly: () => config.storage.maintenance?.readonly?.enabled ?? false,
+    onRequest: (record) => {
+      metrics?.observe(record);
+      if (config.log.accesslog?.disabled !== true) {
+        logger.info("request", {
+          method: record.method,
+          path: record.path,
+          status: record.status,
+          durationMs: Math.round(record.durationMs * 10) / 10,
+          bytesIn: record.bytesIn,
+          bytesOut: record.bytesOut,
+          remote: record.remote,
+          userAgent: record.userAgent,
+        });
+      }
+    },
   });
   const consoleEnabled = !options.registryOnly && config.console.enabled !== false;
   const users = new ConsoleUsers(driver, logger);
@@ -126,7 +144,9 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
           readOnly: () => config.storage.maintenance?.readonly?.enabled ?? false,
           logger,
         });
-  const debugServer = config.http.debug?.addr ? await startDebugServer(config.http.debug.addr, registry, logger) : undefined;
+  const debugServer = config.http.debug?.addr
+    ? await startDebugServer(config.http.debug.addr, registry, logger, metrics && { path: prometheus?.path ?? "/metrics", metrics })
+    : undefined;
 
   return {
     server,
@@ -171,9 +191,22 @@ function guardConsole(sessions: Sessions, handler: ConsoleHandler): ConsoleHandl
   };
 }
 
-/** `http.debug.addr`: health for load balancers and probes, away from the public port. */
-async function startDebugServer(addr: string, registry: Registry, logger: Logger): Promise<Server> {
+/**
+ * `http.debug.addr`: health for load balancers and probes, and Prometheus metrics when enabled,
+ * away from the public port.
+ */
+async function startDebugServer(
+  addr: string,
+  registry: Registry,
+  logger: Logger,
+  prometheus: { path: string; metrics: RegistryMetrics } | undefined,
+): Promise<Server> {
   const server = createListener(undefined, (req, res) => {
+    if (prometheus && req.url === prometheus.path) {
+      const body = prometheus.metrics.render();
+      res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Content-Length": Buffer.byteLength(body) });
+      return res.end(body);
+    }
     if (req.url !== "/debug/health") return notFound(res);
     registry.health().then((health) => {
       const body = JSON.stringify(health);

@@ -1,4 +1,4 @@
-import { randomBytes, sign, X509Certificate, type KeyObject } from "node:crypto";
+import { createPublicKey, randomBytes, sign, X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as der from "./der.js";
 
@@ -113,7 +113,7 @@ export function createSelfSignedCertificate(privateKey: KeyObject, options: Self
   const notAfter = new Date(notBefore.getTime() + (options.validDays ?? 3650) * 24 * 60 * 60 * 1000);
   const serial = randomBytes(16);
   serial[0] = ((serial[0] as number) & 0x7f) | 0x01;
-  const spki = privateKey.export({ type: "spki", format: "der" });
+  const spki = createPublicKey(privateKey).export({ type: "spki", format: "der" });
   const extension = (oid: string, critical: boolean, value: Buffer) =>
     der.sequence(der.objectIdentifier(oid), ...(critical ? [der.boolean(true)] : []), der.octetString(value));
   const extensions = der.sequence(

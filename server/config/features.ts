@@ -29,6 +29,8 @@ export const implementedKeys: ReadonlySet<string> = new Set([
   "http.tls.clientcas",
   "http.tls.minimumtls",
   "http.debug.addr",
+  "http.debug.prometheus",
+  "log.accesslog",
   "console",
   "tokenserver",
 ]);

@@ -1,5 +1,6 @@
 import { dirname } from "node:path/posix";
 import type { Logger } from "../log.js";
+import type { RegistryEvents } from "../registry/events.js";
 import { layout } from "../registry/layout.js";
 import { tryParseDigest, type Digest } from "../registry/reference.js";
 import { walkRepositories } from "../registry/repositories.js";
@@ -47,6 +48,8 @@ export interface CollectOptions {
   onProgress?: (progress: GcProgress) => void;
   /** Each deletion (or would-be deletion in a dry run) as it is decided, for live output. */
   onEvent?: (event: GcEvent) => void;
+  /** The engine's event bus (`registry.services.events`): a `manifest.delete` per deleted manifest. */
+  events?: Pick<RegistryEvents, "emit">;
   /** Called before every deletion; throws to abort the sweep (read-only mode lost, lock lost). */
   checkpoint?: () => void;
   now?: () => number;
@@ -211,6 +214,7 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
     if (!dryRun) {
       checkpoint();
       await driver.delete(layout.revisionDir(repository, parse(digest))).catch(ignoreNotFound);
+      options.events?.emit({ type: "manifest.delete", repository, digest });
     }
     progress();
   }

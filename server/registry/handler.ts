@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Logger } from "../log.js";
 import { scopesFor, type AccessController } from "./access.js";
 import { BlobStore } from "./blobs.js";
@@ -40,8 +41,25 @@ export interface RegistryOptions {
    * while Berth runs. None: everyone may do everything (distribution without `auth`).
    */
   access?: () => AccessController | undefined;
+  /** Called once per request when its connection side is done (answered or aborted). */
+  onRequest?: (record: RequestRecord) => void;
   /** Consulted on every write: `storage.maintenance.readonly.enabled`, switchable at run time. */
   readOnly?: () => boolean;
+}
+
+/** One finished API request, for the access log and metrics. */
+export interface RequestRecord {
+  method: string;
+  path: string;
+  /** The endpoint (`manifest`, `blob`, `upload`…), or "unknown" when the path matched none. */
+  route: string;
+  status: number;
+  durationMs: number;
+  /** Bytes read from and written to the connection for this request, headers included. */
+  bytesIn: number;
+  bytesOut: number;
+  remote: string;
+  userAgent: string;
 }
 
 export interface RegistryHealth {
@@ -113,13 +131,14 @@ export function createRegistry(options: RegistryOptions): Registry {
   }
   const readOnly = options.readOnly ?? (() => false);
 
-  async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function dispatch(req: IncomingMessage, res: ServerResponse, seen: { route: string }): Promise<void> {
     const url = req.url ?? "/";
     const queryStart = url.indexOf("?");
     const path = queryStart < 0 ? url : url.slice(0, queryStart);
     const query = new URLSearchParams(queryStart < 0 ? "" : url.slice(queryStart + 1));
     const route = matchRoute(path);
     if (!route) throw new RegistryError("NOT_FOUND", { path }, "no such endpoint");
+    seen.route = route.kind;
     const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET");
     const handlers: Partial<Record<Method, (ctx: RequestContext, route: Route) => Promise<void>>> = routes[route.kind] as never;
     const handler = handlers[method as Method];
@@ -146,7 +165,9 @@ export function createRegistry(options: RegistryOptions): Registry {
     services,
     handle(req, res) {
       for (const [name, values] of Object.entries(options.headers?.() ?? {})) res.setHeader(name, values);
-      dispatch(req, res).catch((error: unknown) => {
+      const seen = { route: "unknown" };
+      if (options.onRequest) record(req, res, seen, options.onRequest);
+      dispatch(req, res, seen).catch((error: unknown) => {
         if (req.destroyed && !(error instanceof RegistryError)) {
           // The client went away mid-request (an aborted push): nothing to answer, nothing broken.
           logger.debug("client closed the connection", { method: req.method, url: req.url, error: String(error) });
@@ -169,4 +190,32 @@ export function createRegistry(options: RegistryOptions): Registry {
       }
     },
   };
+}
+
+/**
+ * Bytes read from a connection that earlier requests already accounted for. The first read of a
+ * request often carries part of its body along with the headers, before the handler runs, so
+ * each request takes everything read since the previous one finished.
+ */
+const accountedBytes = new WeakMap<Socket, number>();
+
+function record(req: IncomingMessage, res: ServerResponse, seen: { route: string }, onRequest: (record: RequestRecord) => void): void {
+  const started = performance.now();
+  const socket = req.socket;
+  const writtenBefore = socket.bytesWritten;
+  res.once("close", () => {
+    const readBefore = accountedBytes.get(socket) ?? 0;
+    accountedBytes.set(socket, socket.bytesRead);
+    onRequest({
+      method: req.method ?? "",
+      path: (req.url ?? "").split("?")[0] ?? "",
+      route: seen.route,
+      status: res.headersSent ? res.statusCode : 0,
+      durationMs: performance.now() - started,
+      bytesIn: socket.bytesRead - readBefore,
+      bytesOut: socket.bytesWritten - writtenBefore,
+      remote: socket.remoteAddress ?? "",
+      userAgent: req.headers["user-agent"] ?? "",
+    });
+  });
 }

@@ -26,6 +26,8 @@ const uploadId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$
  * missing.
  */
 export class UploadStore {
+  /** Since start: sessions begun, completed into a blob, and cancelled or discarded. */
+  readonly counts = { started: 0, completed: 0, cancelled: 0 };
   private readonly hashes = new Map<string, { hash: Hash; offset: number }>();
 
   constructor(
@@ -40,6 +42,7 @@ export class UploadStore {
     const writer = await this.driver.writer(layout.uploadData(name, id), false);
     await writer.commit();
     this.remember(key(name, id), { hash: createHash("sha256"), offset: 0 });
+    this.counts.started += 1;
     return { name, id, offset: 0, startedAt };
   }
 
@@ -102,11 +105,13 @@ export class UploadStore {
     }
     await this.blobs.link(upload.name, digest);
     await this.driver.delete(layout.uploadDir(upload.name, upload.id)).catch(ignoreNotFound);
+    this.counts.completed += 1;
     return { digest, size: size ?? upload.offset };
   }
 
   async cancel(name: string, id: string): Promise<void> {
     this.hashes.delete(key(name, id));
+    this.counts.cancelled += 1;
     await this.driver.delete(layout.uploadDir(name, id)).catch(ignoreNotFound);
   }
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import https from "node:https";
@@ -15,18 +16,25 @@ import { spawnBerth } from "./run.js";
 const fixtures = fileURLToPath(new URL("../../server/config/fixtures/", import.meta.url));
 const quiet = createLogger({ level: "error", write: () => undefined });
 
-describe("serve: http.prefix, http.host and http.debug.addr", () => {
+describe("serve: http.prefix, http.host, http.debug (health, Prometheus) and the access log", () => {
   let running: RunningBerth;
   let debugPort: number;
+  const logLines: string[] = [];
 
   before(async () => {
     debugPort = await freePort();
     const config = parseConfig({
       version: "0.1",
       storage: { inmemory: {} },
-      http: { addr: "127.0.0.1:0", prefix: "/mirror/", host: "https://registry.example.com", secret: "x", debug: { addr: `127.0.0.1:${debugPort}` } },
+      http: {
+        addr: "127.0.0.1:0",
+        prefix: "/mirror/",
+        host: "https://registry.example.com",
+        secret: "x",
+        debug: { addr: `127.0.0.1:${debugPort}`, prometheus: { enabled: true, path: "/metrics" } },
+      },
     });
-    running = await serve({ config, registryOnly: true, logger: quiet });
+    running = await serve({ config, registryOnly: true, logger: createLogger({ level: "info", format: "json", write: (line) => logLines.push(line) }) });
   });
 
   after(() => running.close());
@@ -40,6 +48,25 @@ describe("serve: http.prefix, http.host and http.debug.addr", () => {
     const res = await fetch(`${running.url}/mirror/v2/team/app/blobs/uploads/`, { method: "POST" });
     assert.equal(res.status, 202);
     assert.match(res.headers.get("location") ?? "", /^https:\/\/registry\.example\.com\/mirror\/v2\/team\/app\/blobs\/uploads\//);
+  });
+
+  it("counts requests, bytes and uploads in Prometheus metrics and logs each request", async () => {
+    const blob = Buffer.alloc(100_000, 7);
+    const digest = `sha256:${createHash("sha256").update(blob).digest("hex")}`;
+    const res = await fetch(`${running.url}/mirror/v2/metrics/app/blobs/uploads/?digest=${digest}`, { method: "POST", body: new Uint8Array(blob) });
+    assert.equal(res.status, 201);
+    await new Promise((r) => setTimeout(r, 50));
+    const text = await (await fetch(`http://127.0.0.1:${debugPort}/metrics`)).text();
+    assert.match(text, /^berth_http_requests_total\{route="uploads",method="POST",status="201"\} 1$/m);
+    assert.match(text, /^berth_upload_sessions_completed_total 1$/m);
+    // Every POST to the uploads endpoint so far (201 above, 202 in the test before) is timed.
+    const posts = [...text.matchAll(/^berth_http_requests_total\{route="uploads",method="POST",status="\d+"\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    assert.match(text, new RegExp(`^berth_http_request_duration_seconds_count\\{route="uploads",method="POST"\\} ${posts}$`, "m"));
+    const received = Number(/^berth_http_received_bytes_total (\d+)$/m.exec(text)?.[1]);
+    assert.ok(received >= blob.length, `received ${received}`);
+    const access = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.msg === "request" && entry.status === 201);
+    assert.equal(access?.path, `/v2/metrics/app/blobs/uploads/`);
+    assert.equal(access?.method, "POST");
   });
 
   it("answers health on the debug address", async () => {

@@ -1,0 +1,172 @@
+import { hostname, userInfo } from "node:os";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfigWithWarnings, storageDriver } from "../config/load.js";
+import { parseDuration } from "../config/units.js";
+import { createEtcdClient } from "../etcd/client.js";
+import type { GcEvent } from "../gc/collect.js";
+import { runGarbageCollection, type GcRunRecord } from "../gc/runner.js";
+import { createLogger } from "../log.js";
+import { ReadOnlyState, WriteTracker } from "../maintenance/readonly.js";
+import { createDriver, knownDrivers } from "../registry/storage/factory.js";
+
+export const gcUsage = `Usage: berth garbage-collect [options] config.yml
+
+Deletes the blobs no manifest references from the storage configured in config.yml, like
+distribution's \`registry garbage-collect\`. Run it on a stopped registry. When config.yml
+configures etcd, running Berth instances are switched to read-only for the duration instead
+(and a collection started from the console is refused meanwhile); --offline skips etcd.
+
+Options:
+  -d, --dry-run           Print what would be deleted; delete nothing.
+  -m, --delete-untagged   Also delete manifests no tag reaches. Never deleted: the children of a
+                          tagged index, anything a kept manifest references, and artifacts whose
+                          subject is kept.
+      --grace DURATION    Keep unreferenced blobs modified less than DURATION ago (e.g. 1h).
+                          Default 0s.
+      --json              Print the run (report included) as JSON instead of text.
+  -q, --quiet             Print the summary only.
+      --offline           Do not use etcd even if config.yml configures it.
+  -h, --help              Show this help.
+
+Exit status: 0 done, 1 failed (or another collection is running), 2 usage error.
+`;
+
+export interface CommandIO {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const processIO: CommandIO = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/** `berth garbage-collect ...`; returns the exit status. */
+export async function gcCommand(args: string[], io: CommandIO = processIO): Promise<number> {
+  let values;
+  let positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        "dry-run": { type: "boolean", short: "d", default: false },
+        "delete-untagged": { type: "boolean", short: "m", default: false },
+        grace: { type: "string" },
+        json: { type: "boolean", default: false },
+        quiet: { type: "boolean", short: "q", default: false },
+        offline: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    io.err(`berth garbage-collect: ${(error as Error).message}\n\n${gcUsage}`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(gcUsage);
+    return 0;
+  }
+  const file = positionals[0];
+  if (file === undefined || positionals.length > 1) {
+    io.err(`berth garbage-collect: expected exactly one config file\n\n${gcUsage}`);
+    return 2;
+  }
+  let graceMs = 0;
+  if (values.grace !== undefined) {
+    try {
+      graceMs = parseDuration(values.grace);
+      if (graceMs < 0) throw new Error("must not be negative");
+    } catch (error) {
+      io.err(`berth garbage-collect: --grace: ${(error as Error).message}\n`);
+      return 2;
+    }
+  }
+
+  let config;
+  try {
+    ({ config } = await loadConfigWithWarnings(file, { drivers: knownDrivers() }));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.err(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const { name, params } = storageDriver(config);
+  const driver = createDriver(name, name === "filesystem" && typeof params.rootdirectory === "string" ? { ...params, rootdirectory: resolve(params.rootdirectory) } : params);
+  const logger = createLogger({ level: "error", write: (line) => io.err(`${line}\n`) });
+  const etcdConfig = values.offline ? undefined : config.etcd;
+  const etcd = etcdConfig ? createEtcdClient(etcdConfig) : undefined;
+  const dryRun = values["dry-run"];
+  const text = !values.json;
+  const verbose = text && !values.quiet;
+  const readOnly = await ReadOnlyState.create({ etcd, prefix: etcdConfig?.prefix, logger });
+  try {
+    const run = await runGarbageCollection({
+      driver,
+      readOnly,
+      writes: new WriteTracker(),
+      etcd,
+      etcdPrefix: etcdConfig?.prefix,
+      logger,
+      dryRun,
+      deleteUntagged: values["delete-untagged"],
+      user: `cli:${currentUser()}@${hostname()}`,
+      graceMs,
+      onEvent: (event) => printEvent(io, event, dryRun, verbose, text),
+    });
+    if (values.json) io.out(`${JSON.stringify(run, null, 2)}\n`);
+    else io.out(summary(run));
+    return 0;
+  } catch (error) {
+    io.err(`berth garbage-collect: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    await readOnly.close();
+    etcd?.close();
+  }
+}
+
+function printEvent(io: CommandIO, event: GcEvent, dryRun: boolean, verbose: boolean, text: boolean): void {
+  if (event.type === "warning") {
+    if (text) io.err(`warning: ${event.message}\n`);
+    return;
+  }
+  if (!verbose) return;
+  const verb = dryRun ? "would delete" : "deleting";
+  if (event.type === "manifest") io.out(`${event.repository}: ${verb} manifest ${event.digest}\n`);
+  else io.out(`${verb} blob ${event.digest} (${formatBytes(event.size)})\n`);
+}
+
+function summary(run: GcRunRecord): string {
+  const report = run.report;
+  if (!report) return "\n";
+  const links = report.linksDeleted.tagHistory + report.linksDeleted.referrers + report.linksDeleted.layers;
+  const seconds = (report.durationMs / 1000).toFixed(1);
+  const lines = [
+    `${report.repositories} repositories, ${report.manifests} manifests, ${report.blobs} blobs (${report.blobsMarked} referenced${report.blobsInGrace ? `, ${report.blobsInGrace} unreferenced but within the grace period` : ""})`,
+    `${report.dryRun ? "would delete" : "deleted"} ${report.manifestsDeleted.length} manifests, ${report.blobsDeleted.length} blobs and ${links} stale links; ${report.dryRun ? "would free" : "freed"} ${formatBytes(report.bytesFreed)} (${report.bytesFreed} bytes) in ${seconds} s${report.dryRun ? " (dry run: nothing was deleted)" : ""}`,
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? "unknown";
+  }
+}

@@ -1,0 +1,185 @@
+import type { Etcd3 } from "etcd3";
+import type { Logger } from "../log.js";
+import type { ReadOnlyState, WriteTracker } from "../maintenance/readonly.js";
+import type { RegistryEvents } from "../registry/events.js";
+import type { StorageDriver } from "../registry/storage/driver.js";
+import { collectGarbage, type GcEvent, type GcProgress, type GcReport } from "./collect.js";
+import { listHistory, newRunId, saveRun, type GcRunRecord } from "./history.js";
+import { acquireGcLock, localGarbageCollection, type GcLockInfo } from "./lock.js";
+
+export { listHistory, type GcRunRecord } from "./history.js";
+export { GcBusyError } from "./lock.js";
+
+export interface GarbageCollectionOptions {
+  driver: StorageDriver;
+  /** The process's read-only state (shared through etcd when it was created with etcd). */
+  readOnly: ReadOnlyState;
+  /** The engine's in-flight write tracker. */
+  writes: WriteTracker;
+  /** With etcd: the lock is shared by every instance. */
+  etcd?: Etcd3;
+  /** `etcd.prefix`. */
+  etcdPrefix?: string;
+  logger: Logger;
+  dryRun?: boolean;
+  deleteUntagged?: boolean;
+  /** Who asked (recorded in the history and in the read-only flag). */
+  user: string;
+  /** Unreferenced blobs (and revisions) younger than this are kept. Default 1 hour. */
+  graceMs?: number;
+  /** How long to wait for writes admitted before the switch to read-only. Default 60 s. */
+  writeTimeoutMs?: number;
+  /** With etcd: pause after switching, so every instance has seen the flag. Default 2 s. */
+  settleMs?: number;
+  /** Lease TTL of the lock and the read-only flag: how long they outlive a crash. Default 30 s. */
+  leaseTtlMs?: number;
+  onProgress?: (progress: GcProgress) => void;
+  onEvent?: (event: GcEvent) => void;
+  /** The engine's event bus (`registry.services.events`): GC's manifest deletions are announced there. */
+  events?: Pick<RegistryEvents, "emit">;
+  /** Called once storage was changed (after a real run, even a failed one): drop engine caches. */
+  invalidate?: () => void | Promise<void>;
+}
+
+export interface RunningGarbageCollection extends GcLockInfo {
+  deleteUntagged: boolean;
+  phase: "waiting-for-writes" | "mark" | "sweep";
+  progress?: GcProgress;
+}
+
+const running = new WeakMap<StorageDriver, RunningGarbageCollection>();
+
+/** The collection this process is running on `driver`, with its progress, if any. */
+export function currentGarbageCollection(driver: StorageDriver): RunningGarbageCollection | undefined {
+  const info = localGarbageCollection(driver);
+  const state = running.get(driver);
+  return info && state?.id === info.id ? { ...state } : undefined;
+}
+
+/**
+ * A garbage collection on a running registry: takes the single-collection lock, switches the
+ * registry (every instance, with etcd) to read-only unless it is a dry run, waits for writes in
+ * progress, runs mark and sweep, and always puts the previous mode back. Every run that got the
+ * lock is recorded in the history, failures included. Throws GcBusyError when one is running.
+ */
+export async function runGarbageCollection(options: GarbageCollectionOptions): Promise<GcRunRecord> {
+  const { driver, readOnly, writes, logger } = options;
+  const dryRun = options.dryRun ?? false;
+  const deleteUntagged = options.deleteUntagged ?? false;
+  const leaseTtlMs = options.leaseTtlMs ?? 30_000;
+  const lock = await acquireGcLock({
+    driver,
+    owner: options.user,
+    dryRun,
+    etcd: options.etcd,
+    prefix: options.etcdPrefix,
+    ttlMs: leaseTtlMs,
+    logger,
+  });
+  const started = new Date();
+  const state: RunningGarbageCollection = { ...lock.info, deleteUntagged, phase: "waiting-for-writes" };
+  running.set(driver, state);
+  const log = logger.with({ gc: lock.info.id, user: options.user, dryRun, deleteUntagged });
+  log.info("garbage collection started");
+
+  let flagId: string | undefined;
+  let lostFlag: Error | undefined;
+  const stopWatchingLoss = readOnly.onLost((id, error) => {
+    if (id === flagId) lostFlag = error;
+  });
+  let report: GcReport | undefined;
+  let failure: unknown;
+  let touched = false;
+  try {
+    if (!dryRun) {
+      const status = await readOnly.set(true, {
+        owner: `garbage collection by ${options.user}`,
+        reason: deleteUntagged ? "garbage collection (delete untagged)" : "garbage collection",
+        ttlMs: leaseTtlMs,
+        keepAlive: true,
+        protect: true,
+      });
+      flagId = status.flag?.id;
+      const settleMs = options.settleMs ?? (options.etcd ? 2_000 : 0);
+      if (settleMs > 0) await sleep(settleMs);
+      const timeoutMs = options.writeTimeoutMs ?? 60_000;
+      if (!(await writes.waitForWrites(timeoutMs))) {
+        throw new Error(`${writes.inFlight} write request(s) still in progress after ${Math.round(timeoutMs / 1000)} s; garbage collection not started`);
+      }
+    }
+    report = await collectGarbage({
+      driver,
+      logger: log,
+      dryRun,
+      deleteUntagged,
+      graceMs: options.graceMs ?? 60 * 60_000,
+      onProgress: (progress) => {
+        state.phase = progress.phase;
+        state.progress = progress;
+        options.onProgress?.(progress);
+      },
+      onEvent: options.onEvent,
+      events: options.events,
+      checkpoint: () => {
+        touched = true;
+        const lockLost = lock.lost();
+        if (lockLost) throw lockLost;
+        if (lostFlag) throw new Error(`read-only mode was lost (${lostFlag.message}); garbage collection stopped`);
+        if (!readOnly.isReadOnly()) throw new Error("the registry left read-only mode; garbage collection stopped");
+      },
+    });
+  } catch (error) {
+    failure = error;
+  } finally {
+    stopWatchingLoss();
+    // Caches go before writes resume: a push must not trust a cached "blob exists" (distribution #3743).
+    if (touched && options.invalidate) {
+      await Promise.resolve()
+        .then(options.invalidate)
+        .catch((error: unknown) => log.error("cache invalidation after garbage collection failed", { error: String(error) }));
+    }
+    if (flagId) {
+      const id = flagId;
+      await readOnly.set(false, { id }).catch((error: unknown) => {
+        readOnly.letLapse(id);
+        log.error("could not restore the previous read-only mode; the flag lapses with its lease", { error: String(error) });
+      });
+    }
+    await lock.release();
+    running.delete(driver);
+  }
+
+  const finished = new Date();
+  const record: GcRunRecord = {
+    id: newRunId(started),
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    user: options.user,
+    dryRun,
+    deleteUntagged,
+    status: failure === undefined ? "succeeded" : "failed",
+    ...(report ? { report } : {}),
+    ...(failure !== undefined ? { error: failure instanceof Error ? failure.message : String(failure) } : {}),
+  };
+  await saveRun(driver, record).catch((error: unknown) => log.error("could not record the garbage collection run", { error: String(error) }));
+  if (failure !== undefined) {
+    log.error("garbage collection failed", { error: record.error });
+    throw failure;
+  }
+  log.info("garbage collection finished", {
+    manifestsDeleted: report?.manifestsDeleted.length,
+    blobsDeleted: report?.blobsDeleted.length,
+    bytesFreed: report?.bytesFreed,
+    durationMs: report?.durationMs,
+  });
+  return record;
+}
+
+/** Shortcut for the console: the last `limit` runs on this storage, newest first. */
+export function garbageCollectionHistory(driver: StorageDriver, limit = 20): Promise<GcRunRecord[]> {
+  return listHistory(driver, limit);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
