@@ -11,6 +11,7 @@ import { ConsoleUsers } from "./console-auth/users.js";
 import { createListener, listen } from "./listener.js";
 import { createLogger, type Logger } from "./log.js";
 import { RegistryMetrics } from "./metrics.js";
+import { Notifier } from "./notifications/notifier.js";
 import { packageRoot, version } from "./package-info.js";
 import { createRegistry, type Registry } from "./registry/handler.js";
 import { createDriver, knownDrivers } from "./registry/storage/factory.js";
@@ -132,6 +133,10 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   const url = `${scheme}://${shownHost}:${boundPort}`;
   logger.info("listening", { url, storage: name, version, console: consoleHandler !== undefined });
 
+  const notifier = new Notifier(logger);
+  notifier.configure(config.notifications);
+  const publicBase = `${config.http.host?.replace(/\/$/, "") ?? url}${prefix}`;
+  registry.services.events.subscribe((event) => notifier.notify(event, publicBase));
   registry.services.repositories.warm();
   const purging = config.storage.maintenance?.uploadpurging;
   const stopPurging =
@@ -168,12 +173,14 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
         .filter(([, read]) => JSON.stringify(read(next)) !== JSON.stringify(read(config)))
         .map(([key]) => key);
       config = next;
-      const applied = ["log.level", "storage.delete", "storage.maintenance.readonly", "http.headers"];
+      notifier.configure(next.notifications);
+      const applied = ["log.level", "storage.delete", "storage.maintenance.readonly", "http.headers", "notifications"];
       logger.info("configuration reloaded", { file: options.file, applied, restartNeeded });
       return { applied, restartNeeded };
     },
     close: async () => {
       stopPurging?.();
+      notifier.stop();
       await Promise.all([closeServer(server), debugServer ? closeServer(debugServer) : undefined]);
     },
   };

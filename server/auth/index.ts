@@ -36,6 +36,9 @@ export interface AuthSetupOptions {
   etcd?: Etcd3;
   /** `http.prefix` without the trailing slash ("" for none): the token endpoint lives below it too. */
   prefix?: string;
+  /** etcd safety-net poll (default 5 s) and read deadline (default `etcd.dialtimeout`, else 3 s). */
+  pollIntervalMs?: number;
+  requestTimeoutMs?: number;
 }
 
 export interface AuthSetup {
@@ -62,7 +65,14 @@ export async function setupAuth(options: AuthSetupOptions): Promise<AuthSetup> {
   const tokenServer = config.tokenserver?.enabled
     ? await createTokenServer(config.tokenserver, { logger, defaultKeyDir: options.defaultKeyDir })
     : undefined;
-  const state = await createAuthState({ config, logger, etcd: options.etcd, tokenServer });
+  const state = await createAuthState({
+    config,
+    logger,
+    etcd: options.etcd,
+    tokenServer,
+    pollIntervalMs: options.pollIntervalMs,
+    requestTimeoutMs: options.requestTimeoutMs,
+  });
   const prefix = options.prefix ?? "";
   return {
     current: () => state.current(),

@@ -31,6 +31,7 @@ export const implementedKeys: ReadonlySet<string> = new Set([
   "http.debug.addr",
   "http.debug.prometheus",
   "log.accesslog",
+  "notifications",
   "console",
   "tokenserver",
 ]);

@@ -254,7 +254,7 @@ describe("schema coercion", () => {
       log: { accesslog: { disabled: true } },
       etcd: { endpoints: ["http://127.0.0.1:2379"] },
     });
-    assert.deepEqual(unimplementedKeys(config).sort(), ["auth.htpasswd", "etcd", "http.net", "notifications", "storage.s3"]);
+    assert.deepEqual(unimplementedKeys(config).sort(), ["auth.htpasswd", "etcd", "http.net", "storage.s3"]);
     assert.deepEqual(unimplementedKeys(config, { drivers: ["filesystem", "inmemory", "s3"] }).includes("storage.s3"), false);
   });
 });
