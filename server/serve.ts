@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { resolve } from "node:path";
 import { createApiHandler, trpcBasePath } from "./api/handler.js";
+import { defaultTokenKeyDir, setupAuth } from "./auth/index.js";
 import { parseListenAddress } from "./config/address.js";
 import { ConfigError, loadConfigWithWarnings, storageDriver } from "./config/load.js";
 import type { Config } from "./config/schema.js";
@@ -56,6 +57,9 @@ const restartKeys: [string, (c: Config) => unknown][] = [
   ["http.debug", (c) => c.http.debug],
   ["storage (driver)", (c) => storageDriver(c)],
   ["console", (c) => c.console],
+  ["auth", (c) => c.auth],
+  ["etcd", (c) => c.etcd],
+  ["tokenserver", (c) => c.tokenserver],
 ];
 
 /** Builds the one process: `/v2/` → engine, `/api/trpc/` → tRPC, everything else → Next.js. */
@@ -65,14 +69,22 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     options.logger ?? createLogger({ level: () => config.log.level, format: config.log.formatter, fields: config.log.fields });
   for (const line of options.warnings ?? []) logger.warn(line);
   const { name, params } = storageDriver(config);
-  const driver = createDriver(name, resolveRelativeRoot(name, params));
+  const resolved = resolveRelativeRoot(name, params);
+  const driver = createDriver(name, resolved);
   const prefix = (config.http.prefix ?? "/").replace(/\/$/, "");
+  const auth = await setupAuth({
+    config,
+    logger,
+    prefix,
+    defaultKeyDir: defaultTokenKeyDir(name === "filesystem" ? (resolved.rootdirectory as string) : undefined),
+  });
   const prometheus = config.http.debug?.prometheus?.enabled ? config.http.debug.prometheus : undefined;
   const metrics = prometheus ? new RegistryMetrics(() => registry.services.uploads.counts) : undefined;
   const registry = createRegistry({
     driver,
     logger,
     deleteEnabled: () => config.storage.delete?.enabled ?? false,
+    access: () => auth.current(),
     redirect: config.storage.redirect?.disable !== true,
     secret: config.http.secret,
     urlBase: `${config.http.host?.replace(/\/$/, "") ?? ""}${prefix}`,
@@ -106,6 +118,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     sessions,
     loginLimit: new LoginRateLimit(),
     secure: Boolean(config.http.tls?.certificate),
+    authStatus: () => auth.status(),
   });
   const consoleHandler: ConsoleHandler | undefined = consoleEnabled
     ? guardConsole(sessions, createConsole({ dir: packageRoot, dev: options.dev ?? false, logger }))
@@ -118,6 +131,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       if (prefix) req.url = url.slice(prefix.length);
       return registry.handle(req, res);
     }
+    if (auth.handle(req, res)) return;
     if (url.startsWith(trpcBasePath)) return api(req, res);
     if (consoleHandler) return consoleHandler(req, res);
     notFound(res);
@@ -150,7 +164,12 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
           logger,
         });
   const debugServer = config.http.debug?.addr
-    ? await startDebugServer(config.http.debug.addr, registry, logger, metrics && { path: prometheus?.path ?? "/metrics", metrics })
+    ? await startDebugServer(
+        config.http.debug.addr,
+        async () => ({ ...(await registry.health()), auth: auth.status() }),
+        logger,
+        metrics && { path: prometheus?.path ?? "/metrics", metrics },
+      )
     : undefined;
 
   return {
@@ -180,6 +199,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     },
     close: async () => {
       stopPurging?.();
+      await auth.close();
       notifier.stop();
       await Promise.all([closeServer(server), debugServer ? closeServer(debugServer) : undefined]);
     },
@@ -204,7 +224,7 @@ function guardConsole(sessions: Sessions, handler: ConsoleHandler): ConsoleHandl
  */
 async function startDebugServer(
   addr: string,
-  registry: Registry,
+  health: () => Promise<{ ok: boolean }>,
   logger: Logger,
   prometheus: { path: string; metrics: RegistryMetrics } | undefined,
 ): Promise<Server> {
@@ -215,9 +235,9 @@ async function startDebugServer(
       return res.end(body);
     }
     if (req.url !== "/debug/health") return notFound(res);
-    registry.health().then((health) => {
-      const body = JSON.stringify(health);
-      res.writeHead(health.ok ? 200 : 503, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+    health().then((report) => {
+      const body = JSON.stringify(report);
+      res.writeHead(report.ok ? 200 : 503, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
       res.end(body);
     });
   });

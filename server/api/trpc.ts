@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AuthStatus } from "../auth/etcd-toggle.js";
 import type { ConsoleUsers } from "../console-auth/users.js";
 import type { LoginRateLimit } from "../console-auth/rate-limit.js";
 import type { Session, Sessions } from "../console-auth/sessions.js";
@@ -15,6 +16,8 @@ export interface ApiServices {
   loginLimit: LoginRateLimit;
   /** Whether the console is served over HTTPS (cookies get `Secure`). */
   secure: boolean;
+  /** Registry auth in force (config.yml or the etcd toggle) and etcd's reachability. */
+  authStatus: () => AuthStatus;
 }
 
 /**

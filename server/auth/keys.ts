@@ -1,5 +1,5 @@
 import { createPrivateKey, generateKeyPair, randomBytes, type KeyObject, type X509Certificate } from "node:crypto";
-import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import type { Logger } from "../log.js";
@@ -98,7 +98,7 @@ async function createExclusive(path: string, content: string, mode: number): Pro
 
 async function exists(path: string): Promise<boolean> {
   try {
-    await readFile(path);
+    await stat(path);
     return true;
   } catch (error) {
     if ((error as { code?: string }).code === "ENOENT") return false;

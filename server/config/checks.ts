@@ -96,8 +96,14 @@ export function crossCheck(doc: Record<string, unknown>): Findings {
       }
     }
     const token = auth.token;
-    if (isMapping(token) && text(token, ["rootcertbundle"]) === undefined && text(token, ["jwks"]) === undefined) {
-      problems.push({ path: ["auth", "token", "rootcertbundle"], message: "is required: the PEM bundle of certificates whose keys sign the tokens" });
+    // With Berth's own token server, its certificate is trusted without a bundle (it may not
+    // exist before the first start, when Berth generates it).
+    const builtInIssuer = get(doc, ["tokenserver", "enabled"]) === true;
+    if (isMapping(token) && !builtInIssuer && text(token, ["rootcertbundle"]) === undefined && text(token, ["jwks"]) === undefined) {
+      problems.push({
+        path: ["auth", "token", "rootcertbundle"],
+        message: "is required (unless tokenserver.enabled): the PEM bundle of certificates whose keys sign the tokens",
+      });
     }
   }
 

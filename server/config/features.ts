@@ -32,6 +32,10 @@ export const implementedKeys: ReadonlySet<string> = new Set([
   "http.debug.prometheus",
   "log.accesslog",
   "notifications",
+  "auth.silly",
+  "auth.htpasswd",
+  "auth.token",
+  "etcd",
   "console",
   "tokenserver",
 ]);

@@ -24,6 +24,7 @@ async function startApi(driver: StorageDriver, logLines: string[] = []) {
     sessions,
     loginLimit: new LoginRateLimit(3, 60_000),
     secure: false,
+    authStatus: () => ({ source: "config", connected: false, mode: "none", since: new Date(0).toISOString() }),
   });
   const server = http.createServer(api);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

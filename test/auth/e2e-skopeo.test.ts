@@ -1,0 +1,113 @@
+/**
+ * End to end with the real skopeo (containers/image): Berth's engine with token auth, and Berth
+ * as its own token server on the same port — set up with `setupAuth`, as serve.ts will.
+ */
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { setupAuth, type AuthSetup } from "../../server/auth/index.js";
+import { parseConfig } from "../../server/config/load.js";
+import { createRegistry } from "../../server/registry/handler.js";
+import { createDriver } from "../../server/registry/storage/factory.js";
+import { makeImageLayout, sha256Digest, type ImageLayout } from "../support/images.js";
+import { missingCommands, SkopeoError, skopeoCopy, skopeoInspect } from "../support/skopeo.js";
+import { capturingLogger, htpasswdText, removeDir, tempDir } from "./harness.js";
+
+const skip = missingCommands("skopeo");
+
+function assertRefusal(error: unknown): boolean {
+  assert.ok(error instanceof SkopeoError, String(error));
+  assert.match(error.stderr, /unauthorized|denied|authentication required/i);
+  return true;
+}
+
+describe("skopeo against Berth with token auth and its own token server", { skip }, () => {
+  let dir: string;
+  let image: ImageLayout;
+  let server: Server;
+  let host: string;
+  let auth: AuthSetup | undefined;
+  const logger = capturingLogger("info");
+
+  before(async () => {
+    dir = await tempDir("e2e");
+    const users = join(dir, "users.htpasswd");
+    await writeFile(users, htpasswdText({ alice: "alice-pw", bob: "bob-pw" }));
+    image = await makeImageLayout(join(dir, "image"), { tag: "v1", layers: [50_000, 1_000], seed: "auth-e2e" });
+
+    // Listen first: the realm names the port.
+    const registryLogger = capturingLogger("error");
+    const registry = createRegistry({ driver: createDriver("inmemory"), logger: registryLogger, secret: "e2e", access: () => auth?.current() });
+    server = createServer((req, res) => {
+      if (auth?.handle(req, res)) return;
+      const url = req.url ?? "/";
+      if (url === "/v2" || url.startsWith("/v2/") || url.startsWith("/v2?")) return registry.handle(req, res);
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    if (address === null || typeof address === "string") throw new Error("no port");
+    host = `127.0.0.1:${address.port}`;
+
+    const keydir = join(dir, "token-keys");
+    const config = parseConfig({
+      version: "0.1",
+      storage: "inmemory",
+      auth: {
+        token: {
+          realm: `http://${host}/api/v1/authorize/registry/`,
+          service: "berth-e2e",
+          issuer: "auth server",
+          rootcertbundle: join(keydir, "cert.pem"),
+        },
+      },
+      tokenserver: { enabled: true, service: "berth-e2e", users, admins: ["alice"], keydir },
+    });
+    auth = await setupAuth({ config, logger, defaultKeyDir: join(dir, "unused") });
+  });
+
+  after(async () => {
+    await auth?.close();
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await removeDir(dir);
+  });
+
+  const ref = (path: string) => `docker://${host}/${path}`;
+
+  test("the admin pushes", async () => {
+    await skopeoCopy(image.ref, ref("team/app:v1"), { destCreds: "alice:alice-pw" });
+    const raw = await skopeoInspect(ref("team/app:v1"), { raw: true, creds: "alice:alice-pw" });
+    assert.equal(sha256Digest(raw), image.manifestDigest);
+  });
+
+  test("a user pulls (authenticated users may pull everything)", async () => {
+    await skopeoCopy(ref("team/app:v1"), `oci:${join(dir, "pulled-bob")}:v1`, { srcCreds: "bob:bob-pw" });
+    const raw = await skopeoInspect(ref("team/app:v1"), { raw: true, creds: "bob:bob-pw" });
+    assert.equal(sha256Digest(raw), image.manifestDigest);
+  });
+
+  test("a user without push rights cannot push", async () => {
+    await assert.rejects(skopeoCopy(image.ref, ref("team/app:bob"), { destCreds: "bob:bob-pw" }), assertRefusal);
+  });
+
+  test("anonymous pull is refused", async () => {
+    await assert.rejects(skopeoCopy(ref("team/app:v1"), `oci:${join(dir, "pulled-anon")}:v1`), assertRefusal);
+  });
+
+  test("a wrong password is refused", async () => {
+    await assert.rejects(skopeoInspect(ref("team/app:v1"), { raw: true, creds: "alice:wrong" }), (error: unknown) => {
+      assert.ok(error instanceof SkopeoError);
+      assert.match(error.stderr, /401|unauthorized|authentication required/i);
+      return true;
+    });
+  });
+
+  test("status: token auth from config.yml", () => {
+    assert.deepEqual({ ...auth!.status(), since: undefined }, { source: "config", connected: false, mode: "token", since: undefined });
+  });
+});
