@@ -2,6 +2,9 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { resolve } from "node:path";
 import { createApiHandler, trpcBasePath } from "./api/handler.js";
 import { defaultTokenKeyDir, setupAuth } from "./auth/index.js";
+import { createEtcdClient } from "./etcd/client.js";
+import { ReadOnlyState, WriteTracker } from "./maintenance/readonly.js";
+import { createMaintenance } from "./maintenance/services.js";
 import { parseListenAddress } from "./config/address.js";
 import { ConfigError, loadConfigWithWarnings, storageDriver } from "./config/load.js";
 import type { Config } from "./config/schema.js";
@@ -72,10 +75,20 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   const resolved = resolveRelativeRoot(name, params);
   const driver = createDriver(name, resolved);
   const prefix = (config.http.prefix ?? "/").replace(/\/$/, "");
+  // One etcd client for everything shared between instances (auth toggle, read-only, GC lock).
+  const etcd = config.etcd ? createEtcdClient(config.etcd) : undefined;
+  const readOnly = await ReadOnlyState.create({
+    configured: () => config.storage.maintenance?.readonly?.enabled ?? false,
+    etcd,
+    prefix: config.etcd?.prefix,
+    logger,
+  });
+  const writes = new WriteTracker();
   const auth = await setupAuth({
     config,
     logger,
     prefix,
+    etcd,
     defaultKeyDir: defaultTokenKeyDir(name === "filesystem" ? (resolved.rootdirectory as string) : undefined),
   });
   const prometheus = config.http.debug?.prometheus?.enabled ? config.http.debug.prometheus : undefined;
@@ -89,7 +102,8 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     secret: config.http.secret,
     urlBase: `${config.http.host?.replace(/\/$/, "") ?? ""}${prefix}`,
     headers: () => config.http.headers,
-    readOnly: () => config.storage.maintenance?.readonly?.enabled ?? false,
+    readOnly: () => readOnly.isReadOnly(),
+    writes,
     onRequest: (record) => {
       metrics?.observe(record);
       if (config.log.accesslog?.disabled !== true) {
@@ -119,6 +133,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     loginLimit: new LoginRateLimit(),
     secure: Boolean(config.http.tls?.certificate),
     authStatus: () => auth.status(),
+    maintenance: createMaintenance({ driver, services: registry.services, readOnly, writes, etcd, etcdPrefix: config.etcd?.prefix, logger }),
   });
   const consoleHandler: ConsoleHandler | undefined = consoleEnabled
     ? guardConsole(sessions, createConsole({ dir: packageRoot, dev: options.dev ?? false, logger }))
@@ -160,7 +175,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
           ageMs: purging?.age ?? 168 * 3_600_000,
           intervalMs: purging?.interval ?? 24 * 3_600_000,
           dryRun: purging?.dryrun ?? false,
-          readOnly: () => config.storage.maintenance?.readonly?.enabled ?? false,
+          readOnly: () => readOnly.isReadOnly(),
           logger,
         });
   const debugServer = config.http.debug?.addr
@@ -200,6 +215,8 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     close: async () => {
       stopPurging?.();
       await auth.close();
+      await readOnly.close();
+      etcd?.close();
       notifier.stop();
       await Promise.all([closeServer(server), debugServer ? closeServer(debugServer) : undefined]);
     },

@@ -1,6 +1,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuthStatus } from "../auth/etcd-toggle.js";
+import type { MaintenanceServices } from "../maintenance/services.js";
 import type { ConsoleUsers } from "../console-auth/users.js";
 import type { LoginRateLimit } from "../console-auth/rate-limit.js";
 import type { Session, Sessions } from "../console-auth/sessions.js";
@@ -18,6 +19,8 @@ export interface ApiServices {
   secure: boolean;
   /** Registry auth in force (config.yml or the etcd toggle) and etcd's reachability. */
   authStatus: () => AuthStatus;
+  /** Read-only mode, garbage collection and cleanup. */
+  maintenance: MaintenanceServices;
 }
 
 /**

@@ -4,6 +4,7 @@ import { knownDrivers } from "../registry/storage/factory.js";
 import { version } from "../package-info.js";
 import { serve } from "../serve.js";
 import { configCommand } from "./config-commands.js";
+import { gcCommand } from "./gc-command.js";
 
 const usage = `Usage: berth <command> [options]
 
@@ -17,6 +18,9 @@ Commands:
                          Check a configuration; every problem with its line and column.
   config print [config.yml]
                          The effective configuration, secrets redacted.
+  garbage-collect [--dry-run] [--delete-untagged] [--json] config.yml
+                         Mark and sweep unreferenced blobs of a stopped registry's storage (with
+                         etcd configured, running instances are held read-only meanwhile).
 
 Signals: SIGHUP re-reads the configuration file and applies log level, delete, read-only
 and headers live (other changes are reported as needing a restart).
@@ -38,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === "serve") return serveCommand(rest);
   if (command === "config") return configCommand(rest);
+  if (command === "garbage-collect") return gcCommand(rest);
   process.stderr.write(`berth: unknown command ${JSON.stringify(command)}\n\n${usage}`);
   return 2;
 }

@@ -146,7 +146,11 @@ export interface CleanupService {
   softDelete(target: { repository: string; digest: string; force?: boolean }): Promise<SoftDeleteResult>;
   untag(target: { repository: string; tag: string }): Promise<UntagResult>;
   previewCleanup(rules: CleanupRule[]): Promise<CleanupPreview>;
-  applyCleanup(rules: CleanupRule[]): Promise<CleanupApplyResult>;
+  /**
+   * Applies the rules: computes the plan now, or executes `options.preview` (the plan a person
+   * confirmed) exactly, skipping entries that storage changed since.
+   */
+  applyCleanup(rules: CleanupRule[], options?: { preview?: CleanupPreview }): Promise<CleanupApplyResult>;
 }
 
 /** A soft delete that would break a kept manifest (deleting a child of a tagged index). */
@@ -349,8 +353,8 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
     return { rows, manifests, untags, totalBytes, repositories: matched.sort(compare) };
   }
 
-  async function applyCleanup(rules: CleanupRule[]): Promise<CleanupApplyResult> {
-    const preview = await previewCleanup(rules);
+  async function applyCleanup(rules: CleanupRule[], applyOptions: { preview?: CleanupPreview } = {}): Promise<CleanupApplyResult> {
+    const preview = applyOptions.preview ?? (await previewCleanup(rules));
     const deleted: CleanupManifest[] = [];
     const untagged: CleanupApplyResult["untagged"] = [];
     const skipped: CleanupApplyResult["skipped"] = [];

@@ -149,7 +149,10 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
     }
     const refs = new Map<string, ManifestReferences | undefined>();
     await mapLimit([...revisions.keys()], concurrency, async (digest) => {
-      const found = await referencesOf(digest);
+      const found = await referencesOf(digest).catch((error: unknown) => {
+        if (error instanceof UnreadableManifestError) throw new UnreadableManifestError(error.digest, error.reason, name);
+        throw error;
+      });
       if (!found) warn(`${name}: manifest ${digest} has a revision link but its content is missing`);
       refs.set(digest, found);
     });

@@ -18,8 +18,12 @@ export interface ManifestReferences {
 
 /** A stored manifest whose references cannot be known: collecting around it could destroy data. */
 export class UnreadableManifestError extends Error {
-  constructor(readonly digest: string, reason: string) {
-    super(`manifest ${digest} cannot be read (${reason}); garbage collection refuses to run while its references are unknown`);
+  constructor(
+    readonly digest: string,
+    readonly reason: string,
+    readonly repository?: string,
+  ) {
+    super(`manifest ${digest}${repository ? ` in ${repository}` : ""} cannot be read (${reason}); garbage collection refuses to run while its references are unknown`);
     this.name = "UnreadableManifestError";
   }
 }

@@ -104,7 +104,8 @@ export async function runGarbageCollection(options: GarbageCollectionOptions): P
       if (settleMs > 0) await sleep(settleMs);
       const timeoutMs = options.writeTimeoutMs ?? 60_000;
       if (!(await writes.waitForWrites(timeoutMs))) {
-        throw new Error(`${writes.inFlight} write request(s) still in progress after ${Math.round(timeoutMs / 1000)} s; garbage collection not started`);
+        const waited = timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`;
+        throw new Error(`${writes.inFlight} write request(s) still in progress after ${waited}; garbage collection not started`);
       }
     }
     report = await collectGarbage({

@@ -43,6 +43,8 @@ export interface RegistryOptions {
   access?: () => AccessController | undefined;
   /** Called once per request when its connection side is done (answered or aborted). */
   onRequest?: (record: RequestRecord) => void;
+  /** Counts writes in flight, so maintenance can wait for them after switching to read-only. */
+  writes?: { beginWrite(): () => void };
   /** Consulted on every write: `storage.maintenance.readonly.enabled`, switchable at run time. */
   readOnly?: () => boolean;
 }
@@ -153,12 +155,21 @@ export function createRegistry(options: RegistryOptions): Registry {
       const decision = await controller.authorize(req, scopesFor(route, method, query));
       if (!decision.ok) throw decision.error;
     }
-    if (writeMethods.has(method) && readOnly()) {
-      throw new RegistryError("UNSUPPORTED", { reason: "read-only" }, "the registry is in read-only mode for maintenance; try again later", {
-        headers: { Allow: "GET, HEAD" },
-      });
+    const ctx = { req, res, query, services, headOnly: req.method === "HEAD" };
+    if (!writeMethods.has(method)) return handler(ctx, route);
+    // Counted before the read-only check, so a GC switching to read-only right after the check
+    // still waits for this write to finish.
+    const end = options.writes?.beginWrite();
+    try {
+      if (readOnly()) {
+        throw new RegistryError("UNSUPPORTED", { reason: "read-only" }, "the registry is in read-only mode for maintenance; try again later", {
+          headers: { Allow: "GET, HEAD" },
+        });
+      }
+      await handler(ctx, route);
+    } finally {
+      end?.();
     }
-    await handler({ req, res, query, services, headOnly: req.method === "HEAD" }, route);
   }
 
   return {

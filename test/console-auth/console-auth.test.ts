@@ -4,32 +4,19 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { createApiHandler } from "../../server/api/handler.js";
 import { LoginRateLimit } from "../../server/console-auth/rate-limit.js";
-import { Sessions } from "../../server/console-auth/sessions.js";
-import { ConsoleUsers } from "../../server/console-auth/users.js";
 import { createLogger } from "../../server/log.js";
-import { createRegistry } from "../../server/registry/handler.js";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
+import { createTestApiServices } from "../support/api.js";
 
 /** The console API on a real HTTP server, as the browser reaches it. */
 async function startApi(driver: StorageDriver, logLines: string[] = []) {
   const logger = createLogger({ level: "info", write: (line) => logLines.push(line) });
-  const users = new ConsoleUsers(driver, logger);
-  const sessions = await Sessions.open(driver);
-  const api = createApiHandler({
-    registry: createRegistry({ driver, logger, secret: "x" }),
-    version: "test",
-    startedAt: new Date(),
-    users,
-    sessions,
-    loginLimit: new LoginRateLimit(3, 60_000),
-    secure: false,
-    authStatus: () => ({ source: "config", connected: false, mode: "none", since: new Date(0).toISOString() }),
-  });
-  const server = http.createServer(api);
+  const services = await createTestApiServices(driver, { logger, loginLimit: new LoginRateLimit(3, 60_000) });
+  const server = http.createServer(createApiHandler(services));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/trpc`;
-  return { users, sessions, base, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { users: services.users, sessions: services.sessions, base, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 const login = (base: string, user: string, password: string, headers: Record<string, string> = {}) =>

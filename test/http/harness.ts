@@ -26,6 +26,8 @@ export const SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+p
 export const repositoriesRoot = "/docker/registry/v2/repositories";
 
 export interface StartOptions {
+  /** Serve this registry (built elsewhere, e.g. with the console's services) instead of a new one. */
+  registry?: Registry;
   driver?: StorageDriver;
   deleteEnabled?: boolean;
   redirect?: boolean;
@@ -56,7 +58,7 @@ export async function startRegistry(options: StartOptions = {}): Promise<TestReg
     secret: options.secret,
     readOnly: options.readOnly,
   };
-  const registry = createRegistry(registryOptions);
+  const registry = options.registry ?? createRegistry(registryOptions);
   const server = http.createServer((req, res) => registry.handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

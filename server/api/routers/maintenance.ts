@@ -1,0 +1,81 @@
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import { GcBusyError, currentGarbageCollection, listHistory, runGarbageCollection } from "../../gc/runner.js";
+import { CleanupConflictError, cleanupRulesSchema } from "../../gc/cleanup.js";
+import { ReadOnlyConflictError } from "../../maintenance/readonly.js";
+import { protectedProcedure, router } from "../trpc.js";
+
+const digestInput = z.string().regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, "not a digest");
+const repositoryInput = z.string().min(1).max(255);
+
+/** Maps the maintenance services' typed refusals to tRPC codes, keeping the cause. */
+function refusal(error: unknown): never {
+  if (error instanceof GcBusyError || error instanceof ReadOnlyConflictError || error instanceof CleanupConflictError) {
+    throw new TRPCError({ code: "CONFLICT", message: error.message, cause: error });
+  }
+  throw error;
+}
+
+export const maintenanceRouter = router({
+  readOnly: protectedProcedure.query(({ ctx }) => ctx.maintenance.readOnly.status()),
+
+  setReadOnly: protectedProcedure
+    .input(z.object({ enabled: z.boolean(), reason: z.string().max(500).optional() }))
+    .mutation(({ ctx, input }) =>
+      ctx.maintenance.readOnly
+        .set(input.enabled, { owner: ctx.session.user, reason: input.reason ?? (input.enabled ? "set from the console" : undefined) })
+        .catch(refusal),
+    ),
+
+  /**
+   * Starts a garbage collection and answers at once; progress comes from `gcStatus`. The run
+   * switches the registry to read-only (unless a dry run) and always restores it.
+   */
+  runGc: protectedProcedure
+    .input(z.object({ dryRun: z.boolean(), deleteUntagged: z.boolean() }))
+    .mutation(({ ctx, input }) => {
+      const { maintenance, session } = ctx;
+      if (currentGarbageCollection(maintenance.driver)) {
+        throw new TRPCError({ code: "CONFLICT", message: "a garbage collection is already running" });
+      }
+      const run = runGarbageCollection({
+        driver: maintenance.driver,
+        readOnly: maintenance.readOnly,
+        writes: maintenance.writes,
+        etcd: maintenance.etcd,
+        etcdPrefix: maintenance.etcdPrefix,
+        logger: maintenance.logger,
+        events: maintenance.events,
+        user: session.user,
+        dryRun: input.dryRun,
+        deleteUntagged: input.deleteUntagged,
+      });
+      // The outcome lands in the history; a failure is logged there and here.
+      run.catch((error: unknown) => maintenance.logger.error("garbage collection failed", { error: String(error) }));
+      return { started: true };
+    }),
+
+  gcStatus: protectedProcedure.query(({ ctx }) => ({ running: currentGarbageCollection(ctx.maintenance.driver) ?? null })),
+
+  gcHistory: protectedProcedure
+    .input(z.object({ limit: z.number().int().min(1).max(100).default(20) }))
+    .query(({ ctx, input }) => listHistory(ctx.maintenance.driver, input.limit)),
+
+  /** Deletes a manifest by digest with every tag on it (the API's DELETE by digest). */
+  softDelete: protectedProcedure
+    .input(z.object({ repository: repositoryInput, digest: digestInput }))
+    .mutation(({ ctx, input }) => ctx.maintenance.cleanup.softDelete(input).catch(refusal)),
+
+  /** Removes one tag; the manifest stays while other tags use it. */
+  untag: protectedProcedure
+    .input(z.object({ repository: repositoryInput, tag: z.string().regex(/^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/) }))
+    .mutation(({ ctx, input }) => ctx.maintenance.cleanup.untag(input).catch(refusal)),
+
+  previewCleanup: protectedProcedure
+    .input(z.object({ rules: cleanupRulesSchema }))
+    .query(({ ctx, input }) => ctx.maintenance.cleanup.previewCleanup(input.rules)),
+
+  applyCleanup: protectedProcedure
+    .input(z.object({ rules: cleanupRulesSchema }))
+    .mutation(({ ctx, input }) => ctx.maintenance.cleanup.applyCleanup(input.rules).catch(refusal)),
+});

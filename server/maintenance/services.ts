@@ -1,0 +1,45 @@
+import type { Etcd3 } from "etcd3";
+import { createCleanupService, type CleanupService } from "../gc/cleanup.js";
+import type { Logger } from "../log.js";
+import type { Services } from "../registry/http/context.js";
+import type { StorageDriver } from "../registry/storage/driver.js";
+import { ReadOnlyState, WriteTracker } from "./readonly.js";
+
+/** What the console needs for read-only mode, garbage collection and cleanup. */
+export interface MaintenanceServices {
+  driver: StorageDriver;
+  readOnly: ReadOnlyState;
+  writes: WriteTracker;
+  etcd?: Etcd3;
+  etcdPrefix?: string;
+  logger: Logger;
+  cleanup: CleanupService;
+  /** The engine's event bus: GC announces the manifests it deletes there. */
+  events: Services["events"];
+}
+
+/**
+ * Builds the maintenance services around the engine's stores. The read-only state must exist
+ * before the engine (which consults it per write): pass it in, with the write tracker.
+ */
+export function createMaintenance(options: {
+  driver: StorageDriver;
+  services: Services;
+  readOnly: ReadOnlyState;
+  writes: WriteTracker;
+  etcd?: Etcd3;
+  etcdPrefix?: string;
+  logger: Logger;
+}): MaintenanceServices {
+  const { driver, services, readOnly, writes, logger } = options;
+  return {
+    driver,
+    readOnly,
+    writes,
+    etcd: options.etcd,
+    etcdPrefix: options.etcdPrefix,
+    logger,
+    events: services.events,
+    cleanup: createCleanupService({ driver, manifests: services.manifests, tags: services.tags, readOnly, writes, logger }),
+  };
+}

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { TRPCError } from "@trpc/server";
+import { createCaller } from "../../server/api/root.js";
+import type { ApiServices } from "../../server/api/trpc.js";
+import { createDriver } from "../../server/registry/storage/factory.js";
+import { pushImage, startRegistry, type TestRegistry } from "../http/harness.js";
+import { callerFor, createTestApiServices } from "../support/api.js";
+
+describe("console API: maintenance (read-only, soft delete, cleanup, garbage collection)", () => {
+  let services: ApiServices;
+  let r: TestRegistry;
+
+  before(async () => {
+    const driver = createDriver("inmemory");
+    services = await createTestApiServices(driver);
+    r = await startRegistry({ registry: services.registry, driver });
+  });
+  after(async () => {
+    await r.close();
+    await services.maintenance.readOnly.close();
+  });
+
+  it("refuses every maintenance procedure without a session", async () => {
+    const anonymous = createCaller({ ...services, session: undefined });
+    await assert.rejects(anonymous.maintenance.readOnly(), (error: unknown) => error instanceof TRPCError && error.code === "UNAUTHORIZED");
+    await assert.rejects(anonymous.maintenance.runGc({ dryRun: true, deleteUntagged: false }), (error: unknown) => error instanceof TRPCError && error.code === "UNAUTHORIZED");
+  });
+
+  it("switches the registry to read-only and back", async () => {
+    const caller = callerFor(services);
+    const on = await caller.maintenance.setReadOnly({ enabled: true, reason: "test" });
+    assert.equal(on.readOnly, true);
+    assert.equal((await r.fetch("/v2/ro/app/blobs/uploads/", { method: "POST" })).status, 405);
+    assert.equal((await r.fetch("/v2/")).status, 200);
+    assert.equal((await caller.maintenance.setReadOnly({ enabled: false })).readOnly, false);
+    assert.equal((await r.fetch("/v2/ro/app/blobs/uploads/", { method: "POST" })).status, 202);
+  });
+
+  it("untags and soft-deletes with the tags that shared the digest", async () => {
+    const caller = callerFor(services);
+    const image = await pushImage(r, "sd/app", "v1");
+    for (const tag of ["v2", "latest"]) {
+      const put = await r.fetch(`/v2/sd/app/manifests/${tag}`, { method: "PUT", headers: { "Content-Type": image.mediaType }, body: image.manifest });
+      assert.equal(put.status, 201);
+    }
+    const untagged = await caller.maintenance.untag({ repository: "sd/app", tag: "v2" });
+    assert.deepEqual([...untagged.sharedTags].sort(), ["latest", "v1"], "the other tags on the same manifest");
+    assert.equal(untagged.untagged, false);
+    assert.equal((await r.fetch(`/v2/sd/app/manifests/${image.digest}`)).status, 200, "other tags keep the manifest");
+    const deleted = await caller.maintenance.softDelete({ repository: "sd/app", digest: image.digest });
+    assert.deepEqual([...deleted.sharedTags].sort(), ["latest", "v1"]);
+    assert.equal((await r.fetch(`/v2/sd/app/manifests/${image.digest}`)).status, 404);
+    // No tag left: an empty list, or NAME_UNKNOWN where the driver drops empty directories.
+    const list = await r.fetch("/v2/sd/app/tags/list");
+    const body = (await list.json()) as { tags?: string[]; errors?: { code: string }[] };
+    if (list.status === 200) assert.deepEqual(body.tags, []);
+    else assert.deepEqual([list.status, body.errors?.[0]?.code], [404, "NAME_UNKNOWN"]);
+  });
+
+  it("runs a garbage collection from the console, records it, and refuses a second one meanwhile", async () => {
+    const caller = callerFor(services);
+    const image = await pushImage(r, "gc/app", "v1");
+    await caller.maintenance.softDelete({ repository: "gc/app", digest: image.digest });
+    assert.deepEqual(await caller.maintenance.runGc({ dryRun: false, deleteUntagged: false }), { started: true });
+    await assert.rejects(caller.maintenance.runGc({ dryRun: false, deleteUntagged: false }), (error: unknown) => error instanceof TRPCError && error.code === "CONFLICT");
+    let history = await caller.maintenance.gcHistory({ limit: 5 });
+    for (let i = 0; i < 100 && history.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      history = await caller.maintenance.gcHistory({ limit: 5 });
+    }
+    assert.equal(history[0]?.status, "succeeded", JSON.stringify(history[0]));
+    assert.equal(history[0]?.user, "admin");
+    assert.equal((await caller.maintenance.gcStatus()).running, null);
+    assert.equal((await caller.maintenance.readOnly()).readOnly, false, "the previous mode is back");
+  });
+});

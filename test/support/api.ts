@@ -1,0 +1,40 @@
+import { createCaller } from "../../server/api/root.js";
+import type { ApiServices } from "../../server/api/trpc.js";
+import { LoginRateLimit } from "../../server/console-auth/rate-limit.js";
+import { Sessions } from "../../server/console-auth/sessions.js";
+import { ConsoleUsers } from "../../server/console-auth/users.js";
+import { createLogger, type Logger } from "../../server/log.js";
+import { ReadOnlyState, WriteTracker } from "../../server/maintenance/readonly.js";
+import { createMaintenance } from "../../server/maintenance/services.js";
+import { createRegistry } from "../../server/registry/handler.js";
+import type { StorageDriver } from "../../server/registry/storage/driver.js";
+
+/**
+ * Everything the console API needs, built around one storage driver the way serve.ts builds it
+ * (no HTTP server): for tests that call procedures or mount the API handler.
+ */
+export async function createTestApiServices(
+  driver: StorageDriver,
+  options: { logger?: Logger; loginLimit?: LoginRateLimit } = {},
+): Promise<ApiServices> {
+  const logger = options.logger ?? createLogger({ level: "error", write: () => undefined });
+  const readOnly = await ReadOnlyState.create({ logger });
+  const writes = new WriteTracker();
+  const registry = createRegistry({ driver, logger, secret: "test", deleteEnabled: true, readOnly: () => readOnly.isReadOnly(), writes });
+  return {
+    registry,
+    version: "test",
+    startedAt: new Date(),
+    users: new ConsoleUsers(driver, logger),
+    sessions: await Sessions.open(driver),
+    loginLimit: options.loginLimit ?? new LoginRateLimit(),
+    secure: false,
+    authStatus: () => ({ source: "config", connected: false, mode: "none", since: new Date(0).toISOString() }),
+    maintenance: createMaintenance({ driver, services: registry.services, readOnly, writes, logger }),
+  };
+}
+
+/** A tRPC caller logged in as `user` (admin by default). */
+export function callerFor(services: ApiServices, user = "admin", admin = true) {
+  return createCaller({ ...services, session: { user, admin, expiresAt: Date.now() + 3_600_000 } });
+}
