@@ -60,9 +60,7 @@ const restartKeys: [string, (c: Config) => unknown][] = [
   ["http.debug", (c) => c.http.debug],
   ["storage (driver)", (c) => storageDriver(c)],
   ["console", (c) => c.console],
-  ["auth", (c) => c.auth],
   ["etcd", (c) => c.etcd],
-  ["tokenserver", (c) => c.tokenserver],
 ];
 
 /** Builds the one process: `/v2/` → engine, `/api/trpc/` → tRPC, everything else → Next.js. */
@@ -84,13 +82,9 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     logger,
   });
   const writes = new WriteTracker();
-  const auth = await setupAuth({
-    config,
-    logger,
-    prefix,
-    etcd,
-    defaultKeyDir: defaultTokenKeyDir(name === "filesystem" ? (resolved.rootdirectory as string) : undefined),
-  });
+  const defaultKeyDir = defaultTokenKeyDir(name === "filesystem" ? (resolved.rootdirectory as string) : undefined);
+  // Rebuilt on reload when `auth` or `tokenserver` change; the engine reads it per request.
+  let auth = await setupAuth({ config, logger, prefix, etcd, defaultKeyDir });
   const prometheus = config.http.debug?.prometheus?.enabled ? config.http.debug.prometheus : undefined;
   const metrics = prometheus ? new RegistryMetrics(() => registry.services.uploads.counts) : undefined;
   const registry = createRegistry({
@@ -203,12 +197,24 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       }
       for (const line of loaded.warningLines) logger.warn(line);
       const next = loaded.config;
-      const restartNeeded = restartKeys
-        .filter(([, read]) => JSON.stringify(read(next)) !== JSON.stringify(read(config)))
-        .map(([key]) => key);
+      const changed = (read: (c: Config) => unknown) => JSON.stringify(read(next)) !== JSON.stringify(read(config));
+      const restartNeeded = restartKeys.filter(([, read]) => changed(read)).map(([key]) => key);
+      // Built before anything is switched, so a new auth setup that fails leaves all as it was.
+      const nextAuth =
+        changed((c) => c.auth) || changed((c) => c.tokenserver)
+          ? await setupAuth({ config: next, logger, prefix, etcd, defaultKeyDir }).catch((error: unknown) => {
+              logger.error("configuration reload failed; keeping the running configuration", { problems: [String(error)] });
+              throw error;
+            })
+          : undefined;
       config = next;
       notifier.configure(next.notifications);
-      const applied = ["log.level", "storage.delete", "storage.maintenance.readonly", "http.headers", "notifications"];
+      if (nextAuth) {
+        const previous = auth;
+        auth = nextAuth;
+        await previous.close();
+      }
+      const applied = ["log.level", "storage.delete", "storage.maintenance.readonly", "http.headers", "notifications", "auth", "tokenserver"];
       logger.info("configuration reloaded", { file: options.file, applied, restartNeeded });
       return { applied, restartNeeded };
     },

@@ -40,11 +40,13 @@ export function basicChallenge(realm: string): string {
 }
 
 /**
- * The refusal distribution sends for every challenge, including `insufficient_scope`: 401
- * UNAUTHORIZED, the access records as detail, and the `WWW-Authenticate` header.
+ * A refusal with its challenge: 401, the access records as detail (as distribution sends them),
+ * and the `WWW-Authenticate` header. The code is UNAUTHORIZED, or DENIED for a caller who proved
+ * who they are but may not do this (`insufficient_scope`): clients then say "denied" instead of
+ * asking for a login again, while the 401 + challenge still lets them fetch a wider token.
  */
-export function unauthorized(challenge: string, scopes: AccessScope[], message?: string): RegistryError {
-  return new RegistryError("UNAUTHORIZED", accessDetail(scopes), message, { headers: { "WWW-Authenticate": challenge } });
+export function unauthorized(challenge: string, scopes: AccessScope[], message?: string, code: "UNAUTHORIZED" | "DENIED" = "UNAUTHORIZED"): RegistryError {
+  return new RegistryError(code, accessDetail(scopes), message, { headers: { "WWW-Authenticate": challenge }, status: 401 });
 }
 
 /** The credentials of a `Basic` Authorization header, or undefined when there are none (or they are malformed). */

@@ -84,7 +84,7 @@ export function grants(access: ResourceActions[], scopes: AccessScope[]): Access
  * is trusted), with `iss` = issuer, `aud` containing the service, `exp`/`nbf` within 60 s of
  * leeway, and an `access` claim covering every action the endpoint needs.
  *
- * Refusals follow distribution: always 401 UNAUTHORIZED with the access records as detail and a
+ * Refusals follow distribution: always 401 with the access records as detail and a
  * `Bearer realm,service,scope` challenge, plus `error="invalid_token"` for a bad token or
  * `error="insufficient_scope"` for a good token that lacks an action.
  */
@@ -182,7 +182,12 @@ export function createTokenController(options: TokenControllerOptions): AccessCo
     async authorize(req, scopes) {
       const refuse = (error?: BearerError) => ({
         ok: false as const,
-        error: unauthorized(bearerChallenge(realmFor(req), options.service, scopes, error), scopes),
+        error: unauthorized(
+          bearerChallenge(realmFor(req), options.service, scopes, error),
+          scopes,
+          error === "insufficient_scope" ? "requested access to the resource is denied" : undefined,
+          error === "insufficient_scope" ? "DENIED" : "UNAUTHORIZED",
+        ),
       });
       const token = bearerToken(req);
       if (token === undefined) return refuse();

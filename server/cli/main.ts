@@ -22,8 +22,8 @@ Commands:
                          Mark and sweep unreferenced blobs of a stopped registry's storage (with
                          etcd configured, running instances are held read-only meanwhile).
 
-Signals: SIGHUP re-reads the configuration file and applies log level, delete, read-only
-and headers live (other changes are reported as needing a restart).
+Signals: SIGHUP re-reads the configuration file and applies log level, delete, read-only,
+headers, notifications and auth live (other changes are reported as needing a restart).
 
 Options:
   -h, --help             Show this help.

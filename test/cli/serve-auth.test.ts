@@ -65,7 +65,7 @@ describe("serve with token auth and the built-in token server", { skip: missingC
     const image = await makeImageLayout(join(dir, "image"), { layers: [2048], seed: 7 });
     await skopeoCopy(image.ref, `docker://${registry}/team/app:1`, { destCreds: "alice:alice-pw" });
     await skopeoCopy(`docker://${registry}/team/app:1`, `oci:${join(dir, "pulled")}:1`, { srcCreds: "bob:bob-pw" });
-    await assert.rejects(skopeoCopy(image.ref, `docker://${registry}/team/app:2`, { destCreds: "bob:bob-pw" }), /denied|unauthorized|authentication required/i);
+    await assert.rejects(skopeoCopy(image.ref, `docker://${registry}/team/app:2`, { destCreds: "bob:bob-pw" }), /denied/i);
     await assert.rejects(skopeoCopy(image.ref, `docker://${registry}/team/app:3`, { destCreds: "alice:wrong" }), /unauthorized|authentication|invalid/i);
   });
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import bcrypt from "bcryptjs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import https from "node:https";
 import { tmpdir } from "node:os";
@@ -178,5 +179,21 @@ describe("SIGHUP reloads the configuration live", () => {
     child.kill("SIGHUP");
     assert.ok(await eventually(async () => (await startUpload()) === 202), output);
     assert.match(output, /restartNeeded.*http\.prefix/);
+  });
+
+  it("turns registry auth on and off live", async () => {
+    const htpasswd = join(dir, "htpasswd");
+    await writeFile(htpasswd, `ops:${bcrypt.hashSync("ops-pw", 10)}\n`);
+    await write(false, `auth:\n  htpasswd:\n    realm: berth-hup\n    path: ${htpasswd}\n`);
+    child.kill("SIGHUP");
+    const base = async () => fetch(`http://127.0.0.1:${port}/v2/`);
+    assert.ok(await eventually(async () => (await base()).status === 401), output);
+    assert.equal((await base()).headers.get("www-authenticate"), 'Basic realm="berth-hup"');
+    const authorized = await fetch(`http://127.0.0.1:${port}/v2/`, { headers: { Authorization: `Basic ${Buffer.from("ops:ops-pw").toString("base64")}` } });
+    assert.equal(authorized.status, 200);
+
+    await write(false);
+    child.kill("SIGHUP");
+    assert.ok(await eventually(async () => (await base()).status === 200), output);
   });
 });
