@@ -127,6 +127,11 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     loginLimit: new LoginRateLimit(),
     secure: Boolean(config.http.tls?.certificate),
     authStatus: () => auth.status(),
+    configuration: {
+      file: options.file,
+      current: () => config,
+      reload: () => reload(),
+    },
     maintenance: createMaintenance({ driver, services: registry.services, readOnly, writes, etcd, etcdPrefix: config.etcd?.prefix, logger }),
   });
   const consoleHandler: ConsoleHandler | undefined = consoleEnabled
@@ -181,43 +186,46 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       )
     : undefined;
 
+  /** Re-reads the file and applies what can change live; nothing is switched when it fails. */
+  async function reload(): Promise<ReloadResult> {
+    if (!options.file) return { applied: [], restartNeeded: [] };
+    let loaded;
+    try {
+      loaded = await loadConfigWithWarnings(options.file, { drivers: knownDrivers() });
+    } catch (error) {
+      const problems = error instanceof ConfigError ? error.problems : [String(error)];
+      logger.error("configuration reload failed; keeping the running configuration", { problems });
+      throw error;
+    }
+    for (const line of loaded.warningLines) logger.warn(line);
+    const next = loaded.config;
+    const changed = (read: (c: Config) => unknown) => JSON.stringify(read(next)) !== JSON.stringify(read(config));
+    const restartNeeded = restartKeys.filter(([, read]) => changed(read)).map(([key]) => key);
+    // Built before anything is switched, so a new auth setup that fails leaves all as it was.
+    const nextAuth =
+      changed((c) => c.auth) || changed((c) => c.tokenserver)
+        ? await setupAuth({ config: next, logger, prefix, etcd, defaultKeyDir }).catch((error: unknown) => {
+            logger.error("configuration reload failed; keeping the running configuration", { problems: [String(error)] });
+            throw error;
+          })
+        : undefined;
+    config = next;
+    notifier.configure(next.notifications);
+    if (nextAuth) {
+      const previous = auth;
+      auth = nextAuth;
+      await previous.close();
+    }
+    const applied = ["log.level", "storage.delete", "storage.maintenance.readonly", "http.headers", "notifications", "auth", "tokenserver"];
+    logger.info("configuration reloaded", { file: options.file, applied, restartNeeded });
+    return { applied, restartNeeded };
+  }
+
   return {
     server,
     registry,
     url,
-    async reload() {
-      if (!options.file) return { applied: [], restartNeeded: [] };
-      let loaded;
-      try {
-        loaded = await loadConfigWithWarnings(options.file, { drivers: knownDrivers() });
-      } catch (error) {
-        const problems = error instanceof ConfigError ? error.problems : [String(error)];
-        logger.error("configuration reload failed; keeping the running configuration", { problems });
-        throw error;
-      }
-      for (const line of loaded.warningLines) logger.warn(line);
-      const next = loaded.config;
-      const changed = (read: (c: Config) => unknown) => JSON.stringify(read(next)) !== JSON.stringify(read(config));
-      const restartNeeded = restartKeys.filter(([, read]) => changed(read)).map(([key]) => key);
-      // Built before anything is switched, so a new auth setup that fails leaves all as it was.
-      const nextAuth =
-        changed((c) => c.auth) || changed((c) => c.tokenserver)
-          ? await setupAuth({ config: next, logger, prefix, etcd, defaultKeyDir }).catch((error: unknown) => {
-              logger.error("configuration reload failed; keeping the running configuration", { problems: [String(error)] });
-              throw error;
-            })
-          : undefined;
-      config = next;
-      notifier.configure(next.notifications);
-      if (nextAuth) {
-        const previous = auth;
-        auth = nextAuth;
-        await previous.close();
-      }
-      const applied = ["log.level", "storage.delete", "storage.maintenance.readonly", "http.headers", "notifications", "auth", "tokenserver"];
-      logger.info("configuration reloaded", { file: options.file, applied, restartNeeded });
-      return { applied, restartNeeded };
-    },
+    reload,
     close: async () => {
       stopPurging?.();
       await auth.close();

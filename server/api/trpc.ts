@@ -1,7 +1,9 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuthStatus } from "../auth/etcd-toggle.js";
+import type { Config } from "../config/schema.js";
 import type { MaintenanceServices } from "../maintenance/services.js";
+import type { ReloadResult } from "../serve.js";
 import type { ConsoleUsers } from "../console-auth/users.js";
 import type { LoginRateLimit } from "../console-auth/rate-limit.js";
 import type { Session, Sessions } from "../console-auth/sessions.js";
@@ -21,6 +23,13 @@ export interface ApiServices {
   authStatus: () => AuthStatus;
   /** Read-only mode, garbage collection and cleanup. */
   maintenance: MaintenanceServices;
+  /** The running configuration and the file it came from (absent: the embedded default). */
+  configuration: {
+    file: string | undefined;
+    current(): Config;
+    /** Re-reads the file and applies what can change live (what SIGHUP does). */
+    reload(): Promise<ReloadResult>;
+  };
 }
 
 /**

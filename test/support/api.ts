@@ -1,4 +1,5 @@
 import { createCaller } from "../../server/api/root.js";
+import { defaultConfigDocument, parseConfig } from "../../server/config/load.js";
 import type { ApiServices } from "../../server/api/trpc.js";
 import { LoginRateLimit } from "../../server/console-auth/rate-limit.js";
 import { Sessions } from "../../server/console-auth/sessions.js";
@@ -20,6 +21,7 @@ export async function createTestApiServices(
   const logger = options.logger ?? createLogger({ level: "error", write: () => undefined });
   const readOnly = await ReadOnlyState.create({ logger });
   const writes = new WriteTracker();
+  const config = parseConfig(defaultConfigDocument());
   const registry = createRegistry({ driver, logger, secret: "test", deleteEnabled: true, readOnly: () => readOnly.isReadOnly(), writes });
   return {
     registry,
@@ -30,6 +32,7 @@ export async function createTestApiServices(
     loginLimit: options.loginLimit ?? new LoginRateLimit(),
     secure: false,
     authStatus: () => ({ source: "config", connected: false, mode: "none", since: new Date(0).toISOString() }),
+    configuration: { file: undefined, current: () => config, reload: async () => ({ applied: [], restartNeeded: [] }) },
     maintenance: createMaintenance({ driver, services: registry.services, readOnly, writes, logger }),
   };
 }
