@@ -1,8 +1,9 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import { resolve } from "node:path";
 import { createApiHandler, trpcBasePath } from "./api/handler.js";
 import { defaultTokenKeyDir, setupAuth } from "./auth/index.js";
 import { createEtcdClient } from "./etcd/client.js";
+import { openMetadataIndex } from "./index/metadata-index.js";
+import { indexSettings } from "./index/settings.js";
 import { ReadOnlyState, WriteTracker } from "./maintenance/readonly.js";
 import { createMaintenance } from "./maintenance/services.js";
 import { parseListenAddress } from "./config/address.js";
@@ -70,8 +71,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     options.logger ?? createLogger({ level: () => config.log.level, format: config.log.formatter, fields: config.log.fields });
   for (const line of options.warnings ?? []) logger.warn(line);
   const { name, params } = storageDriver(config);
-  const resolved = resolveRelativeRoot(name, params);
-  const driver = createDriver(name, resolved);
+  const driver = createDriver(name, params);
   const prefix = (config.http.prefix ?? "/").replace(/\/$/, "");
   // One etcd client for everything shared between instances (auth toggle, read-only, GC lock).
   const etcd = config.etcd ? createEtcdClient(config.etcd) : undefined;
@@ -82,7 +82,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     logger,
   });
   const writes = new WriteTracker();
-  const defaultKeyDir = defaultTokenKeyDir(name === "filesystem" ? (resolved.rootdirectory as string) : undefined);
+  const defaultKeyDir = defaultTokenKeyDir(name === "filesystem" ? (params.rootdirectory as string) : undefined);
   // Rebuilt on reload when `auth` or `tokenserver` change; the engine reads it per request.
   let auth = await setupAuth({ config, logger, prefix, etcd, defaultKeyDir });
   const prometheus = config.http.debug?.prometheus?.enabled ? config.http.debug.prometheus : undefined;
@@ -115,6 +115,9 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     },
   });
   const consoleEnabled = !options.registryOnly && config.console.enabled !== false;
+  // Opened before the port so no push is missed; rebuilt from storage in the background when stale.
+  const index = consoleEnabled ? openMetadataIndex({ ...indexSettings(config), driver, services: registry.services, logger }) : undefined;
+  index?.start();
   const users = new ConsoleUsers(driver, logger);
   if (consoleEnabled) await users.ensureAdmin(process.env.BERTH_ADMIN_PASSWORD);
   const sessions = await Sessions.open(driver);
@@ -127,6 +130,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     loginLimit: new LoginRateLimit(),
     secure: Boolean(config.http.tls?.certificate),
     authStatus: () => auth.status(),
+    index,
     configuration: {
       file: options.file,
       current: () => config,
@@ -233,6 +237,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       etcd?.close();
       notifier.stop();
       await Promise.all([closeServer(server), debugServer ? closeServer(debugServer) : undefined]);
+      await index?.close();
     },
   };
 }
@@ -287,10 +292,4 @@ function closeServer(server: Server): Promise<void> {
     server.close(() => resolveClose());
     server.closeAllConnections();
   });
-}
-
-/** The embedded default says `./data`; resolve it against the working directory once, at start. */
-function resolveRelativeRoot(name: string, params: Record<string, unknown>): Record<string, unknown> {
-  if (name !== "filesystem" || typeof params.rootdirectory !== "string") return params;
-  return { ...params, rootdirectory: resolve(params.rootdirectory) };
 }

@@ -1,5 +1,7 @@
 import { authRouter } from "./routers/auth.js";
+import { imagesRouter } from "./routers/images.js";
 import { maintenanceRouter } from "./routers/maintenance.js";
+import { repositoriesRouter } from "./routers/repositories.js";
 import { systemRouter } from "./routers/system.js";
 import { createCallerFactory, router } from "./trpc.js";
 
@@ -7,6 +9,8 @@ export const appRouter = router({
   auth: authRouter,
   system: systemRouter,
   maintenance: maintenanceRouter,
+  repositories: repositoriesRouter,
+  images: imagesRouter,
 });
 
 export type AppRouter = typeof appRouter;

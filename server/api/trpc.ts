@@ -2,6 +2,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuthStatus } from "../auth/etcd-toggle.js";
 import type { Config } from "../config/schema.js";
+import type { MetadataIndex } from "../index/metadata-index.js";
 import type { MaintenanceServices } from "../maintenance/services.js";
 import type { ReloadResult } from "../serve.js";
 import type { ConsoleUsers } from "../console-auth/users.js";
@@ -21,6 +22,8 @@ export interface ApiServices {
   secure: boolean;
   /** Registry auth in force (config.yml or the etcd toggle) and etcd's reachability. */
   authStatus: () => AuthStatus;
+  /** The console's metadata index (absent when the console is off: `--registry-only`). */
+  index?: MetadataIndex;
   /** Read-only mode, garbage collection and cleanup. */
   maintenance: MaintenanceServices;
   /** The running configuration and the file it came from (absent: the embedded default). */

@@ -1,8 +1,9 @@
 import { hostname, userInfo } from "node:os";
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfigWithWarnings, storageDriver } from "../config/load.js";
 import { parseDuration } from "../config/units.js";
+import { markIndexStale } from "../index/metadata-index.js";
+import { indexSettings } from "../index/settings.js";
 import { createEtcdClient } from "../etcd/client.js";
 import type { GcEvent } from "../gc/collect.js";
 import { runGarbageCollection, type GcRunRecord } from "../gc/runner.js";
@@ -95,7 +96,7 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
     throw error;
   }
   const { name, params } = storageDriver(config);
-  const driver = createDriver(name, name === "filesystem" && typeof params.rootdirectory === "string" ? { ...params, rootdirectory: resolve(params.rootdirectory) } : params);
+  const driver = createDriver(name, params);
   const logger = createLogger({ level: "error", write: (line) => io.err(`${line}\n`) });
   const etcdConfig = values.offline ? undefined : config.etcd;
   const etcd = etcdConfig ? createEtcdClient(etcdConfig) : undefined;
@@ -117,6 +118,8 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
       graceMs,
       onEvent: (event) => printEvent(io, event, dryRun, verbose, text),
     });
+    // The console's index of a server sharing this machine learns of the deletions at its next start.
+    if (!dryRun) markIndexStale(indexSettings(config).path);
     if (values.json) io.out(`${JSON.stringify(run, null, 2)}\n`);
     else io.out(summary(run));
     return 0;

@@ -4,6 +4,7 @@ import { knownDrivers } from "../registry/storage/factory.js";
 import { version } from "../package-info.js";
 import { serve } from "../serve.js";
 import { configCommand } from "./config-commands.js";
+import { indexCommand } from "../index/cli.js";
 import { gcCommand } from "./gc-command.js";
 
 const usage = `Usage: berth <command> [options]
@@ -21,6 +22,8 @@ Commands:
   garbage-collect [--dry-run] [--delete-untagged] [--json] config.yml
                          Mark and sweep unreferenced blobs of a stopped registry's storage (with
                          etcd configured, running instances are held read-only meanwhile).
+  index rebuild|status [config.yml]
+                         Rebuild or inspect the console's metadata index (console.statedir).
 
 Signals: SIGHUP re-reads the configuration file and applies log level, delete, read-only,
 headers, notifications and auth live (other changes are reported as needing a restart).
@@ -43,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   if (command === "serve") return serveCommand(rest);
   if (command === "config") return configCommand(rest);
   if (command === "garbage-collect") return gcCommand(rest);
+  if (command === "index") return indexCommand(rest);
   process.stderr.write(`berth: unknown command ${JSON.stringify(command)}\n\n${usage}`);
   return 2;
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { resolve } from "node:path";
 import { storageDriver } from "./load.js";
 import type { Problem } from "./problems.js";
 import type { Config } from "./schema.js";
@@ -53,9 +52,6 @@ async function probeStorage(config: Config, options: DryRunOptions): Promise<Pro
     return [{ path: "storage", message: describeError(error) }];
   }
   const path = `storage.${name}`;
-  if (name === "filesystem" && typeof params.rootdirectory === "string") {
-    params = { ...params, rootdirectory: resolve(params.rootdirectory) };
-  }
   const where = name === "filesystem" ? ` under ${String(params.rootdirectory ?? "/var/lib/registry")}` : "";
 
   let driver: ProbeDriver;

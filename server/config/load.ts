@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { formatProblem, type Problem } from "./problems.js";
 import { storageOptionKeys, type Config } from "./schema.js";
 import { analyzeDocument, finish, validateConfigText, validateDocument, type ValidateOptions } from "./validate.js";
@@ -93,12 +94,19 @@ export function storageDriverNames(config: Config): string[] {
   );
 }
 
-/** The configured driver's name and parameters. */
+/**
+ * The configured driver's name and parameters. A relative filesystem root (the embedded default
+ * says `./data`) is resolved against the working directory here, once for every caller: serve,
+ * the CLI commands, the dry run and the index's storage fingerprint all mean the same directory.
+ */
 export function storageDriver(config: Config): { name: string; params: Record<string, unknown> } {
   const names = storageDriverNames(config);
   const [name] = names;
   if (!name) throw new ConfigError("storage: no storage driver configured");
   if (names.length > 1) throw new ConfigError(`storage: exactly one storage driver may be configured, found ${names.join(", ")}`);
-  const params = (config.storage as Record<string, unknown>)[name];
-  return { name, params: (params ?? {}) as Record<string, unknown> };
+  const params = ((config.storage as Record<string, unknown>)[name] ?? {}) as Record<string, unknown>;
+  if (name === "filesystem" && typeof params.rootdirectory === "string") {
+    return { name, params: { ...params, rootdirectory: resolve(params.rootdirectory) } };
+  }
+  return { name, params };
 }

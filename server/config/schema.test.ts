@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { describe, test } from "node:test";
 import { unimplementedKeys } from "./features.js";
 import { ConfigError, defaultConfigDocument, parseConfig, storageDriver, storageDriverNames } from "./load.js";
@@ -154,7 +155,7 @@ describe("schema coercion", () => {
 
   test("the built-in default document is valid", () => {
     const config = parseConfig(defaultConfigDocument());
-    assert.deepEqual(storageDriver(config), { name: "filesystem", params: { rootdirectory: "./data" } });
+    assert.deepEqual(storageDriver(config), { name: "filesystem", params: { rootdirectory: resolve("./data") } });
     assert.equal(config.storage.delete?.enabled, true);
   });
 

@@ -602,7 +602,13 @@ export const etcdSchema = section({
   dialtimeout: optional(duration()),
 });
 
-export const consoleSchema = section({ enabled: withDefault(bool(), true) });
+export const consoleSchema = section({
+  enabled: withDefault(bool(), true),
+  /** Local state of this instance (the console's metadata index), never on the storage driver. */
+  statedir: withDefault(nonEmptyStr(), "./data/berth-state"),
+  /** Rebuild the metadata index from storage when its last rebuild is older than this. */
+  indexmaxage: optional(duration()),
+});
 
 /**
  * `tokenserver`: Berth as its own docker token server (the LAIN console's role), answering

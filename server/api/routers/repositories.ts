@@ -1,0 +1,75 @@
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import { classifyIndexError } from "../../index/errors.js";
+import type { MetadataIndex } from "../../index/metadata-index.js";
+import { maxPageSize } from "../../index/store.js";
+import { protectedProcedure, router } from "../trpc.js";
+
+/** Until `index` is part of the API context (server/api/trpc.ts), read it from there untyped. */
+export function indexOf(ctx: { index?: MetadataIndex }): MetadataIndex {
+  const index = ctx.index;
+  if (!index) throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "the metadata index is not available" });
+  return index;
+}
+
+/** Index and engine errors as tRPC errors: NOT_FOUND, BAD_REQUEST, or INTERNAL_SERVER_ERROR; `cause` kept. */
+export function toTRPCError(error: unknown): TRPCError {
+  if (error instanceof TRPCError) return error;
+  const kind = classifyIndexError(error);
+  const code = kind === "not-found" ? "NOT_FOUND" : kind === "bad-request" ? "BAD_REQUEST" : "INTERNAL_SERVER_ERROR";
+  const message = error instanceof Error ? error.message : String(error);
+  return new TRPCError({ code, message, cause: error });
+}
+
+export async function answer<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw toTRPCError(error);
+  }
+}
+
+export const repositoryName = z.string().min(1).max(255);
+export const order = z.enum(["asc", "desc"]);
+const limit = z.number().int().min(1).max(maxPageSize);
+const offset = z.number().int().min(0).max(10_000_000);
+
+export const repositoriesRouter = router({
+  list: protectedProcedure
+    .input(
+      z
+        .object({
+          search: z.string().max(255).optional(),
+          namespace: z.string().max(255).optional(),
+          sort: z.enum(["name", "tags", "size", "pushed"]).optional(),
+          order: order.optional(),
+          limit: limit.optional(),
+          cursor: z.string().max(2048).optional(),
+          offset: offset.optional(),
+        })
+        .optional(),
+    )
+    .query(({ ctx, input }) => answer(() => indexOf(ctx).listRepositories(input ?? {}))),
+
+  namespaces: protectedProcedure.query(({ ctx }) => answer(() => indexOf(ctx).namespaces())),
+
+  tags: protectedProcedure
+    .input(
+      z.object({
+        repository: repositoryName,
+        filter: z.string().max(128).optional(),
+        sort: z.enum(["name", "created", "size", "pushed"]).optional(),
+        order: order.optional(),
+        limit: limit.optional(),
+        offset: offset.optional(),
+      }),
+    )
+    .query(({ ctx, input }) => {
+      const { repository, ...options } = input;
+      return answer(() => indexOf(ctx).listTags(repository, options));
+    }),
+
+  tagsSharing: protectedProcedure
+    .input(z.object({ repository: repositoryName, digest: z.string().min(1).max(200) }))
+    .query(({ ctx, input }) => answer(() => indexOf(ctx).tagsSharing(input.repository, input.digest))),
+});

@@ -1,0 +1,125 @@
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfigWithWarnings, storageDriver } from "../config/load.js";
+import { createLogger } from "../log.js";
+import { createRegistry } from "../registry/handler.js";
+import { createDriver, knownDrivers } from "../registry/storage/factory.js";
+import { openMetadataIndex } from "./metadata-index.js";
+import { indexSettings } from "./settings.js";
+
+export const indexUsage = `Usage: berth index <command> [options] [config.yml]
+
+The console's metadata index: repositories, tags and manifests of the storage configured in
+config.yml (default: filesystem storage under ./data), kept in a local SQLite file. Storage is
+the source of truth; the index is rebuilt from it at start when missing or stale.
+
+Commands:
+  rebuild                 Rebuild the index from storage now. Safe while Berth runs: the
+                          running instance answers from the rebuilt index.
+  status                  Where the index is, when it was built, whether it is stale, its totals.
+
+Options:
+      --state-dir DIR     The index's directory (default: console.statedir, else ./data/berth-state).
+      --json              Print the result as JSON.
+  -h, --help              Show this help.
+
+Exit status: 0 done, 1 failed, 2 usage error.
+`;
+
+export interface IndexCommandIO {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const processIO: IndexCommandIO = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/** `berth index ...`; returns the exit status. */
+export async function indexCommand(args: string[], io: IndexCommandIO = processIO): Promise<number> {
+  let values;
+  let positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        "state-dir": { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    io.err(`berth index: ${(error as Error).message}\n\n${indexUsage}`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(indexUsage);
+    return 0;
+  }
+  const [command, file, ...extra] = positionals;
+  if (command !== "rebuild" && command !== "status") {
+    io.err(`berth index: ${command === undefined ? "missing command" : `unknown command ${JSON.stringify(command)}`}\n\n${indexUsage}`);
+    return 2;
+  }
+  if (extra.length > 0) {
+    io.err(`berth index: expected at most one config file\n\n${indexUsage}`);
+    return 2;
+  }
+
+  let config;
+  try {
+    ({ config } = await loadConfigWithWarnings(file, { drivers: knownDrivers() }));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.err(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const settings = indexSettings(config, { stateDir: values["state-dir"] });
+  if (command === "status" && !existsSync(settings.path)) {
+    if (values.json) io.out(`${JSON.stringify({ path: settings.path, exists: false }, null, 2)}\n`);
+    else io.out(`index: ${settings.path}\nstate: missing (built at the next start, or by \`berth index rebuild\`)\n`);
+    return 0;
+  }
+
+  const { name, params } = storageDriver(config);
+  const driver = createDriver(name, params);
+  const logger = createLogger({ level: "warn", write: (line) => io.err(`${line}\n`) });
+  const registry = createRegistry({ driver, logger: createLogger({ level: "error", write: (line) => io.err(`${line}\n`) }) });
+  const index = openMetadataIndex({ path: settings.path, driver, services: registry.services, logger, generation: settings.generation, maxAgeMs: settings.maxAgeMs });
+  try {
+    if (command === "rebuild") {
+      const report = await index.rebuild();
+      if (values.json) {
+        io.out(`${JSON.stringify({ path: settings.path, ...report }, null, 2)}\n`);
+      } else {
+        io.out(
+          `rebuilt ${settings.path} in ${report.durationMs} ms: ${report.repositories} repositories, ${report.tags} tags, ${report.manifests} manifests` +
+            `${report.skipped ? `, ${report.skipped} unreadable manifests skipped` : ""}${report.errors ? `, ${report.errors} repositories could not be read` : ""}\n`,
+        );
+      }
+      return report.errors > 0 ? 1 : 0;
+    }
+    const status = index.status();
+    const { index: _status, ...stats } = index.stats();
+    if (values.json) {
+      io.out(`${JSON.stringify({ path: settings.path, exists: true, ...status, ...stats }, null, 2)}\n`);
+    } else {
+      io.out(
+        `index: ${settings.path}\n` +
+          `built: ${status.builtAt ? new Date(status.builtAt).toISOString() : "never"}\n` +
+          `state: ${status.stale ? `stale (${status.stale})` : "fresh"}\n` +
+          `${stats.repositories} repositories, ${stats.tags} tags, ${stats.manifests} manifests, ${stats.blobs} blobs\n`,
+      );
+    }
+    return 0;
+  } catch (error) {
+    io.err(`berth index ${command}: ${(error as Error).message ?? String(error)}\n`);
+    return 1;
+  } finally {
+    await index.close();
+  }
+}

@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { after, before, describe, it } from "node:test";
+import type { MetadataIndex } from "../../server/index/metadata-index.js";
+import type { ManifestRecord, RepositorySnapshot, TagRecord } from "../../server/index/types.js";
+import { blob, imageRecord, standaloneIndex } from "./fixtures.js";
+import { tempDir } from "./helpers.js";
+
+/*
+ * 10,000 repositories and 100,000 tags, written through the index's own insert API into an
+ * index file (WAL, as in production); every
+ * console query must answer in tens of milliseconds. The bound asserted is generous (200 ms,
+ * so two busy CI cores do not make it flaky); the measured times are printed.
+ */
+const repositories = 10_000;
+const smallTags = 9;
+const smallManifests = 6;
+const bigTags = 100_000 - (repositories - 1) * smallTags; // 10,009: one repository with many tags
+const boundMs = 200;
+
+const day = 86_400_000;
+const epoch = Date.parse("2024-01-01T00:00:00Z");
+
+function repositoryName(i: number): string {
+  return i % 10 === 0 ? `service-${i}` : `team-${String(i % 50).padStart(2, "0")}/service-${i}`;
+}
+
+function manifest(repo: number, j: number): ManifestRecord {
+  const n = repo * 100_000 + j;
+  return imageRecord({
+    label: `m${n}`,
+    config: blob(`c${n}`, 1_000 + (n % 500)),
+    layers: [blob(`base${n % 200}`, 30_000_000 + (n % 200) * 1000), blob(`mid${(repo * 7 + j) % 5000}`, 5_000_000 + (n % 5000)), blob(`top${n}`, (n * 7919) % 20_000_000)],
+    created: n % 13 === 0 ? null : new Date(epoch + ((n * 37) % 365) * day).toISOString(),
+    pushed: epoch + ((n * 53) % (365 * 24)) * 3_600_000,
+  });
+}
+
+function snapshotOf(i: number): RepositorySnapshot {
+  const big = i === 0;
+  const name = big ? "big/monorepo" : repositoryName(i);
+  const manifestCount = big ? bigTags : smallManifests;
+  const manifests = Array.from({ length: manifestCount }, (_, j) => manifest(i, j));
+  const tagCount = big ? bigTags : smallTags;
+  const tags: TagRecord[] = Array.from({ length: tagCount }, (_, j) => {
+    const target = manifests[j % manifestCount]!;
+    return { tag: big ? `build-${j}` : `v1.${j}.${i % 7}`, digest: target.digest, pushed: target.pushed + j * 1000 };
+  });
+  return { name, manifests, tags };
+}
+
+describe("metadata index at 10,000 repositories and 100,000 tags", () => {
+  let index: MetadataIndex;
+  let dir: string;
+  const timings: [string, number][] = [];
+
+  before(() => {
+    dir = tempDir();
+    index = standaloneIndex(join(dir, "index.sqlite"));
+    const started = performance.now();
+    for (let start = 0; start < repositories; start += 250) {
+      const batch: RepositorySnapshot[] = [];
+      for (let i = start; i < Math.min(repositories, start + 250); i++) batch.push(snapshotOf(i));
+      index.replaceRepositories(batch);
+    }
+    timings.push(["build (insert API, 40 transactions)", performance.now() - started]);
+  });
+  after(async () => {
+    await index.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Runs `query` three times (the first also prepares its statement); records and bounds the slowest. */
+  function timed<T>(label: string, query: () => T): T {
+    let result: T | undefined;
+    let slowest = 0;
+    for (let run = 0; run < 3; run++) {
+      const start = performance.now();
+      result = query();
+      slowest = Math.max(slowest, performance.now() - start);
+    }
+    timings.push([label, slowest]);
+    assert.ok(slowest < boundMs, `${label}: ${slowest.toFixed(1)} ms`);
+    return result as T;
+  }
+
+  it("holds what was written", () => {
+    const stats = timed("stats()", () => index.stats());
+    assert.equal(stats.repositories, repositories);
+    assert.equal(stats.tags, 100_000);
+    assert.equal(stats.manifests, bigTags + (repositories - 1) * smallManifests);
+    assert.equal(stats.largestRepositories.length, 10);
+    assert.equal(stats.largestRepositories[0]?.name, "big/monorepo");
+  });
+
+  it("lists repositories by every sort, filter and page quickly", () => {
+    for (const sort of ["name", "tags", "size", "pushed"] as const) {
+      for (const order of ["asc", "desc"] as const) {
+        const page = timed(`listRepositories ${sort} ${order}`, () => index.listRepositories({ sort, order, limit: 50 }));
+        assert.equal(page.rows.length, 50);
+        assert.equal(page.total, repositories);
+      }
+    }
+    const deep = timed("listRepositories size desc offset 9,000", () => index.listRepositories({ sort: "size", order: "desc", limit: 50, offset: 9000 }));
+    assert.equal(deep.rows.length, 50);
+    const first = index.listRepositories({ sort: "pushed", order: "desc", limit: 50 });
+    const next = timed("listRepositories pushed desc, next page by cursor", () => index.listRepositories({ sort: "pushed", order: "desc", limit: 50, cursor: first.nextCursor! }));
+    assert.ok(next.rows[0]!.lastPush! <= first.rows[49]!.lastPush!);
+    const search = timed('listRepositories search "service-12"', () => index.listRepositories({ search: "service-12", limit: 50 }));
+    assert.ok(search.total > 100 && search.rows.every((row) => row.name.includes("service-12")));
+    const namespace = timed('listRepositories namespace "team-07" by size', () => index.listRepositories({ namespace: "team-07", sort: "size", order: "desc", limit: 50 }));
+    assert.equal(namespace.total, 200);
+    const namespaces = timed("namespaces()", () => index.namespaces());
+    assert.equal(namespaces.length, 47, "45 team namespaces, big, and top-level names");
+  });
+
+  it("lists the tags of a 10,000-tag repository by every sort quickly", () => {
+    for (const sort of ["name", "created", "size", "pushed"] as const) {
+      for (const order of ["asc", "desc"] as const) {
+        const page = timed(`listTags big ${sort} ${order}`, () => index.listTags("big/monorepo", { sort, order, limit: 50 }));
+        assert.equal(page.rows.length, 50);
+        assert.equal(page.total, bigTags);
+      }
+    }
+    const deep = timed("listTags big pushed desc offset 9,000", () => index.listTags("big/monorepo", { sort: "pushed", order: "desc", limit: 50, offset: 9000 }));
+    assert.equal(deep.rows.length, 50);
+    const filtered = timed('listTags big filter "build-12"', () => index.listTags("big/monorepo", { filter: "build-12", sort: "size", order: "desc" }));
+    assert.ok(filtered.total > 100);
+    const small = timed("listTags small repository by created", () => index.listTags("team-01/service-1", { sort: "created", order: "desc" }));
+    assert.equal(small.total, smallTags);
+    const sharing = timed("tagsSharing", () => index.tagsSharing("team-01/service-1", small.rows[0]!.digest));
+    assert.ok(sharing.length >= 1);
+    timed("recentActivity(50)", () => index.recentActivity(50));
+  });
+
+  it("prints the measured timings", (t) => {
+    for (const [label, ms] of timings) t.diagnostic(`${label}: ${ms.toFixed(1)} ms`);
+    console.log(timings.map(([label, ms]) => `  ${label.padEnd(55)} ${ms.toFixed(1).padStart(8)} ms`).join("\n"));
+  });
+});
