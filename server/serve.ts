@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createApiHandler, trpcBasePath } from "./api/handler.js";
 import { defaultTokenKeyDir, setupAuth } from "./auth/index.js";
 import { createEtcdClient } from "./etcd/client.js";
+import { schedulePolicies } from "./gc/policies.js";
 import { openMetadataIndex } from "./index/metadata-index.js";
 import { indexSettings } from "./index/settings.js";
 import { ReadOnlyState, WriteTracker } from "./maintenance/readonly.js";
@@ -121,6 +122,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   const users = new ConsoleUsers(driver, logger);
   if (consoleEnabled) await users.ensureAdmin(process.env.BERTH_ADMIN_PASSWORD);
   const sessions = await Sessions.open(driver);
+  const maintenance = createMaintenance({ driver, services: registry.services, readOnly, writes, etcd, etcdPrefix: config.etcd?.prefix, logger });
   const api = createApiHandler({
     registry,
     version,
@@ -136,7 +138,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       current: () => config,
       reload: () => reload(),
     },
-    maintenance: createMaintenance({ driver, services: registry.services, readOnly, writes, etcd, etcdPrefix: config.etcd?.prefix, logger }),
+    maintenance,
   });
   const consoleHandler: ConsoleHandler | undefined = consoleEnabled
     ? guardConsole(sessions, createConsole({ dir: packageRoot, dev: options.dev ?? false, logger }))
@@ -170,6 +172,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   const publicBase = `${config.http.host?.replace(/\/$/, "") ?? url}${prefix}`;
   registry.services.events.subscribe((event) => notifier.notify(event, publicBase));
   registry.services.repositories.warm();
+  const stopPolicies = schedulePolicies(maintenance.policies, logger);
   const purging = config.storage.maintenance?.uploadpurging;
   const stopPurging =
     purging?.enabled === false
@@ -232,6 +235,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     reload,
     close: async () => {
       stopPurging?.();
+      stopPolicies();
       await auth.close();
       await readOnly.close();
       etcd?.close();

@@ -1,5 +1,7 @@
 import type { Etcd3 } from "etcd3";
 import { createCleanupService, type CleanupService } from "../gc/cleanup.js";
+import { CleanupPolicies } from "../gc/policies.js";
+import { runGarbageCollection, type GcRunRecord } from "../gc/runner.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../registry/http/context.js";
 import type { StorageDriver } from "../registry/storage/driver.js";
@@ -16,6 +18,9 @@ export interface MaintenanceServices {
   cleanup: CleanupService;
   /** The engine's event bus: GC announces the manifests it deletes there. */
   events: Services["events"];
+  /** A garbage collection on this running registry (read-only meanwhile, mode always restored). */
+  collect(options: { user: string; dryRun?: boolean; deleteUntagged: boolean }): Promise<GcRunRecord>;
+  policies: CleanupPolicies;
 }
 
 /**
@@ -32,6 +37,20 @@ export function createMaintenance(options: {
   logger: Logger;
 }): MaintenanceServices {
   const { driver, services, readOnly, writes, logger } = options;
+  const cleanup = createCleanupService({ driver, manifests: services.manifests, tags: services.tags, readOnly, writes, logger });
+  const collect: MaintenanceServices["collect"] = ({ user, dryRun, deleteUntagged }) =>
+    runGarbageCollection({
+      driver,
+      readOnly,
+      writes,
+      etcd: options.etcd,
+      etcdPrefix: options.etcdPrefix,
+      logger,
+      events: services.events,
+      user,
+      dryRun,
+      deleteUntagged,
+    });
   return {
     driver,
     readOnly,
@@ -40,6 +59,8 @@ export function createMaintenance(options: {
     etcdPrefix: options.etcdPrefix,
     logger,
     events: services.events,
-    cleanup: createCleanupService({ driver, manifests: services.manifests, tags: services.tags, readOnly, writes, logger }),
+    cleanup,
+    collect,
+    policies: new CleanupPolicies(driver, cleanup, collect, logger),
   };
 }

@@ -1,6 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { GcBusyError, currentGarbageCollection, listHistory, runGarbageCollection } from "../../gc/runner.js";
+import { PolicyNotFoundError, cleanupPolicyInput } from "../../gc/policies.js";
+import { GcBusyError, currentGarbageCollection, listHistory } from "../../gc/runner.js";
 import { CleanupConflictError, cleanupRulesSchema } from "../../gc/cleanup.js";
 import { ReadOnlyConflictError } from "../../maintenance/readonly.js";
 import { protectedProcedure, router } from "../trpc.js";
@@ -10,6 +11,7 @@ const repositoryInput = z.string().min(1).max(255);
 
 /** Maps the maintenance services' typed refusals to tRPC codes, keeping the cause. */
 function refusal(error: unknown): never {
+  if (error instanceof PolicyNotFoundError) throw new TRPCError({ code: "NOT_FOUND", message: error.message, cause: error });
   if (error instanceof GcBusyError || error instanceof ReadOnlyConflictError || error instanceof CleanupConflictError) {
     throw new TRPCError({ code: "CONFLICT", message: error.message, cause: error });
   }
@@ -38,18 +40,7 @@ export const maintenanceRouter = router({
       if (currentGarbageCollection(maintenance.driver)) {
         throw new TRPCError({ code: "CONFLICT", message: "a garbage collection is already running" });
       }
-      const run = runGarbageCollection({
-        driver: maintenance.driver,
-        readOnly: maintenance.readOnly,
-        writes: maintenance.writes,
-        etcd: maintenance.etcd,
-        etcdPrefix: maintenance.etcdPrefix,
-        logger: maintenance.logger,
-        events: maintenance.events,
-        user: session.user,
-        dryRun: input.dryRun,
-        deleteUntagged: input.deleteUntagged,
-      });
+      const run = maintenance.collect({ user: session.user, dryRun: input.dryRun, deleteUntagged: input.deleteUntagged });
       // The outcome lands in the history; a failure is logged there and here.
       run.catch((error: unknown) => maintenance.logger.error("garbage collection failed", { error: String(error) }));
       return { started: true };
@@ -78,4 +69,20 @@ export const maintenanceRouter = router({
   applyCleanup: protectedProcedure
     .input(z.object({ rules: cleanupRulesSchema }))
     .mutation(({ ctx, input }) => ctx.maintenance.cleanup.applyCleanup(input.rules).catch(refusal)),
+
+  /** Saved cleanup policies (rules + whether to collect garbage after + an optional schedule). */
+  policies: protectedProcedure.query(({ ctx }) => ctx.maintenance.policies.list()),
+
+  savePolicy: protectedProcedure
+    .input(z.object({ id: z.string().min(1).optional(), policy: cleanupPolicyInput }))
+    .mutation(({ ctx, input }) => ctx.maintenance.policies.save(input.policy, input.id).catch(refusal)),
+
+  deletePolicy: protectedProcedure
+    .input(z.object({ id: z.string().min(1) }))
+    .mutation(({ ctx, input }) => ctx.maintenance.policies.remove(input.id).catch(refusal)),
+
+  /** Applies a saved policy now, then collects garbage when the policy says so; waits for both. */
+  runPolicy: protectedProcedure
+    .input(z.object({ id: z.string().min(1) }))
+    .mutation(({ ctx, input }) => ctx.maintenance.policies.run(input.id, ctx.session.user).catch(refusal)),
 });
