@@ -6,6 +6,7 @@ import { serve } from "../serve.js";
 import { configCommand } from "./config-commands.js";
 import { indexCommand } from "../index/cli.js";
 import { gcCommand } from "./gc-command.js";
+import { readOnlyCommand } from "./readonly-command.js";
 
 const usage = `Usage: berth <command> [options]
 
@@ -22,6 +23,8 @@ Commands:
   garbage-collect [--dry-run] [--delete-untagged] [--json] config.yml
                          Mark and sweep unreferenced blobs of a stopped registry's storage (with
                          etcd configured, running instances are held read-only meanwhile).
+  readonly on|off|status [--reason TEXT] [--for DURATION] config.yml
+                         Switch every instance sharing the etcd to read-only and back.
   index rebuild|status [config.yml]
                          Rebuild or inspect the console's metadata index (console.statedir).
 
@@ -47,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
   if (command === "config") return configCommand(rest);
   if (command === "garbage-collect") return gcCommand(rest);
   if (command === "index") return indexCommand(rest);
+  if (command === "readonly") return readOnlyCommand(rest);
   process.stderr.write(`berth: unknown command ${JSON.stringify(command)}\n\n${usage}`);
   return 2;
 }
