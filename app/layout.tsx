@@ -1,7 +1,8 @@
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
+import { ConsoleHeader } from "@/components/console-header";
+import { themeScript } from "@/components/theme-toggle";
 import { TRPCReactProvider } from "@/components/trpc";
-import { UserMenu } from "@/components/user-menu";
 import "./globals.css";
 
 export const metadata: Metadata = {
@@ -11,16 +12,14 @@ export const metadata: Metadata = {
 
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
-    <html lang="en">
-      <body className="min-h-screen bg-slate-50 font-sans text-slate-900 antialiased">
+    // The theme script sets the `dark` class before hydration.
+    <html lang="en" suppressHydrationWarning>
+      <head>
+        <script dangerouslySetInnerHTML={{ __html: themeScript }} />
+      </head>
+      <body className="min-h-screen bg-slate-50 font-sans text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
         <TRPCReactProvider>
-          <header className="border-b border-slate-200 bg-white">
-            <div className="mx-auto flex max-w-6xl items-center gap-3 px-6 py-3">
-              <span className="text-lg font-semibold tracking-tight">Berth</span>
-              <span className="text-sm text-slate-500">registry console</span>
-              <UserMenu />
-            </div>
-          </header>
+          <ConsoleHeader />
           <main className="mx-auto max-w-6xl px-6 py-8">{children}</main>
         </TRPCReactProvider>
       </body>

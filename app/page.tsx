@@ -1,10 +1,11 @@
-import { HealthCard } from "@/components/health-card";
+import { Dashboard } from "@/components/dashboard";
+import { PageHeader } from "@/components/ui";
 
 export default function HomePage() {
   return (
-    <div className="space-y-6">
-      <h1 className="text-2xl font-semibold">Overview</h1>
-      <HealthCard />
-    </div>
+    <>
+      <PageHeader title="Overview" subtitle="Health, storage and what happened lately" />
+      <Dashboard />
+    </>
   );
 }

@@ -1,51 +1,73 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
+import { formatAgo } from "./format";
 import { useTRPC } from "./trpc";
+import { Badge, Card } from "./ui";
+
+function uptime(seconds: number): string {
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86_400)} d`;
+}
 
 export function HealthCard() {
   const trpc = useTRPC();
   const health = useQuery({ ...trpc.system.health.queryOptions(), refetchInterval: 10_000 });
 
   return (
-    <section className="rounded-lg border border-slate-200 bg-white p-5 shadow-sm" aria-labelledby="health-title">
-      <h2 id="health-title" className="text-sm font-medium uppercase tracking-wide text-slate-500">
-        Registry health
-      </h2>
+    <Card title={<span id="health-title">Registry health</span>}>
       {health.isPending ? (
-        <p className="mt-3 text-slate-500">Checking…</p>
+        <p className="text-slate-500 dark:text-slate-400">Checking…</p>
       ) : health.isError ? (
-        <p className="mt-3 text-red-700" data-testid="health-status">
+        <p className="text-red-700 dark:text-red-300" data-testid="health-status">
           Unreachable: {health.error.message}
         </p>
       ) : (
-        <dl className="mt-3 grid grid-cols-2 gap-x-6 gap-y-2 text-sm sm:grid-cols-4">
+        <dl className="grid grid-cols-2 gap-x-6 gap-y-3 text-sm sm:grid-cols-5">
           <div>
-            <dt className="text-slate-500">Status</dt>
+            <dt className="text-slate-500 dark:text-slate-400">Status</dt>
             <dd
               data-testid="health-status"
-              className={health.data.status === "ok" ? "font-semibold text-emerald-700" : "font-semibold text-amber-700"}
+              className={
+                health.data.status === "ok"
+                  ? "font-semibold text-emerald-700 dark:text-emerald-400"
+                  : "font-semibold text-amber-700 dark:text-amber-400"
+              }
             >
               {health.data.status}
             </dd>
           </div>
           <div>
-            <dt className="text-slate-500">Storage</dt>
+            <dt className="text-slate-500 dark:text-slate-400">Storage</dt>
             <dd data-testid="health-storage">
               {health.data.storage.driver}
               {health.data.storage.ok ? "" : ` (${health.data.storage.error ?? "failing"})`}
             </dd>
           </div>
           <div>
-            <dt className="text-slate-500">Version</dt>
+            <dt className="text-slate-500 dark:text-slate-400">Registry auth</dt>
+            <dd data-testid="health-auth">
+              {health.data.auth.mode}{" "}
+              <Badge tone={health.data.auth.source === "etcd" ? "info" : "neutral"}>{health.data.auth.source === "etcd" ? "from etcd" : "config.yml"}</Badge>
+              {health.data.auth.etcd && !health.data.auth.etcd.connected ? (
+                <Badge tone="warn" className="ml-1">
+                  etcd unreachable
+                </Badge>
+              ) : null}
+            </dd>
+          </div>
+          <div>
+            <dt className="text-slate-500 dark:text-slate-400">Version</dt>
             <dd>{health.data.version}</dd>
           </div>
           <div>
-            <dt className="text-slate-500">Uptime</dt>
-            <dd>{health.data.uptimeSeconds}s</dd>
+            <dt className="text-slate-500 dark:text-slate-400">Uptime</dt>
+            <dd title={`started ${formatAgo(Date.now() - health.data.uptimeSeconds * 1000)}`}>{uptime(health.data.uptimeSeconds)}</dd>
           </div>
         </dl>
       )}
-    </section>
+    </Card>
   );
 }

@@ -9,7 +9,13 @@ export const adminPassword = "e2e-admin-password";
 
 export interface BerthProcess {
   url: string;
+  /** `127.0.0.1:<port>`, as `docker://` references name the registry. */
+  host: string;
   dataDir: string;
+  /** The config.yml Berth was started with (the console's editor writes it). */
+  configFile: string;
+  /** The throwaway directory holding the data and the config file. */
+  dir: string;
   output: () => string;
   stop(): Promise<void>;
 }
@@ -26,12 +32,25 @@ async function freePort(): Promise<number> {
   });
 }
 
+export interface StartOptions {
+  /**
+   * Lines for config.yml after the defaults (`version`, `log`, `storage.filesystem`, `http.addr`),
+   * given the temp directory; e.g. `storage.delete`, `http.secret`, `etcd`, `tokenserver`. Keys of
+   * `storage` and `http` go in `storage`/`http`; `console` is taken (its `statedir` is set).
+   */
+  config?: (dir: string) => { storage?: string[]; http?: string[]; top?: string[] };
+  /** Called with the temp directory before Berth starts (to write files the config names). */
+  prepare?: (dir: string) => Promise<void>;
+}
+
 /** Starts the built `berth serve` on a free loopback port with a throwaway data directory. */
-export async function startBerth(): Promise<BerthProcess> {
+export async function startBerth(options: StartOptions = {}): Promise<BerthProcess> {
   const dir = await mkdtemp(join(tmpdir(), "berth-e2e-"));
   const dataDir = join(dir, "data");
   const port = await freePort();
   const configFile = join(dir, "config.yml");
+  await options.prepare?.(dir);
+  const extra = options.config?.(dir) ?? {};
   await writeFile(
     configFile,
     [
@@ -41,8 +60,14 @@ export async function startBerth(): Promise<BerthProcess> {
       "storage:",
       "  filesystem:",
       `    rootdirectory: ${dataDir}`,
+      ...(extra.storage ?? []).map((line) => `  ${line}`),
       "http:",
       `  addr: 127.0.0.1:${port}`,
+      ...(extra.http ?? []).map((line) => `  ${line}`),
+      // The metadata index lives in the throwaway directory too, not in the repository's ./data.
+      "console:",
+      `  statedir: ${join(dir, "state")}`,
+      ...(extra.top ?? []),
       "",
     ].join("\n"),
   );
@@ -71,7 +96,10 @@ export async function startBerth(): Promise<BerthProcess> {
   }
   return {
     url,
+    host: `127.0.0.1:${port}`,
     dataDir,
+    configFile,
+    dir,
     output: () => output,
     async stop() {
       if (child.exitCode === null) {

@@ -1,6 +1,8 @@
 import { authRouter } from "./routers/auth.js";
+import { configRouter } from "./routers/config.js";
 import { imagesRouter } from "./routers/images.js";
 import { maintenanceRouter } from "./routers/maintenance.js";
+import { registryAuthRouter } from "./routers/registry-auth.js";
 import { repositoriesRouter } from "./routers/repositories.js";
 import { systemRouter } from "./routers/system.js";
 import { createCallerFactory, router } from "./trpc.js";
@@ -11,6 +13,8 @@ export const appRouter = router({
   maintenance: maintenanceRouter,
   repositories: repositoriesRouter,
   images: imagesRouter,
+  config: configRouter,
+  registryAuth: registryAuthRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -3,7 +3,9 @@ import { z } from "zod";
 import { PolicyNotFoundError, cleanupPolicyInput } from "../../gc/policies.js";
 import { GcBusyError, currentGarbageCollection, listHistory } from "../../gc/runner.js";
 import { CleanupConflictError, cleanupRulesSchema } from "../../gc/cleanup.js";
+import { recordActivity } from "../../maintenance/activity.js";
 import { ReadOnlyConflictError } from "../../maintenance/readonly.js";
+import { RegistryError } from "../../registry/errors.js";
 import { protectedProcedure, router } from "../trpc.js";
 
 const digestInput = z.string().regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, "not a digest");
@@ -11,6 +13,11 @@ const repositoryInput = z.string().min(1).max(255);
 
 /** Maps the maintenance services' typed refusals to tRPC codes, keeping the cause. */
 function refusal(error: unknown): never {
+  if (error instanceof RegistryError) {
+    // The engine's refusals: read-only mode (UNSUPPORTED), an unknown manifest or tag, bad input.
+    const code = error.code === "UNSUPPORTED" ? "CONFLICT" : error.status === 404 ? "NOT_FOUND" : error.status < 500 ? "BAD_REQUEST" : "INTERNAL_SERVER_ERROR";
+    throw new TRPCError({ code, message: error.message, cause: error });
+  }
   if (error instanceof PolicyNotFoundError) throw new TRPCError({ code: "NOT_FOUND", message: error.message, cause: error });
   if (error instanceof GcBusyError || error instanceof ReadOnlyConflictError || error instanceof CleanupConflictError) {
     throw new TRPCError({ code: "CONFLICT", message: error.message, cause: error });
@@ -23,11 +30,17 @@ export const maintenanceRouter = router({
 
   setReadOnly: protectedProcedure
     .input(z.object({ enabled: z.boolean(), reason: z.string().max(500).optional() }))
-    .mutation(({ ctx, input }) =>
-      ctx.maintenance.readOnly
+    .mutation(async ({ ctx, input }) => {
+      const status = await ctx.maintenance.readOnly
         .set(input.enabled, { owner: ctx.session.user, reason: input.reason ?? (input.enabled ? "set from the console" : undefined) })
-        .catch(refusal),
-    ),
+        .catch(refusal);
+      await recordActivity(ctx.maintenance, {
+        user: ctx.session.user,
+        action: input.enabled ? "readonly.on" : "readonly.off",
+        summary: input.enabled ? `read-only mode on${input.reason ? `: ${input.reason}` : ""}` : "read-only mode off",
+      });
+      return status;
+    }),
 
   /**
    * Starts a garbage collection and answers at once; progress comes from `gcStatus`. The run
@@ -41,6 +54,11 @@ export const maintenanceRouter = router({
         throw new TRPCError({ code: "CONFLICT", message: "a garbage collection is already running" });
       }
       const run = maintenance.collect({ user: session.user, dryRun: input.dryRun, deleteUntagged: input.deleteUntagged });
+      void recordActivity(maintenance, {
+        user: session.user,
+        action: "gc.start",
+        summary: `garbage collection started${input.dryRun ? " (dry run)" : ""}${input.deleteUntagged ? ", deleting untagged manifests" : ""}`,
+      });
       // The outcome lands in the history; a failure is logged there and here.
       run.catch((error: unknown) => maintenance.logger.error("garbage collection failed", { error: String(error) }));
       return { started: true };
@@ -55,12 +73,30 @@ export const maintenanceRouter = router({
   /** Deletes a manifest by digest with every tag on it (the API's DELETE by digest). */
   softDelete: protectedProcedure
     .input(z.object({ repository: repositoryInput, digest: digestInput }))
-    .mutation(({ ctx, input }) => ctx.maintenance.cleanup.softDelete(input).catch(refusal)),
+    .mutation(async ({ ctx, input }) => {
+      const result = await ctx.maintenance.cleanup.softDelete(input).catch(refusal);
+      await recordActivity(ctx.maintenance, {
+        user: ctx.session.user,
+        action: "manifest.delete",
+        summary: `deleted ${input.repository}@${input.digest}${result.sharedTags.length ? ` with tags ${result.sharedTags.join(", ")}` : ""}`,
+        details: { ...input, tags: result.sharedTags },
+      });
+      return result;
+    }),
 
   /** Removes one tag; the manifest stays while other tags use it. */
   untag: protectedProcedure
     .input(z.object({ repository: repositoryInput, tag: z.string().regex(/^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/) }))
-    .mutation(({ ctx, input }) => ctx.maintenance.cleanup.untag(input).catch(refusal)),
+    .mutation(async ({ ctx, input }) => {
+      const result = await ctx.maintenance.cleanup.untag(input).catch(refusal);
+      await recordActivity(ctx.maintenance, {
+        user: ctx.session.user,
+        action: "tag.delete",
+        summary: `removed tag ${input.repository}:${input.tag}`,
+        details: { ...input, digest: result.digest },
+      });
+      return result;
+    }),
 
   previewCleanup: protectedProcedure
     .input(z.object({ rules: cleanupRulesSchema }))
@@ -68,7 +104,16 @@ export const maintenanceRouter = router({
 
   applyCleanup: protectedProcedure
     .input(z.object({ rules: cleanupRulesSchema }))
-    .mutation(({ ctx, input }) => ctx.maintenance.cleanup.applyCleanup(input.rules).catch(refusal)),
+    .mutation(async ({ ctx, input }) => {
+      const result = await ctx.maintenance.cleanup.applyCleanup(input.rules).catch(refusal);
+      await recordActivity(ctx.maintenance, {
+        user: ctx.session.user,
+        action: "cleanup.apply",
+        summary: `cleanup applied: ${result.deleted.length} manifests deleted, ${result.untagged.length} tags removed, ${result.skipped.length} skipped`,
+        details: { rules: input.rules },
+      });
+      return result;
+    }),
 
   /** Saved cleanup policies (rules + whether to collect garbage after + an optional schedule). */
   policies: protectedProcedure.query(({ ctx }) => ctx.maintenance.policies.list()),
@@ -84,5 +129,14 @@ export const maintenanceRouter = router({
   /** Applies a saved policy now, then collects garbage when the policy says so; waits for both. */
   runPolicy: protectedProcedure
     .input(z.object({ id: z.string().min(1) }))
-    .mutation(({ ctx, input }) => ctx.maintenance.policies.run(input.id, ctx.session.user).catch(refusal)),
+    .mutation(async ({ ctx, input }) => {
+      const result = await ctx.maintenance.policies.run(input.id, ctx.session.user).catch(refusal);
+      await recordActivity(ctx.maintenance, {
+        user: ctx.session.user,
+        action: "cleanup.policy",
+        summary: `cleanup policy run: ${result.applied.deleted.length} manifests deleted, ${result.applied.untagged.length} tags removed${result.gc ? `, garbage collection ${result.gc.status}` : ""}`,
+        details: { id: input.id },
+      });
+      return result;
+    }),
 });

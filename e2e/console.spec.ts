@@ -1,0 +1,454 @@
+import { request as httpRequest, type ClientRequest } from "node:http";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect, test, type Page } from "@playwright/test";
+import bcrypt from "bcryptjs";
+import { Etcd3 } from "etcd3";
+import { startEtcd, type RunningEtcd } from "../test/support/etcd";
+import { makeImageLayout, type ImageLayout } from "../test/support/images";
+import { skopeoCopy } from "../test/support/skopeo";
+import { logIn, startBerth, type BerthProcess } from "./berth";
+
+/*
+ * The console against a real Berth (built `berth serve`), real images pushed by skopeo and a real
+ * etcd: every page of issue 7, in order, sharing one registry. With BERTH_SCREENSHOTS=1 each page
+ * is also saved to docs/screenshots/ (`BERTH_SCREENSHOTS=1 npx playwright test`).
+ */
+
+test.describe.configure({ mode: "serial" });
+test.use({ viewport: { width: 1280, height: 800 } });
+
+const authKey = "/lain/config/auth/registry";
+const httpSecret = "e2e-http-secret-do-not-show";
+const shots = "docs/screenshots";
+
+let etcd: RunningEtcd;
+let berth: BerthProcess;
+let layouts: string;
+let etcdClient: Etcd3;
+const images: Record<string, ImageLayout> = {};
+
+async function layout(name: string, options: Parameters<typeof makeImageLayout>[1]): Promise<ImageLayout> {
+  const image = await makeImageLayout(join(layouts, name), options);
+  images[name] = image;
+  return image;
+}
+
+/** Runs `jobs` with at most `limit` at once. */
+async function parallel(jobs: (() => Promise<unknown>)[], limit: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, jobs.length) }, async () => {
+      while (next < jobs.length) await jobs[next++]?.();
+    }),
+  );
+}
+
+const push = (image: ImageLayout, target: string, all = false) => skopeoCopy(image.ref, `docker://${berth.host}/${target}`, { all });
+
+/** Logs in and waits for the dashboard (logIn only submits the form). */
+async function signIn(page: Page): Promise<void> {
+  await logIn(page, berth.url);
+  await expect(page.getByTestId("current-user")).toHaveText("admin");
+}
+
+/** Refreshes docs/screenshots/ only when asked (BERTH_SCREENSHOTS=1), so a test run leaves the checkout clean. */
+async function shot(page: Page, name: string): Promise<void> {
+  if (process.env.BERTH_SCREENSHOTS === "1") await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+}
+
+test.beforeAll(async () => {
+  test.setTimeout(120_000);
+  etcd = await startEtcd();
+  etcdClient = new Etcd3({ hosts: etcd.endpoint });
+  layouts = await mkdtemp(join(tmpdir(), "berth-e2e-images-"));
+  berth = await startBerth({
+    prepare: async (dir) => {
+      await writeFile(join(dir, "users.htpasswd"), ["alice", "bob", "ci-builder"].map((user) => `${user}:${bcrypt.hashSync(`${user}-pw`, 4)}`).join("\n") + "\n");
+    },
+    config: (dir) => ({
+      storage: ["delete:", "  enabled: true"],
+      http: [`secret: ${httpSecret}`],
+      top: [
+        "etcd:",
+        `  endpoints: [${etcd.endpoint}]`,
+        "tokenserver:",
+        "  enabled: true",
+        `  users: ${join(dir, "users.htpasswd")}`,
+        "  admins: [alice]",
+        "  groups:",
+        "    ci: [ci-builder]",
+        "  rules:",
+        '    - users: ["*"]',
+        '      repositories: ["**"]',
+        "      actions: [pull]",
+        "    - groups: [ci]",
+        '      repositories: ["demo/*"]',
+        "      actions: [pull, push]",
+      ],
+    }),
+  });
+  await mkdir(shots, { recursive: true });
+
+  const base = await layout("base", { seed: "base", layers: [1024, 2048] });
+  const appTags = await Promise.all([1, 2, 3, 4, 5].map((n) => layout(`app-${n}`, { seed: `app-${n}`, layers: [512 * n, 700], tag: `t${n}` })));
+  const multi = await layout("multi", {
+    seed: "multi",
+    layers: [1500],
+    platforms: [
+      { os: "linux", architecture: "amd64" },
+      { os: "linux", architecture: "arm64", variant: "v8" },
+    ],
+  });
+  const shared = await layout("shared", { seed: "shared", layers: [900] });
+  const other = await layout("other", { seed: "other", layers: [800] });
+  const cleanups = await Promise.all([1, 2, 3, 4, 5].map((n) => layout(`clean-${n}`, { seed: `clean-${n}`, layers: [600 + n] })));
+
+  // ~30 repositories in three namespaces, the same small image in each.
+  const many = Array.from({ length: 30 }, (_, i) => `ns${i % 3}/service-${String(i + 1).padStart(2, "0")}`);
+  await parallel(
+    [
+      ...many.map((name) => () => push(base, `${name}:v1`)),
+      ...appTags.map((image, i) => () => push(image, `demo/app:t${i + 1}`)),
+      () => push(base, "demo/app:latest"),
+      () => push(multi, "demo/multi:v1", true),
+      () => push(shared, "demo/shared:one"),
+      () => push(shared, "demo/shared:two"),
+      () => push(other, "demo/shared:three"),
+    ],
+    8,
+  );
+  // In order, so "keep the last 2 pushed" has a clear answer.
+  for (const [i, image] of cleanups.entries()) await push(image, `cleanup/app:c${i + 1}`);
+});
+
+test.afterAll(async () => {
+  if (process.env.BERTH_E2E_LOG) console.log(berth?.output());
+  etcdClient?.close();
+  await berth?.stop();
+  await etcd?.stop();
+  if (layouts) await rm(layouts, { recursive: true, force: true });
+});
+
+test("log in and see the dashboard: health, counts, storage, largest repositories, activity", async ({ page }) => {
+  await page.goto(berth.url + "/login");
+  await shot(page, "login");
+  await signIn(page);
+  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
+  await expect(page.getByTestId("current-user")).toHaveText("admin");
+  await expect(page.getByTestId("registry-host")).toHaveText(berth.host);
+  await expect(page.getByTestId("health-status")).toHaveText("ok");
+  // 30 + demo/app, demo/multi, demo/shared, cleanup/app
+  // The metadata index follows the pushes' events in the background.
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId("stat-repositories")).toHaveText("34", { timeout: 2_000 });
+  }).toPass({ timeout: 20_000 });
+  await expect(page.getByTestId("largest-repositories").getByRole("listitem")).toHaveCount(10);
+  await expect(page.getByTestId("activity-list").getByRole("listitem").first()).toContainText("pushed");
+  await shot(page, "dashboard");
+
+  // Dark mode: the toggle cycles Auto → Light → Dark.
+  await page.getByTestId("theme-toggle").click();
+  await page.getByTestId("theme-toggle").click();
+  await expect(page.locator("html")).toHaveClass(/dark/);
+  await shot(page, "dashboard-dark");
+  await page.getByTestId("theme-toggle").click();
+});
+
+test("find a repository by search among many, filter by namespace, page", async ({ page }) => {
+  await signIn(page);
+  await page.getByRole("link", { name: "Repositories", exact: true }).click();
+  const table = page.getByTestId("repositories-table");
+  await expect(table.getByRole("row")).toHaveCount(35); // header + 34
+  await page.getByTestId("repository-search").fill("service-17");
+  await expect(table.getByRole("row")).toHaveCount(2);
+  await expect(table.getByRole("link", { name: "ns1/service-17" })).toBeVisible();
+  await expect(page).toHaveURL(/q=service-17/);
+
+  await page.getByTestId("repository-search").fill("");
+  await page.getByLabel("Namespace").selectOption("ns2");
+  await expect(table.getByRole("row")).toHaveCount(11);
+  await page.getByLabel("Namespace").selectOption("*");
+  await page.getByTestId("repository-search").fill("service");
+  await expect(page.getByTestId("pager-range")).toHaveText("1–30 of 30");
+  await page.getByTestId("repository-search").fill("");
+  await expect(table.getByRole("row")).toHaveCount(35);
+  await shot(page, "repositories");
+
+  await page.getByTestId("repository-search").fill("service-17");
+  await expect(table.getByRole("row")).toHaveCount(2);
+  await table.getByRole("link", { name: "ns1/service-17" }).click();
+  await expect(page.getByTestId("repository-name")).toHaveText("ns1/service-17");
+});
+
+test("sort tags by created, filter, copy the pull command with the real host", async ({ page }) => {
+  await signIn(page);
+  await page.goto(berth.url + "/repositories/demo/app");
+  const rows = page.getByTestId("tag-row");
+  await expect(rows).toHaveCount(6);
+  await page.getByTestId("tag-sort").selectOption("created:desc");
+  await expect(page).toHaveURL(/sort=created&order=desc/);
+  await expect(async () => {
+    const created = (await page.getByTestId("tag-created").evaluateAll((cells) => cells.map((cell) => Number(cell.getAttribute("data-created"))))) as number[];
+    expect(created).toHaveLength(6);
+    expect(created).toEqual([...created].sort((a, b) => b - a));
+  }).toPass();
+  await page.getByTestId("tag-sort").selectOption("created:asc");
+  await expect(async () => {
+    const created = (await page.getByTestId("tag-created").evaluateAll((cells) => cells.map((cell) => Number(cell.getAttribute("data-created"))))) as number[];
+    expect(created).toEqual([...created].sort((a, b) => a - b));
+  }).toPass();
+
+  await page.getByTestId("tag-filter").fill("t3");
+  await expect(rows).toHaveCount(1);
+  await page.getByTestId("tag-filter").fill("");
+  await expect(rows).toHaveCount(6);
+  await expect(page.getByText(`docker pull ${berth.host}/demo/app:`).first()).toBeVisible();
+  await shot(page, "repository");
+});
+
+test("open an image: layers with sizes, config, history, raw JSON; an index has platform tabs", async ({ page }) => {
+  await signIn(page);
+  await page.goto(berth.url + "/repositories/demo/app");
+  await page.getByTestId("tag-row").filter({ hasText: "t2" }).getByTestId("tag-link").click();
+  await expect(page).toHaveURL(/\/repositories\/demo\/app\/-\/manifests\/t2$/);
+  const layers = page.getByTestId("layers-table").locator("tbody tr");
+  await expect(layers).toHaveCount(2);
+  const expected = images["app-2"]?.manifests[0]?.layers ?? [];
+  await expect(page.getByTestId("layers-table")).toContainText(expected[0]?.digest.slice(0, 19) ?? "missing");
+  await expect(page.getByTestId("history-list").getByRole("listitem")).toHaveCount(2);
+  await expect(page.getByTestId("history-list")).toContainText("berth make-test-image: layer 0");
+  await expect(page.getByTestId("config-env")).toContainText("BERTH_TEST_SEED=app-2");
+  await page.getByText(/Show JSON/).click();
+  await expect(page.getByTestId("raw-json")).toContainText('"schemaVersion": 2');
+  await shot(page, "image");
+
+  await page.goto(berth.url + "/repositories/demo/multi/-/manifests/v1");
+  const tabs = page.getByRole("tab");
+  await expect(tabs).toHaveCount(2);
+  await expect(tabs.first()).toHaveText("linux/amd64");
+  await tabs.first().focus();
+  await page.keyboard.press("ArrowRight");
+  await expect(page.getByRole("tab", { name: "linux/arm64/v8" })).toHaveAttribute("aria-selected", "true");
+  await expect(page.getByRole("tabpanel").getByTestId("config-env")).toContainText("BERTH_TEST_SEED=multi");
+  await shot(page, "image-index");
+});
+
+test("delete a digest shared by two tags: the dialog lists both, deleting the manifest removes both", async ({ page }) => {
+  await signIn(page);
+  await page.goto(berth.url + "/repositories/demo/shared");
+  const rows = page.getByTestId("tag-row");
+  await expect(rows).toHaveCount(3);
+  await page.getByRole("button", { name: "Delete one" }).click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog.getByTestId("shared-tag")).toHaveText(["one", "two"]);
+  await expect(dialog.getByText("Delete this tag only")).toBeVisible();
+  await dialog.getByText("Delete the manifest (all 2 tags)").click();
+  await expect(dialog.getByTestId("extra-tags-warning")).toContainText("two");
+  await shot(page, "delete-dialog");
+  await dialog.getByTestId("confirm-delete").click();
+  await expect(dialog).toBeHidden();
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toHaveAttribute("data-tag", "three");
+
+  // Bulk: select every tag of a repository, delete the tags only.
+  await page.goto(berth.url + "/repositories/ns0/service-01");
+  await page.getByLabel("Select every tag on this page").check();
+  await page.getByTestId("bulk-delete").click();
+  await expect(page.getByRole("dialog").getByTestId("shared-tag")).toHaveText(["v1"]);
+  await page.getByRole("dialog").getByTestId("confirm-delete").click();
+  await expect(page.getByText("This repository has no tags.")).toBeVisible();
+});
+
+test("preview and apply a cleanup rule", async ({ page }) => {
+  await signIn(page);
+  await page.getByRole("link", { name: "Cleanup", exact: true }).click();
+  await page.getByLabel("Rule 1 repositories").fill("cleanup/*");
+  await page.getByLabel("Rule 1 keep last").fill("2");
+  await page.getByTestId("preview-cleanup").click();
+  const preview = page.getByTestId("cleanup-preview");
+  await expect(preview.locator("tbody tr")).toHaveCount(3);
+  await expect(preview).toContainText("c1");
+  await expect(preview).toContainText("c3");
+  await expect(preview).not.toContainText("c5");
+  await page.getByLabel("Deletions only").uncheck();
+  await expect(preview.locator("tbody tr")).toHaveCount(5);
+  await expect(preview.locator('tr[data-action="keep"]')).toHaveCount(2);
+  await shot(page, "cleanup");
+  await page.getByTestId("apply-cleanup").click();
+  await page.getByTestId("confirm-cleanup").click();
+  await expect(page.getByTestId("cleanup-result")).toContainText("3 manifests deleted");
+  await page.goto(berth.url + "/repositories/cleanup/app");
+  await expect(page.getByTestId("tag-row")).toHaveCount(2);
+  await expect(page.getByTestId("tag-row").first()).toHaveAttribute("data-tag", /c[45]/);
+});
+
+/** Starts a blob upload and keeps its PATCH open: a write in progress that a GC must wait for. */
+async function holdWrite(): Promise<{ release(): Promise<number> }> {
+  const start = await fetch(`${berth.url}/v2/held/upload/blobs/uploads/`, { method: "POST" });
+  expect(start.status).toBe(202);
+  const location = new URL(start.headers.get("location") ?? "", berth.url);
+  let request: ClientRequest;
+  const answered = new Promise<number>((resolve, reject) => {
+    request = httpRequest(location, { method: "PATCH", headers: { "Content-Type": "application/octet-stream" } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    request.on("error", reject);
+  });
+  request!.write(Buffer.alloc(1024, 1));
+  // Let the request reach the engine before the GC switches to read-only.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return {
+    async release() {
+      request.end();
+      return answered;
+    },
+  };
+}
+
+test("run garbage collection: banner on every page, live progress, the report and the history", async ({ page }) => {
+  await signIn(page);
+  await page.getByRole("link", { name: "Garbage collection", exact: true }).click();
+
+  await page.getByTestId("gc-dry-run").click();
+  await expect(page.getByTestId("gc-report")).toContainText("dry run", { timeout: 15_000 });
+  await expect(page.getByTestId("gc-history").locator("tbody tr")).toHaveCount(1);
+
+  const write = await holdWrite();
+  await page.getByTestId("gc-delete-untagged").check();
+  await page.getByTestId("gc-run").click();
+  await page.getByTestId("gc-confirm").click();
+  const banner = page.getByTestId("maintenance-banner");
+  await expect(banner).toContainText("Read-only: garbage collection by admin is running");
+  await expect(page.getByTestId("gc-progress")).toBeVisible();
+  await expect(page.getByTestId("gc-phase")).toContainText("waiting for writes");
+  await shot(page, "gc-running");
+  // The banner is on every page while it runs; pushes are refused.
+  await page.getByRole("link", { name: "Repositories", exact: true }).click();
+  await expect(banner).toBeVisible();
+  const refused = await fetch(`${berth.url}/v2/refused/blobs/uploads/`, { method: "POST" });
+  expect(refused.status).toBe(405);
+  await page.getByRole("link", { name: "Garbage collection", exact: true }).click();
+
+  expect(await write.release()).toBe(202);
+  await expect(page.getByTestId("gc-progress")).toBeHidden({ timeout: 20_000 });
+  await expect(banner).toBeHidden();
+  const report = page.getByTestId("gc-report");
+  await expect(report).toContainText("succeeded");
+  await expect(report).not.toContainText("dry run");
+  await expect(report).toContainText("Manifests deleted");
+  await expect(page.getByTestId("gc-history").locator("tbody tr")).toHaveCount(2);
+  await shot(page, "gc");
+});
+
+test("configuration: secrets redacted, a broken value marked at its line, diff, apply keeps the secret", async ({ page }) => {
+  await signIn(page);
+  await page.getByRole("link", { name: "Configuration", exact: true }).click();
+  const editor = page.getByTestId("config-editor");
+  await expect(editor.locator(".cm-content")).toContainText('secret: "[redacted:http.secret]"');
+  await expect(editor).not.toContainText(httpSecret);
+
+  const original = await readFile(berth.configFile, "utf8");
+  const levelLine = original.split("\n").findIndex((line) => line.trim() === "level: warn") + 1;
+  expect(levelLine).toBeGreaterThan(0);
+
+  // Break it: log.level "loud".
+  const line = editor.locator(".cm-line").filter({ hasText: "level: warn" });
+  await line.click();
+  await page.keyboard.press("End");
+  for (let i = 0; i < 4; i++) await page.keyboard.press("Backspace");
+  await page.keyboard.type("loud");
+  await page.getByTestId("config-validate").click();
+  const problem = page.getByTestId("config-problem").first();
+  await expect(problem).toHaveAttribute("data-line", String(levelLine));
+  await expect(problem).toContainText("log.level");
+  await expect(problem).toContainText(`line ${levelLine}`);
+  await expect(editor.locator(".cm-lintRange-error")).toHaveCount(1);
+  await expect(editor.locator(".cm-lintRange-error")).toHaveText("loud");
+  await expect(editor.locator(".cm-gutter-lint .cm-lint-marker-error")).toHaveCount(1);
+  await shot(page, "config-error");
+  await page.getByTestId("config-apply").click();
+  await page.getByTestId("config-confirm-apply").click();
+  await expect(page.getByText("Not applied: the configuration has problems")).toBeVisible();
+  expect(await readFile(berth.configFile, "utf8")).toBe(original);
+
+  // Fix it differently: "info"; the diff shows the one line; apply.
+  await editor.locator(".cm-line").filter({ hasText: "level: loud" }).click();
+  await page.keyboard.press("End");
+  for (let i = 0; i < 4; i++) await page.keyboard.press("Backspace");
+  await page.keyboard.type("info");
+  await expect(editor.locator(".cm-line").filter({ hasText: "level: info" })).toHaveCount(1);
+  await page.getByTestId("config-validate").click();
+  await expect(page.getByTestId("config-valid")).toBeVisible();
+  await page.getByTestId("config-diff").click();
+  const diff = page.getByTestId("config-diff-output");
+  await expect(diff).toContainText("-  level: warn");
+  await expect(diff).toContainText("+  level: info");
+  await expect(diff).not.toContainText(httpSecret);
+  await shot(page, "config");
+  await page.getByTestId("config-apply").click();
+  await page.getByTestId("config-confirm-apply").click();
+  await expect(page.getByTestId("config-apply-result")).toContainText("Written and reloaded");
+  await expect(page.getByTestId("config-apply-result")).toContainText("No restart needed");
+  const written = await readFile(berth.configFile, "utf8");
+  expect(written).toBe(original.replace("level: warn", "level: info"));
+  expect(written).toContain(`secret: ${httpSecret}`);
+
+  // Dark mode follows prefers-color-scheme while the theme is "Auto".
+  await page.emulateMedia({ colorScheme: "dark" });
+  await expect(page.locator("html")).toHaveClass(/dark/);
+  await page.getByTestId("config-diff").click();
+  await shot(page, "config-dark");
+  await page.emulateMedia({ colorScheme: "light" });
+});
+
+test("auth: toggling token auth writes and deletes the etcd key", async ({ page }) => {
+  await signIn(page);
+  await page.getByRole("link", { name: "Auth", exact: true }).click();
+  await expect(page.getByTestId("auth-key-state")).toHaveText("Token auth is OFF");
+  await expect(page.getByTestId("auth-mode")).toHaveText("none");
+  await expect(page.getByTestId("token-users").getByRole("listitem")).toHaveText(["alice (admin)", "bob", "ci-builder"]);
+  await expect(page.getByTestId("token-rules").locator("tbody tr")).toHaveCount(2);
+  expect(await etcdClient.get(authKey).string()).toBeNull();
+
+  await page.getByTestId("auth-toggle").click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog.getByRole("textbox", { name: "realm" })).toHaveValue(`${berth.url}/api/v1/authorize/registry/`);
+  await dialog.getByRole("textbox", { name: "service" }).fill("berth-e2e");
+  await shot(page, "auth-confirm");
+  await dialog.getByTestId("auth-confirm").click();
+  await expect(page.getByTestId("auth-key-state")).toHaveText("Token auth is ON");
+  const value = JSON.parse((await etcdClient.get(authKey).string()) ?? "null") as Record<string, string>;
+  expect(value).toEqual({ realm: `${berth.url}/api/v1/authorize/registry/`, issuer: "auth server", service: "berth-e2e" });
+  await expect(page.getByTestId("auth-mode")).toHaveText("token");
+  await expect(page.getByTestId("auth-source")).toHaveText("the etcd key");
+  const challenged = await fetch(`${berth.url}/v2/`);
+  expect(challenged.status).toBe(401);
+  expect(challenged.headers.get("www-authenticate")).toContain('service="berth-e2e"');
+  await shot(page, "auth");
+
+  await page.getByTestId("auth-toggle").click();
+  await page.getByRole("dialog").getByTestId("auth-confirm").click();
+  await expect(page.getByTestId("auth-key-state")).toHaveText("Token auth is OFF");
+  expect(await etcdClient.get(authKey).string()).toBeNull();
+  await expect(page.getByTestId("auth-mode")).toHaveText("none");
+  expect((await fetch(`${berth.url}/v2/`)).status).toBe(200);
+});
+
+test("activity: who did what — config apply, auth toggles, GC runs, deletes, pushes", async ({ page }) => {
+  await signIn(page);
+  await page.getByRole("link", { name: "Activity", exact: true }).click();
+  const list = page.getByTestId("activity-list");
+  await expect(list).toContainText("admin switched registry token auth off");
+  await expect(list).toContainText("admin switched registry token auth on");
+  await expect(list).toContainText("admin applied");
+  await expect(list).toContainText("admin ran garbage collection");
+  await expect(list).toContainText("deleted manifest");
+  await page.getByRole("button", { name: "Configuration" }).click();
+  await expect(list.getByRole("listitem")).toHaveCount(1);
+  await page.getByRole("button", { name: "Everything" }).click();
+  await shot(page, "activity");
+});
