@@ -1,6 +1,7 @@
 import { hostname, userInfo } from "node:os";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfigWithWarnings, storageDriver } from "../config/load.js";
+import { storageDriver } from "../config/load.js";
+import { loadCommandConfig, processIO, type CommandIO } from "./command-io.js";
 import { parseDuration } from "../config/units.js";
 import { markIndexStale } from "../index/metadata-index.js";
 import { indexSettings } from "../index/settings.js";
@@ -9,7 +10,7 @@ import type { GcEvent } from "../gc/collect.js";
 import { runGarbageCollection, type GcRunRecord } from "../gc/runner.js";
 import { createLogger } from "../log.js";
 import { ReadOnlyState, WriteTracker } from "../maintenance/readonly.js";
-import { createDriver, knownDrivers } from "../registry/storage/factory.js";
+import { createDriver } from "../registry/storage/factory.js";
 
 export const gcUsage = `Usage: berth garbage-collect [options] config.yml
 
@@ -32,16 +33,6 @@ Options:
 
 Exit status: 0 done, 1 failed (or another collection is running), 2 usage error.
 `;
-
-export interface CommandIO {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const processIO: CommandIO = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
 
 /** `berth garbage-collect ...`; returns the exit status. */
 export async function gcCommand(args: string[], io: CommandIO = processIO): Promise<number> {
@@ -85,16 +76,8 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
     }
   }
 
-  let config;
-  try {
-    ({ config } = await loadConfigWithWarnings(file, { drivers: knownDrivers() }));
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      io.err(`${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  const config = await loadCommandConfig(file, io);
+  if (!config) return 1;
   const { name, params } = storageDriver(config);
   const driver = createDriver(name, params);
   const logger = createLogger({ level: "error", write: (line) => io.err(`${line}\n`) });

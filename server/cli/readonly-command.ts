@@ -1,11 +1,10 @@
 import { hostname, userInfo } from "node:os";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfigWithWarnings } from "../config/load.js";
 import { parseDuration } from "../config/units.js";
 import { createEtcdClient } from "../etcd/client.js";
 import { createLogger } from "../log.js";
 import { ReadOnlyState } from "../maintenance/readonly.js";
-import { knownDrivers } from "../registry/storage/factory.js";
+import { loadCommandConfig, processIO } from "./command-io.js";
 
 export const readOnlyUsage = `Usage: berth readonly on|off|status [--reason TEXT] [--for DURATION] config.yml
 
@@ -32,16 +31,8 @@ export async function readOnlyCommand(args: string[]): Promise<number> {
     process.stderr.write(readOnlyUsage);
     return 2;
   }
-  let config;
-  try {
-    ({ config } = await loadConfigWithWarnings(file, { drivers: knownDrivers() }));
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  const config = await loadCommandConfig(file, processIO);
+  if (!config) return 1;
   if (!config.etcd) {
     process.stderr.write(`berth readonly: ${file} configures no etcd, so running instances cannot be reached.\n\n${readOnlyUsage}`);
     return 1;

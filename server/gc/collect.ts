@@ -9,7 +9,6 @@ import { manifestReferences, UnreadableManifestError, type ManifestReferences } 
 import {
   baseName,
   digestOf,
-  exists,
   listDigestLinks,
   listOrEmpty,
   listTags,
@@ -19,6 +18,7 @@ import {
   walkOrNothing,
   type LinkEntry,
 } from "./scan.js";
+import { exists } from "../registry/blobs.js";
 
 /**
  * Mark and sweep over distribution's storage layout.

@@ -96,15 +96,6 @@ export async function readDigestLink(driver: StorageDriver, path: string): Promi
   }
 }
 
-export async function exists(driver: StorageDriver, path: string): Promise<boolean> {
-  try {
-    await driver.stat(path);
-    return true;
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    throw error;
-  }
-}
 
 export interface TagInfo {
   tag: string;

@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfigWithWarnings, storageDriver } from "../config/load.js";
+import { loadCommandConfig, processIO, type CommandIO } from "../cli/command-io.js";
+import { storageDriver } from "../config/load.js";
 import { createLogger } from "../log.js";
 import { createRegistry } from "../registry/handler.js";
-import { createDriver, knownDrivers } from "../registry/storage/factory.js";
+import { createDriver } from "../registry/storage/factory.js";
 import { openMetadataIndex } from "./metadata-index.js";
 import { indexSettings } from "./settings.js";
 
@@ -26,18 +27,8 @@ Options:
 Exit status: 0 done, 1 failed, 2 usage error.
 `;
 
-export interface IndexCommandIO {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const processIO: IndexCommandIO = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
-
 /** `berth index ...`; returns the exit status. */
-export async function indexCommand(args: string[], io: IndexCommandIO = processIO): Promise<number> {
+export async function indexCommand(args: string[], io: CommandIO = processIO): Promise<number> {
   let values;
   let positionals;
   try {
@@ -68,16 +59,8 @@ export async function indexCommand(args: string[], io: IndexCommandIO = processI
     return 2;
   }
 
-  let config;
-  try {
-    ({ config } = await loadConfigWithWarnings(file, { drivers: knownDrivers() }));
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      io.err(`${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  const config = await loadCommandConfig(file, io);
+  if (!config) return 1;
   const settings = indexSettings(config, { stateDir: values["state-dir"] });
   if (command === "status" && !existsSync(settings.path)) {
     if (values.json) io.out(`${JSON.stringify({ path: settings.path, exists: false }, null, 2)}\n`);
