@@ -62,10 +62,10 @@ describe("dryRun: storage", () => {
 
   test("works on inmemory, and reports a driver Berth cannot open", async () => {
     assert.deepEqual(await dryRun(parseConfig({ version: "0.1", storage: "inmemory" }), { createDriver }), []);
-    const s3 = parseConfig({ version: "0.1", storage: { s3: { region: "us-east-1", bucket: "b" } } });
-    const problems = await dryRun(s3, { createDriver });
-    assert.equal(problems[0]?.path, "storage.s3");
-    assert.match(problems[0]?.message ?? "", /cannot open the s3 storage driver: unknown storage driver "s3"/);
+    const swift = parseConfig({ version: "0.1", storage: { swift: { container: "c" } } });
+    const problems = await dryRun(swift, { createDriver });
+    assert.equal(problems[0]?.path, "storage.swift");
+    assert.match(problems[0]?.message ?? "", /cannot open the swift storage driver: unknown storage driver "swift"/);
   });
 
   test("reports content that does not read back as written", async () => {

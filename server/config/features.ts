@@ -41,7 +41,7 @@ export const implementedKeys: ReadonlySet<string> = new Set([
 ]);
 
 /** Storage drivers `createDriver` can build today (see server/registry/storage/factory.ts). */
-export const implementedStorageDrivers: readonly string[] = ["filesystem", "inmemory"];
+export const implementedStorageDrivers: readonly string[] = ["filesystem", "inmemory", "s3", "oss"];
 
 export interface UnimplementedOptions {
   /** Storage drivers available (default: `implementedStorageDrivers`; pass `knownDrivers()`). */

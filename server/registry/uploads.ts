@@ -68,6 +68,13 @@ export class UploadStore {
   async append(upload: Upload, body: Readable, expectedLength?: number): Promise<Upload> {
     const state = await this.hashAt(upload);
     const writer = await this.driver.writer(layout.uploadData(upload.name, upload.id), true);
+    if (writer.size !== upload.offset) {
+      // Bytes a crashed instance left in flight (an open S3 multipart upload) surfaced only now:
+      // appending would hash one content and store another. The client re-reads the status.
+      writer.destroy();
+      this.hashes.delete(key(upload.name, upload.id));
+      throw new RegistryError("BLOB_UPLOAD_INVALID", { expectedOffset: upload.offset, storedSize: writer.size }, "the upload's stored data changed; get its status and resume from there");
+    }
     const hashing = new HashingStream(state.hash);
     try {
       await pipeline(body, hashing, writer);

@@ -5,7 +5,7 @@ import { FilesystemDriver } from "./filesystem.js";
 
 describe("createDriver", () => {
   it("builds the known drivers under their config names", () => {
-    assert.deepEqual(knownDrivers(), ["filesystem", "inmemory"]);
+    assert.deepEqual(knownDrivers(), ["filesystem", "inmemory", "s3", "oss"]);
     assert.equal(createDriver("inmemory", {}).name, "inmemory");
     assert.equal(createDriver("filesystem", { rootdirectory: "/tmp/x" }).name, "filesystem");
   });

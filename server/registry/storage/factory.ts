@@ -2,6 +2,8 @@ import { withBase } from "./base.js";
 import type { StorageDriver } from "./driver.js";
 import { FilesystemDriver } from "./filesystem.js";
 import { InMemoryDriver } from "./inmemory.js";
+import { createOssDriver } from "./oss.js";
+import { createS3Driver } from "./s3.js";
 
 export type DriverParams = Record<string, unknown>;
 
@@ -9,6 +11,8 @@ export type DriverParams = Record<string, unknown>;
 const factories = new Map<string, (params: DriverParams) => StorageDriver>([
   ["filesystem", (params) => new FilesystemDriver({ rootdirectory: stringParam(params, "rootdirectory", "/var/lib/registry") })],
   ["inmemory", () => new InMemoryDriver()],
+  ["s3", (params) => createS3Driver(params)],
+  ["oss", (params) => createOssDriver(params)],
 ]);
 
 export function knownDrivers(): string[] {

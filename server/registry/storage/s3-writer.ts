@@ -1,0 +1,422 @@
+import { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
+  type S3Client,
+  type ServerSideEncryption,
+  type StorageClass,
+  type ObjectCannedACL,
+} from "@aws-sdk/client-s3";
+import type { FileWriter } from "./driver.js";
+import { MAX_PARTS, MIN_PART_SIZE, isMissingKey, isNoSuchUpload, partRanges, runLimited } from "./s3-client.js";
+
+/** Headers every object write carries (PutObject, CreateMultipartUpload, CopyObject). */
+export interface ObjectParams {
+  ContentType: string;
+  ServerSideEncryption?: ServerSideEncryption;
+  SSEKMSKeyId?: string;
+  StorageClass?: StorageClass;
+  ACL?: ObjectCannedACL;
+}
+
+/** What a writer needs from its driver. */
+export interface WriterContext {
+  client: S3Client;
+  bucket: string;
+  key: string;
+  /** Bytes per uploaded part (`chunksize`); at most this much is buffered, plus one part in flight. */
+  partSize: number;
+  copyChunkSize: number;
+  copyConcurrency: number;
+  objectParams: ObjectParams;
+  /** Told the object's size once a commit made it durable. */
+  onCommit?: (key: string, size: number) => void;
+}
+
+interface UploadInfo {
+  uploadId: string;
+  initiated: number;
+}
+
+/** Small objects start with a small buffer that doubles; once one part was full, parts are allocated whole. */
+const FIRST_BUFFER = 64 * 1024;
+
+/**
+ * Writes one object through S3's multipart upload, keeping memory bounded: bytes are buffered up
+ * to `partSize`, then uploaded as a part while the next one fills (so at most two parts per
+ * writer are in memory).
+ *
+ * - commit(): an object that never reached one part is stored with a single PutObject (the usual
+ *   case for links, manifests and small layers); otherwise the rest is uploaded as the last part
+ *   and the upload completed. Either way the object is readable afterwards.
+ * - Appending (another request, another instance, after a restart) continues what is in storage:
+ *   an in-progress multipart upload for the key (ListMultipartUploads + ListParts), left by a
+ *   writer that was never committed, is continued where its parts end, as distribution does
+ *   (unless the object was written after that upload began: then the upload is stale and
+ *   aborted); otherwise the committed object is the start of the new content: downloaded into
+ *   the buffer when below 5 MiB, else copied server-side (UploadPartCopy) as the first part(s).
+ * - A writer destroyed without commit or cancel (a request body that broke off) completes the
+ *   parts it had already uploaded, so what reached storage stays the object's content, as on a
+ *   filesystem. Bytes still in the buffer then are dropped.
+ * - cancel() aborts the upload and deletes the object.
+ */
+export class S3FileWriter extends Writable implements FileWriter {
+  readonly #ctx: WriterContext;
+  readonly #initialSize: number;
+  #written = 0;
+
+  #uploadId: string | undefined;
+  #parts: CompletedPart[] = [];
+  #nextPart = 1;
+  /** Size of the committed object still to be copied in as the first part(s) when an upload starts. */
+  #copyBase: number;
+
+  #buffer: Buffer | undefined;
+  #length = 0;
+  #fullParts = 0;
+  /** Full part buffers whose upload finished, reused so a long stream allocates two in all. */
+  #spare: Buffer[] = [];
+  #inflight: Promise<void> | undefined;
+  #failure: { error: unknown } | undefined;
+
+  #state: "open" | "committing" | "committed" | "cancelled" | "abandoned" = "open";
+  readonly #closed: Promise<void>;
+
+  private constructor(
+    ctx: WriterContext,
+    init: { initialSize: number; uploadId?: string; parts?: CompletedPart[]; copyBase?: number; buffer?: Buffer },
+  ) {
+    super({ decodeStrings: true, autoDestroy: false, highWaterMark: 1 << 20 });
+    this.#ctx = ctx;
+    this.#initialSize = init.initialSize;
+    this.#uploadId = init.uploadId;
+    this.#parts = init.parts ?? [];
+    this.#nextPart = this.#parts.reduce((max, part) => Math.max(max, part.PartNumber ?? 0), 0) + 1;
+    this.#copyBase = init.copyBase ?? 0;
+    if (init.buffer && init.buffer.length > 0) {
+      this.#buffer = init.buffer;
+      this.#length = init.buffer.length;
+    }
+    this.#closed = new Promise((resolve) => this.once("close", () => resolve()));
+    // Failures reach write callbacks, pipelines and commit(); an unhandled "error" must not crash the process.
+    this.on("error", () => {});
+  }
+
+  /** Opens a writer for `ctx.key`; with `append`, positioned after what storage already holds. */
+  static async open(ctx: WriterContext, append: boolean): Promise<S3FileWriter> {
+    if (!append) return new S3FileWriter(ctx, { initialSize: 0 });
+    const [head, uploads] = await Promise.all([headObject(ctx), listUploads(ctx)]);
+    uploads.sort((a, b) => b.initiated - a.initiated);
+    let [latest, ...stale] = uploads;
+    // An upload begun before the object was last written belongs to content that was replaced
+    // since (putContent, a new writer, a move onto the key). Last-Modified has whole seconds, so
+    // anything within a second (or two of clock skew between gateways) counts as older: dropping
+    // uncommitted bytes is always safe, continuing from replaced ones never is.
+    if (latest && head && head.lastModified >= latest.initiated - 2000) {
+      stale = uploads;
+      latest = undefined;
+    }
+    await Promise.all(stale.map((upload) => abortUpload(ctx, upload.uploadId)));
+    let committed = head?.size;
+    if (latest) {
+      const parts = await listParts(ctx, latest.uploadId);
+      const small = parts.findIndex((part) => part.size < MIN_PART_SIZE);
+      if (parts.length > 0 && small === -1) {
+        return new S3FileWriter(ctx, {
+          initialSize: parts.reduce((sum, part) => sum + part.size, 0),
+          uploadId: latest.uploadId,
+          parts: parts.map(({ PartNumber, ETag }) => ({ PartNumber, ETag })),
+        });
+      }
+      // A short part can only be the last one of a finished upload: distribution closes every
+      // request's upload with one. Complete it, then continue from the object it makes.
+      if (parts.length > 0 && small === parts.length - 1) {
+        try {
+          await completeUpload(ctx, latest.uploadId, parts);
+          committed = (await headObject(ctx))?.size;
+        } catch {
+          await abortUpload(ctx, latest.uploadId);
+        }
+      } else {
+        await abortUpload(ctx, latest.uploadId);
+      }
+    }
+    if (committed === undefined || committed === 0) return new S3FileWriter(ctx, { initialSize: 0 });
+    if (committed >= MIN_PART_SIZE) return new S3FileWriter(ctx, { initialSize: committed, copyBase: committed });
+    const buffer = await download(ctx);
+    return new S3FileWriter(ctx, { initialSize: buffer.length, buffer });
+  }
+
+  get size(): number {
+    return this.#initialSize + this.#written;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#accept(chunk).then(() => callback(), callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#settle().then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.#state !== "open" || this.#uploadId === undefined) {
+      callback(error);
+      return;
+    }
+    this.#state = "abandoned";
+    this.#salvage().then(
+      () => callback(error),
+      () => callback(error),
+    );
+  }
+
+  async commit(): Promise<void> {
+    if (this.#state === "cancelled") throw new Error(`writer for ${this.#ctx.key} was cancelled`);
+    if (this.#state === "committed") return;
+    if (this.#state !== "open" || this.destroyed) {
+      throw this.errored ?? new Error(`writer for ${this.#ctx.key} closed before commit`);
+    }
+    if (!this.writableEnded) this.end();
+    await finished(this, { cleanup: true });
+    this.#state = "committing";
+    try {
+      await this.#settle();
+      if (this.#uploadId === undefined && this.#copyBase === 0) {
+        const body = this.#take();
+        await this.#ctx.client.send(
+          new PutObjectCommand({ Bucket: this.#ctx.bucket, Key: this.#ctx.key, Body: body, ContentLength: body.length, ...this.#ctx.objectParams }),
+        );
+      } else {
+        await this.#ensureUpload();
+        if (this.#length > 0 || this.#parts.length === 0) await this.#uploadPart(this.#nextPart++, this.#take());
+        await completeUpload(this.#ctx, this.#uploadId!, this.#parts);
+      }
+      this.#state = "committed";
+      this.#ctx.onCommit?.(this.#ctx.key, this.size);
+    } finally {
+      this.destroy();
+      await this.#closed;
+    }
+  }
+
+  async cancel(): Promise<void> {
+    this.#state = "cancelled";
+    if (!this.destroyed) this.destroy();
+    await this.#closed;
+    await this.#inflight;
+    this.#buffer = undefined;
+    if (this.#uploadId !== undefined) await abortUpload(this.#ctx, this.#uploadId);
+    await this.#ctx.client.send(new DeleteObjectCommand({ Bucket: this.#ctx.bucket, Key: this.#ctx.key }));
+  }
+
+  async #accept(chunk: Buffer): Promise<void> {
+    const partSize = this.#ctx.partSize;
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.#buffer === undefined || this.#length === this.#buffer.length) this.#grow(chunk.length - offset);
+      const buffer = this.#buffer!;
+      const copied = chunk.copy(buffer, this.#length, offset, offset + Math.min(chunk.length - offset, buffer.length - this.#length));
+      this.#length += copied;
+      this.#written += copied;
+      offset += copied;
+      if (this.#length === partSize) await this.#flushPart();
+    }
+  }
+
+  #grow(incoming: number): void {
+    const partSize = this.#ctx.partSize;
+    const current = this.#buffer?.length ?? 0;
+    const capacity =
+      this.#fullParts > 0 ? partSize : Math.min(partSize, Math.max(FIRST_BUFFER, current * 2, this.#length + incoming));
+    const next = (capacity === partSize ? this.#spare.pop() : undefined) ?? Buffer.allocUnsafe(capacity);
+    if (this.#buffer && this.#length > 0) this.#buffer.copy(next, 0, 0, this.#length);
+    this.#buffer = next;
+  }
+
+  /** The buffered bytes, handed over (the writer keeps no reference). */
+  #take(): Buffer {
+    const body = this.#buffer ? this.#buffer.subarray(0, this.#length) : Buffer.alloc(0);
+    this.#buffer = undefined;
+    this.#length = 0;
+    return body;
+  }
+
+  async #flushPart(): Promise<void> {
+    const body = this.#take();
+    this.#fullParts += 1;
+    // One part uploads while the next fills; a second full part waits for the first.
+    await this.#settle();
+    await this.#ensureUpload();
+    const partNumber = this.#nextPart++;
+    this.#inflight = this.#uploadPart(partNumber, body).then(
+      () => {
+        // The SDK is done with the bytes (retries included): the buffer can take the next part.
+        if (body.buffer.byteLength === body.length && this.#spare.length === 0) this.#spare.push(body);
+      },
+      (error: unknown) => {
+        this.#failure ??= { error };
+      },
+    );
+  }
+
+  /** Waits for the part in flight; rethrows the first upload failure. */
+  async #settle(): Promise<void> {
+    await this.#inflight;
+    this.#inflight = undefined;
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  async #ensureUpload(): Promise<void> {
+    if (this.#uploadId !== undefined) return;
+    const { client, bucket, key, objectParams } = this.#ctx;
+    const created = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...objectParams }));
+    if (!created.UploadId) throw new Error(`CreateMultipartUpload for ${key} returned no upload id`);
+    this.#uploadId = created.UploadId;
+    if (this.#copyBase > 0) {
+      const ranges = partRanges(this.#copyBase, this.#ctx.copyChunkSize);
+      const first = this.#nextPart;
+      this.#nextPart += ranges.length;
+      const uploadId = created.UploadId;
+      const copied = await runLimited(
+        this.#ctx.copyConcurrency,
+        ranges.map(([start, end], index) => async () => {
+          const result = await client.send(
+            new UploadPartCopyCommand({
+              Bucket: bucket,
+              Key: key,
+              UploadId: uploadId,
+              PartNumber: first + index,
+              CopySource: copySource(bucket, key),
+              CopySourceRange: `bytes=${start}-${end}`,
+            }),
+          );
+          return { PartNumber: first + index, ETag: result.CopyPartResult?.ETag };
+        }),
+      );
+      this.#parts.push(...copied);
+      this.#copyBase = 0;
+    }
+  }
+
+  async #uploadPart(partNumber: number, body: Buffer): Promise<void> {
+    if (partNumber > MAX_PARTS) {
+      throw new Error(`${this.#ctx.key}: more than ${MAX_PARTS} parts of ${this.#ctx.partSize} bytes; raise chunksize`);
+    }
+    const result = await this.#ctx.client.send(
+      new UploadPartCommand({
+        Bucket: this.#ctx.bucket,
+        Key: this.#ctx.key,
+        UploadId: this.#uploadId,
+        PartNumber: partNumber,
+        Body: body,
+        ContentLength: body.length,
+      }),
+    );
+    this.#parts.push({ PartNumber: partNumber, ETag: result.ETag });
+  }
+
+  /** Best effort after an abandoned write: complete what was uploaded, buffer included. */
+  async #salvage(): Promise<void> {
+    await this.#inflight;
+    this.#inflight = undefined;
+    if (this.#failure) return;
+    if (this.#length > 0) await this.#uploadPart(this.#nextPart++, this.#take());
+    if (this.#parts.length > 0) await completeUpload(this.#ctx, this.#uploadId!, this.#parts);
+  }
+}
+
+/** `CopySource` is `bucket/key`, URL-encoded (keys here only hold URL-safe characters and `/`). */
+export function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+async function headObject(ctx: WriterContext): Promise<{ size: number; lastModified: number } | undefined> {
+  try {
+    const head = await ctx.client.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key: ctx.key }));
+    return { size: head.ContentLength ?? 0, lastModified: head.LastModified?.getTime() ?? 0 };
+  } catch (error) {
+    if (isMissingKey(error)) return undefined;
+    throw error;
+  }
+}
+
+async function download(ctx: WriterContext): Promise<Buffer> {
+  const object = await ctx.client.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: ctx.key }));
+  const bytes = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** In-progress multipart uploads of exactly `ctx.key`, or with `prefix`, of every key starting with it. */
+export async function listUploads(
+  ctx: { client: S3Client; bucket: string; key: string },
+  prefix?: string,
+): Promise<Array<UploadInfo & { key: string }>> {
+  const exact = prefix === undefined;
+  const listPrefix = prefix ?? ctx.key;
+  const found: Array<UploadInfo & { key: string }> = [];
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  for (;;) {
+    const page = await ctx.client.send(
+      new ListMultipartUploadsCommand({ Bucket: ctx.bucket, Prefix: listPrefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+    );
+    for (const upload of page.Uploads ?? []) {
+      if (!upload.UploadId || upload.Key === undefined) continue;
+      if (exact && upload.Key !== ctx.key) continue;
+      found.push({ key: upload.Key, uploadId: upload.UploadId, initiated: upload.Initiated?.getTime() ?? 0 });
+    }
+    if (!page.IsTruncated || (!page.NextKeyMarker && !page.NextUploadIdMarker)) return found;
+    keyMarker = page.NextKeyMarker;
+    uploadIdMarker = page.NextUploadIdMarker;
+  }
+}
+
+async function listParts(ctx: WriterContext, uploadId: string): Promise<Array<{ PartNumber: number; ETag: string | undefined; size: number }>> {
+  const parts: Array<{ PartNumber: number; ETag: string | undefined; size: number }> = [];
+  let marker: string | undefined;
+  for (;;) {
+    let page;
+    try {
+      page = await ctx.client.send(new ListPartsCommand({ Bucket: ctx.bucket, Key: ctx.key, UploadId: uploadId, PartNumberMarker: marker }));
+    } catch (error) {
+      // Completed or aborted meanwhile: nothing left to continue.
+      if (isNoSuchUpload(error)) return [];
+      throw error;
+    }
+    for (const part of page.Parts ?? []) {
+      if (part.PartNumber !== undefined) parts.push({ PartNumber: part.PartNumber, ETag: part.ETag, size: part.Size ?? 0 });
+    }
+    if (!page.IsTruncated || page.NextPartNumberMarker === undefined) break;
+    marker = page.NextPartNumberMarker;
+  }
+  return parts.sort((a, b) => a.PartNumber - b.PartNumber);
+}
+
+async function completeUpload(ctx: WriterContext, uploadId: string, parts: CompletedPart[]): Promise<void> {
+  const sorted = parts
+    .map(({ PartNumber, ETag }) => ({ PartNumber, ETag }))
+    .sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+  await ctx.client.send(
+    new CompleteMultipartUploadCommand({ Bucket: ctx.bucket, Key: ctx.key, UploadId: uploadId, MultipartUpload: { Parts: sorted } }),
+  );
+}
+
+export async function abortUpload(ctx: { client: S3Client; bucket: string; key: string }, uploadId: string, key = ctx.key): Promise<void> {
+  try {
+    await ctx.client.send(new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: key, UploadId: uploadId }));
+  } catch (error) {
+    if (!isNoSuchUpload(error)) throw error;
+  }
+}

@@ -1,0 +1,574 @@
+import { Readable } from "node:stream";
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCopyCommand,
+  type ListObjectsV2CommandOutput,
+  type ObjectCannedACL,
+  type S3Client,
+  type ServerSideEncryption,
+  type StorageClass,
+} from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { parseSize } from "../../config/units.js";
+import { StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
+import { ROOT, compareLexically, isValidComponent } from "./paths.js";
+import {
+  DELETE_BATCH,
+  GiB,
+  MAX_PART_SIZE,
+  MIN_PART_SIZE,
+  MiB,
+  createS3Client,
+  isMissingKey,
+  partRanges,
+  runLimited,
+  s3ErrorCode,
+  type S3ClientOptions,
+} from "./s3-client.js";
+import { S3FileWriter, abortUpload, copySource, listUploads, type ObjectParams, type WriterContext } from "./s3-writer.js";
+import type { WalkVisitor } from "./walk.js";
+
+export interface S3DriverOptions extends S3ClientOptions {
+  /** Driver name reported in errors (`s3`, `oss`). */
+  name?: string;
+  bucket: string;
+  /** Key prefix everything lives under ("" or "/" for the bucket's root). */
+  rootDirectory?: string;
+  /** Part size of uploads, at least 5 MiB. Default 10 MiB. */
+  chunkSize?: number;
+  /** Objects larger than this are moved with a parallel multipart copy. Default 32 MiB. */
+  multipartCopyThresholdSize?: number;
+  multipartCopyChunkSize?: number;
+  multipartCopyMaxConcurrency?: number;
+  /** Largest object a single CopyObject may copy (5 GiB on S3, 1 GiB on OSS). */
+  maxSingleCopySize?: number;
+  encrypt?: boolean;
+  /** KMS key for server-side encryption (implies `encrypt`). */
+  keyId?: string;
+  /** Storage class sent with every write; undefined sends none. */
+  storageClass?: string;
+  /** Canned ACL sent with every write; undefined sends none (buckets with ACLs disabled reject most). */
+  objectAcl?: string;
+  /** Validity of redirect URLs, in seconds. Default 20 minutes. */
+  redirectExpirySeconds?: number;
+  /**
+   * Endpoint that redirect URLs are signed for, when clients reach the store under another name
+   * than the registry does (OSS's internal endpoint). Default: the endpoint.
+   */
+  redirectEndpoint?: string;
+  /** An existing client (tests count requests); otherwise one is built from the options. */
+  client?: S3Client;
+}
+
+const DEFAULT_CHUNK_SIZE = 10 * MiB;
+const DEFAULT_COPY_CHUNK_SIZE = 32 * MiB;
+const DEFAULT_COPY_THRESHOLD = 32 * MiB;
+const DEFAULT_COPY_CONCURRENCY = 100;
+
+/**
+ * Amazon S3 and S3-compatible object stores (radosgw, MinIO, OSS's S3 API), in distribution's
+ * key layout: path `/a/b` is the object `<rootdirectory>/a/b`; directories are key prefixes and
+ * exist while some object lies below them.
+ */
+export class S3Driver implements StorageDriver {
+  readonly name: string;
+  readonly client: S3Client;
+  readonly bucket: string;
+  /** "" or "root/dir/", prepended to every key. */
+  readonly prefix: string;
+  readonly chunkSize: number;
+  private readonly copyThreshold: number;
+  private readonly copyChunkSize: number;
+  private readonly copyConcurrency: number;
+  private readonly objectParams: ObjectParams;
+  private readonly redirectExpiry: number;
+  private readonly redirectClient: S3Client;
+  /** Sizes of objects this instance's writers committed lately (oldest dropped past 4096). */
+  private readonly recentSizes = new Map<string, number>();
+
+  constructor(options: S3DriverOptions) {
+    this.name = options.name ?? "s3";
+    if (!options.bucket) throw new Error(`${this.name}: bucket is required`);
+    this.bucket = options.bucket;
+    const root = (options.rootDirectory ?? "").replace(/^\/+|\/+$/g, "");
+    this.prefix = root === "" ? "" : `${root}/`;
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (this.chunkSize < MIN_PART_SIZE || this.chunkSize > MAX_PART_SIZE) {
+      throw new Error(`${this.name}: chunksize must be between ${MIN_PART_SIZE} and ${MAX_PART_SIZE} bytes (got ${this.chunkSize})`);
+    }
+    const maxSingleCopy = options.maxSingleCopySize ?? 5 * GiB;
+    this.copyThreshold = Math.min(options.multipartCopyThresholdSize ?? DEFAULT_COPY_THRESHOLD, maxSingleCopy);
+    this.copyChunkSize = Math.min(Math.max(options.multipartCopyChunkSize ?? DEFAULT_COPY_CHUNK_SIZE, MIN_PART_SIZE), MAX_PART_SIZE);
+    this.copyConcurrency = Math.max(1, options.multipartCopyMaxConcurrency ?? DEFAULT_COPY_CONCURRENCY);
+    const encrypt = options.encrypt === true || options.keyId !== undefined;
+    this.objectParams = {
+      ContentType: "application/octet-stream",
+      ...(encrypt ? { ServerSideEncryption: (options.keyId ? "aws:kms" : "AES256") as ServerSideEncryption } : {}),
+      ...(options.keyId ? { SSEKMSKeyId: options.keyId } : {}),
+      ...(options.storageClass ? { StorageClass: options.storageClass as StorageClass } : {}),
+      ...(options.objectAcl ? { ACL: options.objectAcl as ObjectCannedACL } : {}),
+    };
+    this.redirectExpiry = options.redirectExpirySeconds ?? 20 * 60;
+    this.client = options.client ?? createS3Client(options);
+    // Signing needs no connection: a second client for another endpoint costs nothing until used.
+    this.redirectClient =
+      options.redirectEndpoint && options.redirectEndpoint !== options.endpoint
+        ? createS3Client({ ...options, endpoint: options.redirectEndpoint })
+        : this.client;
+  }
+
+  async getContent(path: string): Promise<Buffer> {
+    try {
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
+      const bytes = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch (error) {
+      throw this.translate(error, path);
+    }
+  }
+
+  async putContent(path: string, content: Buffer | string): Promise<void> {
+    const body = typeof content === "string" ? Buffer.from(content, "utf8") : content;
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: body, ContentLength: body.length, ...this.objectParams }),
+    );
+  }
+
+  async reader(path: string, offset = 0, end?: number): Promise<Readable> {
+    const key = this.key(path);
+    if (end !== undefined && end <= offset) {
+      await this.checkOffset(path, offset);
+      return emptyStream();
+    }
+    const range = offset === 0 && end === undefined ? undefined : `bytes=${offset}-${end === undefined ? "" : end - 1}`;
+    try {
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range }));
+      return object.Body as Readable;
+    } catch (error) {
+      // A range starting at (or past) the end: empty when exactly at the end, else invalid.
+      if (s3ErrorCode(error) === "InvalidRange" || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416) {
+        await this.checkOffset(path, offset);
+        return emptyStream();
+      }
+      throw this.translate(error, path);
+    }
+  }
+
+  async writer(path: string, append: boolean): Promise<FileWriter> {
+    return S3FileWriter.open(this.writerContext(this.key(path)), append);
+  }
+
+  /**
+   * One ListObjectsV2 (prefix = the key, delimiter "/") answers both "is it an object" and "is it
+   * a directory", so a missing path costs one request, not a HEAD plus a listing. A directory
+   * takes one more listing for a modification time (the first object below it).
+   */
+  async stat(path: string): Promise<FileInfo> {
+    if (path !== ROOT) {
+      const key = this.key(path);
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, Delimiter: "/", MaxKeys: 100 }),
+      );
+      const file = page.Contents?.find((object) => object.Key === key);
+      if (file) return { path, size: file.Size ?? 0, modTime: file.LastModified ?? new Date(0), isDir: false };
+      // Siblings such as "name-2" sort before "name/"; a truncated page leaves the question open.
+      const dir = page.CommonPrefixes?.some((common) => common.Prefix === `${key}/`) || page.IsTruncated === true;
+      if (!dir) throw new StorageError("not-found", path, this.name);
+    }
+    const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.dirPrefix(path), MaxKeys: 1 }));
+    const first = page.Contents?.[0];
+    if (!first && path !== ROOT) throw new StorageError("not-found", path, this.name);
+    return { path, size: 0, modTime: first?.LastModified ?? new Date(0), isDir: true };
+  }
+
+  async list(path: string): Promise<string[]> {
+    const prefix = this.dirPrefix(path);
+    const children = new Set<string>();
+    for await (const page of this.pages(prefix, "/")) {
+      for (const object of page.Contents ?? []) {
+        const name = object.Key?.slice(prefix.length);
+        if (name && isValidComponent(name)) children.add(name);
+      }
+      for (const common of page.CommonPrefixes ?? []) {
+        const name = common.Prefix?.slice(prefix.length, -1);
+        if (name && isValidComponent(name)) children.add(name);
+      }
+    }
+    if (children.size === 0 && path !== ROOT) throw new StorageError("not-found", path, this.name);
+    const base = path === ROOT ? "" : path;
+    return [...children].map((name) => `${base}/${name}`);
+  }
+
+  /**
+   * Server-side copy, then delete of the source: one CopyObject up to the multipart copy
+   * threshold, above it a parallel UploadPartCopy. A directory is moved object by object.
+   */
+  async move(source: string, dest: string): Promise<void> {
+    const from = this.key(source);
+    const to = this.key(dest);
+    // An upload this instance just committed needs no HEAD: its size says one CopyObject will do.
+    // The hint may be stale (another instance wrote since): CopyObject copies whatever is there,
+    // and if that is too big for one copy the HEAD path below takes over.
+    const hint = this.recentSizes.get(from);
+    if (hint !== undefined && hint <= this.copyThreshold && from !== to) {
+      this.recentSizes.delete(from);
+      try {
+        await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: copySource(this.bucket, from), ...this.objectParams }));
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: from }));
+        return;
+      } catch (error) {
+        if (isMissingKey(error)) return this.moveTree(source, dest);
+      }
+    }
+    let size: number;
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: from }));
+      size = head.ContentLength ?? 0;
+    } catch (error) {
+      if (!isMissingKey(error)) throw error;
+      return this.moveTree(source, dest);
+    }
+    if (from === to) return;
+    await this.copyObject(from, to, size);
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: from }));
+  }
+
+  /**
+   * Deletes the object at `path` and everything below it, in batches of 1000 keys, and aborts
+   * multipart uploads in progress there (an abandoned upload would otherwise be billed forever
+   * and could be continued later by an appending writer).
+   */
+  async delete(path: string): Promise<void> {
+    if (path === ROOT) throw new StorageError("invalid-path", path, this.name);
+    const key = this.key(path);
+    const below = `${key}/`;
+    const matches = (candidate: string) => candidate === key || candidate.startsWith(below);
+    const abortUploads = (async () => {
+      const uploads = await listUploads({ client: this.client, bucket: this.bucket, key }, key);
+      await Promise.all(
+        uploads.filter((upload) => matches(upload.key)).map((upload) => abortUpload({ client: this.client, bucket: this.bucket, key: upload.key }, upload.uploadId)),
+      );
+    })();
+    let deleted = 0;
+    try {
+      let batch: string[] = [];
+      const pending: Promise<void>[] = [];
+      const take = (keys: Array<string | undefined>) => {
+        for (const candidate of keys) {
+          if (candidate === undefined || !matches(candidate)) continue;
+          batch.push(candidate);
+          deleted += 1;
+          if (batch.length === DELETE_BATCH) {
+            pending.push(this.deleteKeys(batch));
+            batch = [];
+          }
+        }
+      };
+      // One listing finds both the object and its subtree, usually in one request. Its prefix has
+      // no slash, so siblings such as "name-2/..." (sorted between "name" and "name/") come along:
+      // when it does not fit one page, the rest is listed below "name/" only.
+      const first = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key }));
+      const keys = (first.Contents ?? []).map((object) => object.Key);
+      take(keys);
+      if (first.IsTruncated) {
+        const last = keys.at(-1);
+        for await (const page of this.pages(below, undefined, last !== undefined && last > below ? last : undefined)) {
+          take((page.Contents ?? []).map((object) => object.Key));
+        }
+      }
+      if (batch.length > 0) pending.push(this.deleteKeys(batch));
+      await Promise.all(pending);
+    } finally {
+      await abortUploads.catch(() => undefined);
+    }
+    if (deleted === 0) throw new StorageError("not-found", path, this.name);
+  }
+
+  /**
+   * One flat listing of the whole subtree (1000 keys per request instead of one request per
+   * directory), sorted so that each directory's children come in lexical order and a directory's
+   * contents right after it; directories are derived from the keys.
+   */
+  async walk(path: string, visit: WalkVisitor): Promise<void> {
+    const prefix = this.dirPrefix(path);
+    const entries: Array<{ rel: string; sortKey: string; size: number; modTime: Date }> = [];
+    for await (const page of this.pages(prefix, undefined)) {
+      for (const object of page.Contents ?? []) {
+        const rel = object.Key?.slice(prefix.length);
+        if (!rel || !rel.split("/").every(isValidComponent)) continue;
+        // "/" sorts before every character a component may hold: a/1 before a-b/z.
+        entries.push({ rel, sortKey: rel.replaceAll("/", "\u0000"), size: object.Size ?? 0, modTime: object.LastModified ?? new Date(0) });
+      }
+    }
+    if (entries.length === 0) {
+      if (path === ROOT) return;
+      throw new StorageError("not-found", path, this.name);
+    }
+    entries.sort((a, b) => compareLexically(a.sortKey, b.sortKey));
+    const base = path === ROOT ? "" : path;
+    let open: string[] = [];
+    let skipped: string | undefined;
+    for (const entry of entries) {
+      if (skipped !== undefined && entry.rel.startsWith(skipped)) continue;
+      skipped = undefined;
+      const parts = entry.rel.split("/");
+      const dirs = parts.slice(0, -1);
+      let common = 0;
+      while (common < dirs.length && common < open.length && open[common] === dirs[common]) common++;
+      open = open.slice(0, common);
+      let skip = false;
+      for (let depth = common; depth < dirs.length; depth++) {
+        open.push(dirs[depth]!);
+        const rel = open.join("/");
+        if ((await visit({ path: `${base}/${rel}`, size: 0, modTime: entry.modTime, isDir: true })) === "skip") {
+          skipped = `${rel}/`;
+          skip = true;
+          break;
+        }
+      }
+      if (skip) continue;
+      await visit({ path: `${base}/${entry.rel}`, size: entry.size, modTime: entry.modTime, isDir: false });
+    }
+  }
+
+  /** A presigned URL, valid for 20 minutes by default. */
+  async redirectURL(path: string, method: "GET" | "HEAD"): Promise<string | null> {
+    const input = { Bucket: this.bucket, Key: this.key(path) };
+    const command = method === "HEAD" ? new HeadObjectCommand(input) : new GetObjectCommand(input);
+    return getSignedUrl(this.redirectClient, command, { expiresIn: this.redirectExpiry });
+  }
+
+  /** The object key of a path. */
+  key(path: string): string {
+    return path === ROOT ? this.prefix : `${this.prefix}${path.slice(1)}`;
+  }
+
+  private dirPrefix(path: string): string {
+    return path === ROOT ? this.prefix : `${this.key(path)}/`;
+  }
+
+  private writerContext(key: string): WriterContext {
+    return {
+      client: this.client,
+      bucket: this.bucket,
+      key,
+      partSize: this.chunkSize,
+      copyChunkSize: this.copyChunkSize,
+      copyConcurrency: this.copyConcurrency,
+      objectParams: this.objectParams,
+      onCommit: (committed, size) => {
+        this.recentSizes.delete(committed);
+        this.recentSizes.set(committed, size);
+        if (this.recentSizes.size > 4096) this.recentSizes.delete(this.recentSizes.keys().next().value!);
+      },
+    };
+  }
+
+  private async *pages(prefix: string, delimiter: string | undefined, startAfter?: string): AsyncGenerator<ListObjectsV2CommandOutput> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          Delimiter: delimiter,
+          ContinuationToken: token,
+          StartAfter: token === undefined ? startAfter : undefined,
+        }),
+      );
+      yield page;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  private async deleteKeys(keys: string[]): Promise<void> {
+    const result = await this.client.send(
+      new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }),
+    );
+    const failed = (result.Errors ?? []).filter((error) => error.Code !== "NoSuchKey");
+    if (failed.length > 0) {
+      const first = failed[0]!;
+      throw new Error(`DeleteObjects failed for ${failed.length} keys, e.g. ${first.Key}: ${first.Code} ${first.Message ?? ""}`);
+    }
+  }
+
+  private async copyObject(from: string, to: string, size: number): Promise<void> {
+    if (size <= this.copyThreshold) {
+      await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: copySource(this.bucket, from), ...this.objectParams }));
+      return;
+    }
+    const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: to, ...this.objectParams }));
+    const uploadId = created.UploadId;
+    if (!uploadId) throw new Error(`CreateMultipartUpload for ${to} returned no upload id`);
+    try {
+      const parts = await runLimited(
+        this.copyConcurrency,
+        partRanges(size, this.copyChunkSize).map(([start, end], index) => async () => {
+          const result = await this.client.send(
+            new UploadPartCopyCommand({
+              Bucket: this.bucket,
+              Key: to,
+              UploadId: uploadId,
+              PartNumber: index + 1,
+              CopySource: copySource(this.bucket, from),
+              CopySourceRange: `bytes=${start}-${end}`,
+            }),
+          );
+          return { PartNumber: index + 1, ETag: result.CopyPartResult?.ETag };
+        }),
+      );
+      await this.client.send(
+        new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: to, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+      );
+    } catch (error) {
+      await abortUpload({ client: this.client, bucket: this.bucket, key: to }, uploadId).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async moveTree(source: string, dest: string): Promise<void> {
+    const prefix = this.dirPrefix(source);
+    const objects: Array<{ key: string; size: number }> = [];
+    for await (const page of this.pages(prefix, undefined)) {
+      for (const object of page.Contents ?? []) if (object.Key !== undefined) objects.push({ key: object.Key, size: object.Size ?? 0 });
+    }
+    if (objects.length === 0) throw new StorageError("not-found", source, this.name);
+    const destPrefix = this.dirPrefix(dest);
+    await runLimited(
+      16,
+      objects.map((object) => () => this.copyObject(object.key, destPrefix + object.key.slice(prefix.length), object.size)),
+    );
+    for (let i = 0; i < objects.length; i += DELETE_BATCH) {
+      await this.deleteKeys(objects.slice(i, i + DELETE_BATCH).map((object) => object.key));
+    }
+  }
+
+  /** For empty reads: the object must exist and `offset` must not lie beyond its end. */
+  private async checkOffset(path: string, offset: number): Promise<void> {
+    let size: number;
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
+      size = head.ContentLength ?? 0;
+    } catch (error) {
+      throw this.translate(error, path);
+    }
+    if (offset > size) {
+      throw new StorageError("invalid-offset", path, this.name, `${this.name}: offset ${offset} beyond size ${size} of ${path}`);
+    }
+  }
+
+  private translate(error: unknown, path: string): unknown {
+    return isMissingKey(error) ? new StorageError("not-found", path, this.name, undefined, { cause: error }) : error;
+  }
+}
+
+function emptyStream(): Readable {
+  return Readable.from([]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameters as written under `storage.s3` in config.yml (typed by the config schema, or raw
+// strings when a caller passes them through).
+
+export type DriverParams = Record<string, unknown>;
+
+export function stringParam(params: DriverParams, key: string): string | undefined {
+  const value = params[key];
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  throw new Error(`storage parameter ${key} must be a string`);
+}
+
+export function requiredParam(driver: string, params: DriverParams, key: string): string {
+  const value = stringParam(params, key);
+  if (value === undefined) throw new Error(`storage.${driver}.${key} is required`);
+  return value;
+}
+
+export function boolParam(params: DriverParams, key: string, fallback: boolean): boolean {
+  const value = params[key];
+  if (value === undefined || value === null || value === "") return fallback;
+  if (typeof value === "boolean") return value;
+  if (typeof value === "string" && /^(true|false)$/i.test(value.trim())) return value.trim().toLowerCase() === "true";
+  throw new Error(`storage parameter ${key} must be true or false`);
+}
+
+export function sizeParam(params: DriverParams, key: string): number | undefined {
+  const value = params[key];
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value !== "number" && typeof value !== "string") throw new Error(`storage parameter ${key} must be a size in bytes`);
+  return parseSize(value);
+}
+
+function intParam(params: DriverParams, key: string): number | undefined {
+  const value = params[key];
+  if (value === undefined || value === null || value === "") return undefined;
+  const n = typeof value === "number" ? value : Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`storage parameter ${key} must be a positive whole number`);
+  return n;
+}
+
+/** `host[:port]` or a full URL; the scheme follows `secure` when missing. */
+export function endpointURL(endpoint: string, secure: boolean): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `${secure ? "https" : "http"}://${endpoint}`;
+}
+
+/**
+ * distribution's s3 parameters: accesskey, secretkey, region, regionendpoint, forcepathstyle,
+ * bucket, encrypt, keyid, secure, skipverify, v4auth, chunksize, multipartcopychunksize,
+ * multipartcopymaxconcurrency, multipartcopythresholdsize, rootdirectory, storageclass,
+ * useragent, usedualstack, accelerate, objectacl (loglevel is accepted and ignored).
+ */
+export function s3OptionsFromParams(params: DriverParams): S3DriverOptions {
+  const accessKey = stringParam(params, "accesskey");
+  const secretKey = stringParam(params, "secretkey");
+  if ((accessKey === undefined) !== (secretKey === undefined)) {
+    throw new Error("storage.s3: accesskey and secretkey go together (leave both out to use the default credential chain)");
+  }
+  const region = requiredParam("s3", params, "region");
+  const secure = boolParam(params, "secure", true);
+  const regionEndpoint = stringParam(params, "regionendpoint");
+  // S3-compatible servers rarely have wildcard DNS for virtual-hosted buckets; AWS wants them.
+  const forcePathStyle = boolParam(params, "forcepathstyle", regionEndpoint !== undefined);
+  const endpoint = regionEndpoint !== undefined ? endpointURL(regionEndpoint, secure) : secure ? undefined : `http://s3.${region}.amazonaws.com`;
+  // Checked, but AWS signature version 2 is gone from S3 and from the SDK: requests are always signed with v4.
+  boolParam(params, "v4auth", true);
+  const storageClass = stringParam(params, "storageclass") ?? "STANDARD";
+  return {
+    name: "s3",
+    bucket: requiredParam("s3", params, "bucket"),
+    region,
+    endpoint,
+    forcePathStyle,
+    ...(accessKey !== undefined && secretKey !== undefined
+      ? { credentials: { accessKeyId: accessKey, secretAccessKey: secretKey, sessionToken: stringParam(params, "sessiontoken") } }
+      : {}),
+    encrypt: boolParam(params, "encrypt", false),
+    keyId: stringParam(params, "keyid"),
+    skipVerify: boolParam(params, "skipverify", false),
+    chunkSize: sizeParam(params, "chunksize"),
+    multipartCopyChunkSize: sizeParam(params, "multipartcopychunksize"),
+    multipartCopyMaxConcurrency: intParam(params, "multipartcopymaxconcurrency"),
+    multipartCopyThresholdSize: sizeParam(params, "multipartcopythresholdsize"),
+    rootDirectory: stringParam(params, "rootdirectory"),
+    storageClass: storageClass.toUpperCase() === "NONE" ? undefined : storageClass,
+    objectAcl: stringParam(params, "objectacl"),
+    userAgent: stringParam(params, "useragent"),
+    useDualstack: boolParam(params, "usedualstack", false),
+    accelerate: boolParam(params, "accelerate", false),
+  };
+}
+
+/** The `s3` entry of the driver factory. */
+export function createS3Driver(params: DriverParams): S3Driver {
+  return new S3Driver(s3OptionsFromParams(params));
+}
