@@ -6,18 +6,21 @@
  *   npm run bench                      # everything (several minutes)
  *   npm run bench -- --quick           # 64 MiB blobs, 1,000 repositories, 3 s load runs
  *   npm run bench -- --only=catalog,rss
+ *   npm run bench -- --only=gc,console
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { Context, log, sectionIds, type Options, type SectionId } from "./lib/context.js";
+import { Context, log, sectionIds, type Options } from "./lib/context.js";
 import { killActiveChildren } from "./lib/proc.js";
 import { formatRatio, formatValue, markdownTable, ratio, targetText, textTable, verdict, type Row } from "./lib/report.js";
 import type { Server } from "./lib/servers.js";
 import { buildServer, ensureTools, tools, toolVersions, type Tool } from "./lib/tools.js";
 import { catalog } from "./sections/catalog.js";
+import { consoleApi } from "./sections/console.js";
+import { garbageCollection } from "./sections/gc.js";
 import { headLoad, manifestLoad, pushSmallImage, type SmallImage } from "./sections/load.js";
 import { peakMemory } from "./sections/memory.js";
 import { pushPull, rawBlobs } from "./sections/transfer.js";
@@ -30,7 +33,7 @@ Berth vs Debian's docker-registry (distribution 2.8), side by side.
 
 Options:
   --quick            Small sizes for a sanity run: 64 MiB blobs, 1,000 repositories,
-                     3 s load runs, one repetition.
+                     3 s load runs, one repetition; GC on 1,000 manifests / 5,000 blobs.
   --only=LIST        Comma-separated sections, by number or name:
                        1 push-pull  skopeo push and pull of a single-layer image
                        2 raw        monolithic blob upload and blob GET over the raw API
@@ -38,24 +41,32 @@ Options:
                        4 head       blob HEAD under load (hey)
                        5 catalog    /v2/_catalog over many repositories
                        6 rss        peak RSS while receiving a big layer
+                       7 gc         offline garbage-collect, 10,000 manifests / 50,000 blobs
+                       8 console    console API (metadata index) at 10,000 repositories
   --runs=N           Repetitions of each timed run (default 3, --quick 1).
   --out=FILE         Where to write the JSON (default: <tmpdir>/berth-bench/latest.json).
   --no-build         Do not recompile the server first.
   -h, --help         Show this help.
 `;
 
-const sharedPairSections = new Set<SectionId>(["push-pull", "raw", "manifest", "head"]);
+/** The sections of bench/lib/context.ts, then those registered here (Berth-only or offline). */
+const allSectionIds = [...sectionIds, "gc", "console"] as const;
+type RunSectionId = (typeof allSectionIds)[number];
 
-const sectionTools: Record<SectionId, Tool[]> = {
+const sharedPairSections = new Set<RunSectionId>(["push-pull", "raw", "manifest", "head"]);
+
+const sectionTools: Record<RunSectionId, Tool[]> = {
   "push-pull": [tools.registry, tools.skopeo],
   raw: [tools.registry, tools.curl],
   manifest: [tools.registry, tools.skopeo, tools.wrk],
   head: [tools.registry, tools.skopeo, tools.hey],
   catalog: [tools.registry],
   rss: [tools.registry, tools.skopeo],
+  gc: [tools.registry],
+  console: [],
 };
 
-function parseOptions(argv: string[]): Options | undefined {
+function parseOptions(argv: string[]): { options: Options; selected: RunSectionId[] } | undefined {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -68,19 +79,19 @@ function parseOptions(argv: string[]): Options | undefined {
     },
   });
   if (values.help) return undefined;
-  const only = new Set<SectionId>();
-  for (const item of (values.only ?? sectionIds.join(",")).split(",").map((s) => s.trim()).filter(Boolean)) {
-    const byNumber = /^\d$/.test(item) ? sectionIds[Number(item) - 1] : undefined;
-    const id = byNumber ?? sectionIds.find((s) => s === item);
-    if (!id) throw new Error(`unknown section ${JSON.stringify(item)}; expected 1-6 or one of ${sectionIds.join(", ")}`);
+  const only = new Set<RunSectionId>();
+  for (const item of (values.only ?? allSectionIds.join(",")).split(",").map((s) => s.trim()).filter(Boolean)) {
+    const byNumber = /^\d$/.test(item) ? allSectionIds[Number(item) - 1] : undefined;
+    const id = byNumber ?? allSectionIds.find((s) => s === item);
+    if (!id) throw new Error(`unknown section ${JSON.stringify(item)}; expected 1-${allSectionIds.length} or one of ${allSectionIds.join(", ")}`);
     only.add(id);
   }
   const quick = values.quick;
   const runs = values.runs !== undefined ? Number(values.runs) : quick ? 1 : 3;
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error("--runs must be an integer from 1 to 20");
-  return {
+  const options: Options = {
     quick,
-    only,
+    only: new Set(sectionIds.filter((id) => only.has(id))),
     runs,
     blobMiB: quick ? 64 : 256,
     rssMiB: quick ? 64 : 1024,
@@ -90,6 +101,7 @@ function parseOptions(argv: string[]): Options | undefined {
     out: values.out,
     build: !values["no-build"],
   };
+  return { options, selected: allSectionIds.filter((id) => only.has(id)) };
 }
 
 function machine(): Record<string, unknown> {
@@ -104,18 +116,18 @@ function machine(): Record<string, unknown> {
 }
 
 async function main(): Promise<number> {
-  let options: Options | undefined;
+  let parsed: { options: Options; selected: RunSectionId[] } | undefined;
   try {
-    options = parseOptions(process.argv.slice(2));
+    parsed = parseOptions(process.argv.slice(2));
   } catch (error) {
     console.error(`bench: ${(error as Error).message}\n\n${usage}`);
     return 2;
   }
-  if (!options) {
+  if (!parsed) {
     process.stdout.write(usage);
     return 0;
   }
-  const selected = sectionIds.filter((id) => options.only.has(id));
+  const { options, selected } = parsed;
   ensureTools(selected.flatMap((id) => sectionTools[id]));
   if (options.build) await buildServer(repoRoot);
 
@@ -136,7 +148,7 @@ async function main(): Promise<number> {
   process.once("SIGTERM", interrupted);
 
   const started = new Date();
-  const errors: { section: SectionId; error: string }[] = [];
+  const errors: { section: RunSectionId; error: string }[] = [];
   try {
     log(`bench: ${options.quick ? "quick run" : "full run"}, sections ${selected.join(", ")}; work dir ${work}`);
     // Sections 1-4 share one pair of long-running servers on fresh roots.
@@ -152,15 +164,19 @@ async function main(): Promise<number> {
     };
     const smallImage = async (): Promise<SmallImage> => (small ??= await pushSmallImage(ctx, await sharedPair()));
 
-    const sections: Record<SectionId, { title: string; run: () => Promise<Row[]> }> = {
+    const sections: Record<RunSectionId, { title: string; run: () => Promise<Row[]> }> = {
       "push-pull": { title: `1. skopeo push/pull, ${options.blobMiB} MiB single-layer image`, run: async () => pushPull(ctx, await sharedPair()) },
       raw: { title: `2. raw monolithic upload and blob GET, ${options.blobMiB} MiB`, run: async () => rawBlobs(ctx, await sharedPair()) },
       manifest: { title: `3. manifest GET by tag, ${options.connections} connections (wrk)`, run: async () => manifestLoad(ctx, await sharedPair(), await smallImage()) },
       head: { title: `4. blob HEAD, ${options.connections} connections (hey)`, run: async () => headLoad(ctx, await sharedPair(), await smallImage()) },
       catalog: { title: `5. _catalog with ${options.repos.toLocaleString("en-US")} repositories`, run: () => catalog(ctx) },
       rss: { title: `6. peak RSS during a ${options.rssMiB} MiB push`, run: () => peakMemory(ctx) },
+      gc: { title: `7. offline garbage-collect, ${options.quick ? "1,000 manifests / 5,000" : "10,000 manifests / 50,000"} blobs`, run: () => garbageCollection(ctx) },
+      console: { title: `8. console API (metadata index), ${options.repos.toLocaleString("en-US")} repositories`, run: () => consoleApi(ctx) },
     };
     for (const id of selected) {
+      // Interrupted: the cleanup is removing the work dir; no further section may write into it.
+      if (cleaning) break;
       const section = sections[id];
       log(`\n== ${section.title} ==`);
       const t = performance.now();
