@@ -112,7 +112,7 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
   const deleteUntagged = options.deleteUntagged ?? false;
   const graceMs = Math.max(0, options.graceMs ?? 0);
   const graceLimit = started - graceMs;
-  const concurrency = Math.max(1, options.concurrency ?? 8);
+  const concurrency = Math.max(1, options.concurrency ?? 16);
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);
@@ -245,14 +245,14 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
     // A revision written after the mark (a write racing an offline GC) must keep its links.
     const gone = async (digest: Digest): Promise<boolean> => !live(digest) && (dryRun || !(await exists(driver, layout.revisionLink(name, digest))));
 
-    for (const tag of await listTags(driver, name)) {
+    await mapLimit(await listTags(driver, name), 4, async (tag) => {
       const history = await listDigestLinks(driver, tagIndexDir(name, tag.tag));
       for (const { digest } of history.values()) {
         if (digest.value === tag.current?.value || !(await gone(digest))) continue;
         await remove(dirname(layout.tagIndexLink(name, tag.tag, digest)));
         linksDeleted.tagHistory++;
       }
-    }
+    });
 
     for (const algorithmDir of await listOrEmpty(driver, referrersRoot(name))) {
       for (const subjectDir of await listOrEmpty(driver, algorithmDir)) {
@@ -271,12 +271,13 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
     }
 
     const layers = await listDigestLinks(driver, layout.layersDir(name));
-    for (const { digest, modTime } of layers.values()) {
-      const dangling = doomedSet.has(digest.value) || (!present.has(digest.value) && modTime.getTime() <= graceLimit);
-      if (!dangling) continue;
+    const dangling = [...layers.values()].filter(
+      ({ digest, modTime }) => doomedSet.has(digest.value) || (!present.has(digest.value) && modTime.getTime() <= graceLimit),
+    );
+    await mapLimit(dangling, 4, async ({ digest }) => {
       await remove(layout.layerDir(name, digest));
       linksDeleted.layers++;
-    }
+    });
     progress();
   });
 
