@@ -17,6 +17,7 @@ import {
   tagIndexDir,
   walkOrNothing,
   type LinkEntry,
+  type TagInfo,
 } from "./scan.js";
 import { exists } from "../registry/blobs.js";
 
@@ -97,6 +98,8 @@ interface RepositoryState {
   revisions: Map<string, LinkEntry>;
   /** Digests tag `current` links name (may include digests without a revision: broken tags). */
   tagged: Map<string, Digest>;
+  /** The tags as the mark read them, reused by the sweep of tag history. */
+  tags: TagInfo[];
   /** Revisions to delete (digest values). */
   remove: Set<string>;
 }
@@ -139,7 +142,8 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
   const repositories = await mapLimit(names, concurrency, async (name): Promise<RepositoryState> => {
     const revisions = await listDigestLinks(driver, layout.revisionsDir(name));
     const tagged = new Map<string, Digest>();
-    for (const tag of await listTags(driver, name)) {
+    const tags = await listTags(driver, name);
+    for (const tag of tags) {
       if (!tag.current) {
         warn(`${name}: tag ${tag.tag} has no readable current link`);
         continue;
@@ -158,7 +162,7 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
     });
     const remove = deleteUntagged ? untaggedRevisions(revisions, tagged, refs, graceLimit) : new Set<string>();
     options.onProgress?.({ phase: "mark", done: ++marked, total: names.length });
-    return { name, revisions, tagged, remove };
+    return { name, revisions, tagged, tags, remove };
   });
 
   // ---- mark: blobs reachable from what stays --------------------------------------------------
@@ -245,7 +249,8 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
     // A revision written after the mark (a write racing an offline GC) must keep its links.
     const gone = async (digest: Digest): Promise<boolean> => !live(digest) && (dryRun || !(await exists(driver, layout.revisionLink(name, digest))));
 
-    await mapLimit(await listTags(driver, name), 4, async (tag) => {
+    // Tags created after the mark keep their history: the sweep only ever removes less.
+    await mapLimit(repository.tags, 4, async (tag) => {
       const history = await listDigestLinks(driver, tagIndexDir(name, tag.tag));
       for (const { digest } of history.values()) {
         if (digest.value === tag.current?.value || !(await gone(digest))) continue;
