@@ -25,11 +25,15 @@ export interface Server {
 const OUTPUT_LIMIT = 64 * 1024;
 const PORT_ATTEMPTS = 5;
 
-function berthConfig(root: string, port: number): string {
+/**
+ * The config.yml every section runs Berth with (distribution reads it too): filesystem storage,
+ * deletes on. `log` replaces the lines under `log:`; `stateDir` adds the console's state dir.
+ */
+export function berthConfig(root: string, port: number, options: { log?: string[]; stateDir?: string } = {}): string {
   return [
     "version: 0.1",
     "log:",
-    "  level: warn",
+    ...(options.log ?? ["  level: warn"]),
     "storage:",
     "  filesystem:",
     `    rootdirectory: ${JSON.stringify(root)}`,
@@ -38,6 +42,7 @@ function berthConfig(root: string, port: number): string {
     "http:",
     `  addr: 127.0.0.1:${port}`,
     "  secret: bench",
+    ...(options.stateDir ? ["console:", `  statedir: ${JSON.stringify(options.stateDir)}`] : []),
     "",
   ].join("\n");
 }

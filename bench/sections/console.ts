@@ -14,7 +14,10 @@ import { log, type Context } from "../lib/context.js";
 import { catalogNames, populateCatalog } from "../lib/data.js";
 import { runChecked } from "../lib/proc.js";
 import { median, row, type Row } from "../lib/report.js";
-import { cpuSeconds, type Server } from "../lib/servers.js";
+import { berthConfig, cpuSeconds, type Server } from "../lib/servers.js";
+
+/** Info level in JSON: the section reads the index rebuild's log line; requests are not logged. */
+const consoleLog = ["  level: info", "  formatter: json", "  accesslog:", "    disabled: true"];
 import { blobOf, image, LayoutFiles } from "./gc.js";
 
 const BIG = "big/tags";
@@ -23,27 +26,6 @@ const PASSWORD = "x";
 const REQUEST_TIMEOUT = 60_000;
 const OUTPUT_LIMIT = 256 * 1024;
 
-function configYaml(root: string, stateDir: string, port: number): string {
-  return [
-    "version: 0.1",
-    "log:",
-    "  level: info",
-    "  formatter: json",
-    "  accesslog:",
-    "    disabled: true",
-    "storage:",
-    "  filesystem:",
-    `    rootdirectory: ${JSON.stringify(root)}`,
-    "  delete:",
-    "    enabled: true",
-    "http:",
-    `  addr: 127.0.0.1:${port}`,
-    "  secret: bench",
-    "console:",
-    `  statedir: ${JSON.stringify(stateDir)}`,
-    "",
-  ].join("\n");
-}
 
 /**
  * `big/tags`: `tags` tags t-0000…, each on its own image (own config with its own `created`,
@@ -85,7 +67,7 @@ async function startConsoleServer(ctx: Context, root: string, stateDir: string):
   for (let attempt = 1; attempt <= 5; attempt++) {
     const port = await freePort();
     const configPath = join(ctx.work, `console-${port}.yml`);
-    await writeFile(configPath, configYaml(root, stateDir, port));
+    await writeFile(configPath, berthConfig(root, port, { stateDir, log: consoleLog }));
     const spawnedAt = performance.now();
     const child = spawn(process.execPath, [join(ctx.repoRoot, "bin", "berth.js"), "serve", configPath], {
       cwd: ctx.work,
@@ -405,7 +387,7 @@ export async function consoleApi(ctx: Context): Promise<Row[]> {
   for (let rep = 0; rep < ctx.options.runs; rep++) {
     const stateDir = join(ctx.work, `console-cli-state-${rep}`);
     const configPath = join(ctx.work, `console-cli-${rep}.yml`);
-    await writeFile(configPath, configYaml(root, stateDir, 5000));
+    await writeFile(configPath, berthConfig(root, 5000, { stateDir, log: consoleLog }));
     t = performance.now();
     const result = await runChecked(process.execPath, [join(ctx.repoRoot, "bin", "berth.js"), "index", "rebuild", "--json", configPath], {
       timeoutMs: rebuildBudgetMs,

@@ -13,6 +13,7 @@ import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from "../../test/
 import { alternate, log, settle, type Context } from "../lib/context.js";
 import { run, runChecked, type RunResult } from "../lib/proc.js";
 import { row, type Row } from "../lib/report.js";
+import { berthConfig } from "../lib/servers.js";
 
 // ---- distribution's layout, written directly ---------------------------------------------------
 
@@ -356,23 +357,6 @@ function sameSet(a: Set<string>, b: Set<string>): boolean {
 type Tool = "berth" | "distribution";
 type Mode = "plain" | "untagged" | "dry-run";
 
-function configYaml(root: string, stateDir: string | undefined): string {
-  return [
-    "version: 0.1",
-    "log:",
-    "  level: warn",
-    "storage:",
-    "  filesystem:",
-    `    rootdirectory: ${JSON.stringify(root)}`,
-    "  delete:",
-    "    enabled: true",
-    "http:",
-    "  addr: 127.0.0.1:5000",
-    "  secret: bench",
-    ...(stateDir ? ["console:", `  statedir: ${JSON.stringify(stateDir)}`] : []),
-    "",
-  ].join("\n");
-}
 
 const GC_TIMEOUT = 15 * 60_000;
 
@@ -432,8 +416,8 @@ export async function garbageCollection(ctx: Context): Promise<Row[]> {
     await rm(root, { recursive: true, force: true });
     await runChecked("cp", ["-a", base, root], { timeoutMs: 10 * 60_000 });
     const config = { berth: join(ctx.work, `${name}-berth.yml`), distribution: join(ctx.work, `${name}-distribution.yml`) };
-    await writeFile(config.berth, configYaml(root, stateDir));
-    await writeFile(config.distribution, configYaml(root, undefined));
+    await writeFile(config.berth, berthConfig(root, 5000, { stateDir }));
+    await writeFile(config.distribution, berthConfig(root, 5000));
     return { root, config };
   };
 
