@@ -9,7 +9,8 @@ import { walkRepositories } from "../registry/repositories.js";
 import { isNotFound, type StorageDriver } from "../registry/storage/driver.js";
 import type { TagStore } from "../registry/tags.js";
 import { manifestReferences, type ManifestReferences } from "./references.js";
-import { listDigestLinks, listTags, mapLimit, type TagInfo } from "./scan.js";
+import { mapLimit } from "../concurrency.js";
+import { listDigestLinks, listTags, type TagInfo } from "./scan.js";
 
 /**
  * Soft deletes (what `DELETE /v2/<name>/manifests/<ref>` does, for the console) and tag cleanup

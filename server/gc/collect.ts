@@ -12,7 +12,6 @@ import {
   listDigestLinks,
   listOrEmpty,
   listTags,
-  mapLimit,
   referrersRoot,
   tagIndexDir,
   walkOrNothing,
@@ -20,6 +19,7 @@ import {
   type TagInfo,
 } from "./scan.js";
 import { exists } from "../registry/blobs.js";
+import { mapLimit } from "../concurrency.js";
 
 /**
  * Mark and sweep over distribution's storage layout.

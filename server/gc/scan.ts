@@ -1,4 +1,5 @@
 import { dirname } from "node:path/posix";
+import { mapLimit } from "../concurrency.js";
 import { layout, layoutRoot } from "../registry/layout.js";
 import { tryParseDigest, type Digest } from "../registry/reference.js";
 import { isNotFound, type FileInfo, type StorageDriver } from "../registry/storage/driver.js";
@@ -124,16 +125,3 @@ export async function listTags(driver: StorageDriver, name: string, options: { w
   });
 }
 
-/** Runs `fn` over `items` with at most `limit` calls in flight; results in input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
-}

@@ -3,7 +3,7 @@ import { ManifestFormatError, type Descriptor, type ParsedManifest } from "../re
 import { parseDigest } from "../registry/reference.js";
 import type { Services } from "../registry/http/context.js";
 import { isNotFound } from "../registry/storage/driver.js";
-import { unlimited, type Limiter } from "./limit.js";
+import { unlimited, type Limiter } from "../concurrency.js";
 import type { BlobRef, ConfigSummary, HistoryRow, ManifestFacts, Platform } from "./types.js";
 
 /** Config media types whose blob is an image config (JSON with `created`, `config`, `history`). */

@@ -20,7 +20,7 @@ import {
   type DescribeSource,
 } from "./describe.js";
 import { IndexNotFoundError } from "./errors.js";
-import { createLimiter, type Limiter } from "./limit.js";
+import { createLimiter, type Limiter } from "../concurrency.js";
 import { IndexStore, type ActivityInput } from "./store.js";
 import type {
   ActivityRow,

@@ -1,3 +1,4 @@
+import { createLimiter, type Limiter } from "../../concurrency.js";
 import { isNotFound, type FileInfo } from "./driver.js";
 import { compareLexically } from "./paths.js";
 
@@ -19,7 +20,7 @@ const walkConcurrency = 32;
  * than failing the walk; only a missing starting directory is an error.
  */
 export async function walkTree(source: Listing, path: string, visit: WalkVisitor): Promise<void> {
-  const limit = limiter(walkConcurrency);
+  const limit = createLimiter(walkConcurrency);
   await walkDirectory(source, read(source, path, true, limit), visit, limit);
 }
 
@@ -56,21 +57,4 @@ async function read(source: Listing, dir: string, top: boolean, limit: Limiter):
       }),
     ),
   );
-}
-
-type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
-
-function limiter(max: number): Limiter {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (task) => {
-    if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
-    active += 1;
-    try {
-      return await task();
-    } finally {
-      active -= 1;
-      waiting.shift()?.();
-    }
-  };
 }
