@@ -7,6 +7,7 @@
  *   npm run bench -- --quick           # 64 MiB blobs, 1,000 repositories, 3 s load runs
  *   npm run bench -- --only=catalog,rss
  *   npm run bench -- --only=gc,console
+ *   npm run bench -- --only=s3
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -23,6 +24,7 @@ import { consoleApi } from "./sections/console.js";
 import { garbageCollection } from "./sections/gc.js";
 import { headLoad, manifestLoad, pushSmallImage, type SmallImage } from "./sections/load.js";
 import { peakMemory } from "./sections/memory.js";
+import { s3 } from "./sections/s3.js";
 import { pushPull, rawBlobs } from "./sections/transfer.js";
 
 const repoRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
@@ -33,7 +35,8 @@ Berth vs Debian's docker-registry (distribution 2.8), side by side.
 
 Options:
   --quick            Small sizes for a sanity run: 64 MiB blobs, 1,000 repositories,
-                     3 s load runs, one repetition; GC on 1,000 manifests / 5,000 blobs.
+                     3 s load runs, one repetition; GC on 1,000 manifests / 5,000 blobs;
+                     50 small layers in the S3 section.
   --only=LIST        Comma-separated sections, by number or name:
                        1 push-pull  skopeo push and pull of a single-layer image
                        2 raw        monolithic blob upload and blob GET over the raw API
@@ -43,6 +46,8 @@ Options:
                        6 rss        peak RSS while receiving a big layer
                        7 gc         offline garbage-collect, 10,000 manifests / 50,000 blobs
                        8 console    console API (metadata index) at 10,000 repositories
+                       9 s3         both on one radosgw (S3): 200 small layers, a big
+                                    layer, manifest GET; radosgw default and tcp_nodelay
   --runs=N           Repetitions of each timed run (default 3, --quick 1).
   --out=FILE         Where to write the JSON (default: <tmpdir>/berth-bench/latest.json).
   --no-build         Do not recompile the server first.
@@ -50,7 +55,7 @@ Options:
 `;
 
 /** The sections of bench/lib/context.ts, then those registered here (Berth-only or offline). */
-const allSectionIds = [...sectionIds, "gc", "console"] as const;
+const allSectionIds = [...sectionIds, "gc", "console", "s3"] as const;
 type RunSectionId = (typeof allSectionIds)[number];
 
 const sharedPairSections = new Set<RunSectionId>(["push-pull", "raw", "manifest", "head"]);
@@ -64,6 +69,7 @@ const sectionTools: Record<RunSectionId, Tool[]> = {
   rss: [tools.registry, tools.skopeo],
   gc: [tools.registry],
   console: [],
+  s3: [tools.registry, tools.skopeo, tools.wrk, tools.cephMon, tools.cephOsd, tools.radosgw, tools.ceph],
 };
 
 function parseOptions(argv: string[]): { options: Options; selected: RunSectionId[] } | undefined {
@@ -173,6 +179,7 @@ async function main(): Promise<number> {
       rss: { title: `6. peak RSS during a ${options.rssMiB} MiB push`, run: () => peakMemory(ctx) },
       gc: { title: `7. offline garbage-collect, ${options.quick ? "1,000 manifests / 5,000" : "10,000 manifests / 50,000"} blobs`, run: () => garbageCollection(ctx) },
       console: { title: `8. console API (metadata index), ${options.repos.toLocaleString("en-US")} repositories`, run: () => consoleApi(ctx) },
+      s3: { title: `9. S3 storage (radosgw), Berth and distribution on one server`, run: () => s3(ctx) },
     };
     for (const id of selected) {
       // Interrupted: the cleanup is removing the work dir; no further section may write into it.

@@ -36,8 +36,9 @@ export class Context {
     readonly options: Options,
   ) {}
 
-  async start(kind: Kind, root: string): Promise<Server> {
-    const server = await startServer(kind, this.repoRoot, root, this.work);
+  /** `storage`: config lines replacing the filesystem driver (see berthConfig). */
+  async start(kind: Kind, root: string, storage?: string[]): Promise<Server> {
+    const server = await startServer(kind, this.repoRoot, root, this.work, storage);
     this.servers.add(server);
     log(`  started ${kind} on ${server.url} (pid ${server.pid})`);
     return server;

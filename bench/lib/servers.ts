@@ -1,11 +1,12 @@
 /**
- * The two registries under test, each its own process on 127.0.0.1 with filesystem storage:
- * Berth (`node bin/berth.js serve --registry-only`) and distribution (Debian's docker-registry).
+ * The two registries under test, each its own process on 127.0.0.1: Berth (`node bin/berth.js
+ * serve --registry-only`) and distribution (Debian's docker-registry), with filesystem storage
+ * unless a section passes other `storage:` lines (the S3 section).
  */
 import { spawn } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { startDistribution } from "../../test/support/distribution.js";
+import { findDistribution, startDistribution } from "../../test/support/distribution.js";
 import { freePort, waitForHttp } from "../../test/support/net.js";
 
 export type Kind = "berth" | "distribution";
@@ -25,18 +26,26 @@ export interface Server {
 const OUTPUT_LIMIT = 64 * 1024;
 const PORT_ATTEMPTS = 5;
 
+export interface ConfigOptions {
+  /** Replaces the lines under `log:`. */
+  log?: string[];
+  /** Adds the console's state dir. */
+  stateDir?: string;
+  /** Replaces the `filesystem:` driver lines under `storage:` (indented by two). */
+  storage?: string[];
+}
+
 /**
- * The config.yml every section runs Berth with (distribution reads it too): filesystem storage,
- * deletes on. `log` replaces the lines under `log:`; `stateDir` adds the console's state dir.
+ * The config.yml every section runs Berth with (distribution reads it too): filesystem storage
+ * unless `storage` says otherwise, deletes on.
  */
-export function berthConfig(root: string, port: number, options: { log?: string[]; stateDir?: string } = {}): string {
+export function berthConfig(root: string, port: number, options: ConfigOptions = {}): string {
   return [
     "version: 0.1",
     "log:",
     ...(options.log ?? ["  level: warn"]),
     "storage:",
-    "  filesystem:",
-    `    rootdirectory: ${JSON.stringify(root)}`,
+    ...(options.storage ?? ["  filesystem:", `    rootdirectory: ${JSON.stringify(root)}`]),
     "  delete:",
     "    enabled: true",
     "http:",
@@ -48,21 +57,27 @@ export function berthConfig(root: string, port: number, options: { log?: string[
 }
 
 /** Starts Berth from the compiled CLI; `work` receives the config file. */
-export async function startBerth(repoRoot: string, root: string, work: string): Promise<Server> {
+export function startBerth(repoRoot: string, root: string, work: string, storage?: string[]): Promise<Server> {
+  return startConfigured("berth", process.execPath, [join(repoRoot, "bin", "berth.js"), "serve", "--registry-only"], repoRoot, root, work, storage);
+}
+
+/**
+ * Spawns `command ...args <config>` with berthConfig() on a free port and waits for `/v2/`.
+ * distribution reads the same file (its filesystem runs go through test/support instead).
+ */
+async function startConfigured(kind: Kind, command: string, args: string[], cwd: string, root: string, work: string, storage?: string[]): Promise<Server> {
   await mkdir(root, { recursive: true });
   const env = { ...process.env };
   // Like distribution, the config may honour REGISTRY_* overrides; inherited ones must not move the server.
   for (const key of Object.keys(env)) if (key.startsWith("REGISTRY_")) delete env[key];
+  // The sandbox's CA bundle makes both AWS SDKs fail on a plain-HTTP loopback endpoint.
+  delete env.AWS_CA_BUNDLE;
   let lastError: unknown;
   for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
     const port = await freePort();
-    const configPath = join(work, `berth-${port}.yml`);
-    await writeFile(configPath, berthConfig(root, port));
-    const child = spawn(process.execPath, [join(repoRoot, "bin", "berth.js"), "serve", "--registry-only", configPath], {
-      cwd: repoRoot,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const configPath = join(work, `${kind}-${port}.yml`);
+    await writeFile(configPath, berthConfig(root, port, { storage }));
+    const child = spawn(command, [...args, configPath], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const append = (chunk: Buffer): void => {
       output += chunk.toString("utf8");
@@ -95,7 +110,7 @@ export async function startBerth(repoRoot: string, root: string, work: string): 
     };
     try {
       await waitForHttp(`http://127.0.0.1:${port}/v2/`, 20_000, {
-        abort: () => (exit ? `berth exited (${exit}): ${output.trim()}` : undefined),
+        abort: () => (exit ? `${kind} exited (${exit}): ${output.trim()}` : undefined),
       });
     } catch (error) {
       await kill();
@@ -105,7 +120,7 @@ export async function startBerth(repoRoot: string, root: string, work: string): 
     }
     let stopping: Promise<void> | undefined;
     return {
-      kind: "berth",
+      kind,
       url: `http://127.0.0.1:${port}`,
       host: `127.0.0.1:${port}`,
       pid: child.pid!,
@@ -130,8 +145,13 @@ export async function startRegistry(root: string): Promise<Server> {
   };
 }
 
-export async function startServer(kind: Kind, repoRoot: string, root: string, work: string): Promise<Server> {
-  return kind === "berth" ? startBerth(repoRoot, root, work) : startRegistry(root);
+/** `storage`: lines replacing the filesystem driver in both registries' config (see berthConfig). */
+export async function startServer(kind: Kind, repoRoot: string, root: string, work: string, storage?: string[]): Promise<Server> {
+  if (kind === "berth") return startBerth(repoRoot, root, work, storage);
+  if (!storage) return startRegistry(root);
+  const binary = findDistribution();
+  if (binary === null) throw new Error("docker-registry is not installed");
+  return startConfigured(kind, binary, ["serve"], work, root, work, storage);
 }
 
 export interface MemoryStatus {

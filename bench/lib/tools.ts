@@ -16,11 +16,15 @@ export interface Tool {
 }
 
 export const tools = {
-  skopeo: { command: "skopeo", pkg: "skopeo", why: "pushes and pulls images (sections 1, 3, 4, 6)" },
+  skopeo: { command: "skopeo", pkg: "skopeo", why: "pushes and pulls images (sections 1, 3, 4, 6, 9)" },
   registry: { command: "docker-registry", pkg: "docker-registry", why: "the distribution registry compared against" },
   curl: { command: "curl", pkg: "curl", why: "raw blob upload and download (section 2)" },
-  wrk: { command: "wrk", pkg: "wrk", why: "manifest GET load (section 3)" },
+  wrk: { command: "wrk", pkg: "wrk", why: "manifest GET load (sections 3, 9)" },
   hey: { command: "hey", pkg: "hey", why: "blob HEAD load (section 4)" },
+  cephMon: { command: "ceph-mon", pkg: "ceph-mon", why: "the S3 server's monitor (section 9)" },
+  cephOsd: { command: "ceph-osd", pkg: "ceph-osd", why: "the S3 server's object store (section 9)" },
+  radosgw: { command: "radosgw", pkg: "radosgw", why: "the S3 server (section 9)" },
+  ceph: { command: "ceph", pkg: "ceph-common", why: "starts the S3 server and reads its request counter (section 9)" },
 } satisfies Record<string, Tool>;
 
 function present(tool: Tool): boolean {

@@ -56,6 +56,8 @@ export interface RunningCeph {
   client: S3Client;
   /** Creates a bucket (a fresh unique name unless one is given) and returns its name. */
   createBucket(name?: string): Promise<string>;
+  /** Requests radosgw has served since it started (its `rgw.req` performance counter). */
+  requests(): Promise<number>;
   /** radosgw's own log (file), for assertion messages. */
   logs(): Promise<string>;
   /** Kills every daemon and removes the cluster's directory; safe to call more than once. */
@@ -190,6 +192,12 @@ async function startOnce(options: CephOptions): Promise<RunningCeph> {
         const bucket = name ?? `berth-${randomBytes(6).toString("hex")}`;
         await s3.send(new CreateBucketCommand({ Bucket: bucket }));
         return bucket;
+      },
+      requests: async () => {
+        const dump = await run("ceph", ["--admin-daemon", join(dir, "run", "client.rgw.asok"), "perf", "dump", "rgw"], env, Date.now() + 10_000);
+        const count = (JSON.parse(dump) as { rgw?: { req?: unknown } }).rgw?.req;
+        if (typeof count !== "number") throw new Error(`radosgw's perf dump has no rgw.req: ${dump.slice(0, 300)}`);
+        return count;
       },
       logs: async () => {
         const parts = await Promise.all(
