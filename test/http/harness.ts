@@ -47,6 +47,9 @@ export interface TestRegistry {
   close(): Promise<void>;
 }
 
+/** What the push helpers below need: a registry running here or in another process. */
+export type RegistryClient = Pick<TestRegistry, "fetch">;
+
 export async function startRegistry(options: StartOptions = {}): Promise<TestRegistry> {
   const driver = options.driver ?? createDriver("inmemory");
   const errors: string[] = [];
@@ -101,7 +104,7 @@ export function descriptor(mediaType: string, bytes: Buffer): Descriptor {
 }
 
 /** Monolithic upload (`POST ?digest=` with the body); asserts 201 and returns the digest. */
-export async function pushBlob(r: TestRegistry, name: string, bytes: Bytes): Promise<string> {
+export async function pushBlob(r: RegistryClient, name: string, bytes: Bytes): Promise<string> {
   const digest = sha256(bytes);
   const res = await r.fetch(`/v2/${name}/blobs/uploads/?digest=${digest}`, {
     method: "POST",
@@ -114,7 +117,7 @@ export async function pushBlob(r: TestRegistry, name: string, bytes: Bytes): Pro
 }
 
 /** PUT of a manifest body; the caller asserts on the response. */
-export function putManifest(r: TestRegistry, name: string, reference: string, body: Bytes | string, contentType: string): Promise<Response> {
+export function putManifest(r: RegistryClient, name: string, reference: string, body: Bytes | string, contentType: string): Promise<Response> {
   return r.fetch(`/v2/${name}/manifests/${reference}`, {
     method: "PUT",
     headers: { "Content-Type": contentType },
@@ -143,7 +146,7 @@ export interface PushedImage {
 }
 
 /** Builds an image manifest (config + random layers), pushes its blobs, then the manifest. */
-export async function buildImage(r: TestRegistry, name: string, options: PushImageOptions = {}): Promise<PushedImage> {
+export async function buildImage(r: RegistryClient, name: string, options: PushImageOptions = {}): Promise<PushedImage> {
   const docker = options.format === "docker";
   const layers = Array.from({ length: options.layers ?? 1 }, () => randomBytes(options.layerSize ?? 256));
   const config = Buffer.from(
@@ -170,7 +173,7 @@ export async function buildImage(r: TestRegistry, name: string, options: PushIma
 }
 
 /** `buildImage`, then PUT by `tag` (or by digest when `tag` is undefined); asserts 201. */
-export async function pushImage(r: TestRegistry, name: string, tag: string | undefined, options: PushImageOptions = {}): Promise<PushedImage> {
+export async function pushImage(r: RegistryClient, name: string, tag: string | undefined, options: PushImageOptions = {}): Promise<PushedImage> {
   const image = await buildImage(r, name, options);
   const res = await putManifest(r, name, tag ?? image.digest, image.manifest, image.mediaType);
   await res.arrayBuffer();
