@@ -112,22 +112,20 @@ export function createRegistry(options: RegistryOptions): Registry {
   const blobs = new BlobStore(driver);
   const events = new RegistryEvents();
   const tags = new TagStore(driver, events);
+  const repositories = new RepositoryList(driver, logger);
   const services: Services = {
     blobs,
     tags,
     events,
     uploads: new UploadStore(driver, blobs),
-    manifests: new ManifestStore(driver, blobs, tags, events),
-    repositories: new RepositoryList(driver, logger),
+    manifests: new ManifestStore(driver, blobs, tags, events, repositories),
+    repositories,
     signer: new UploadSigner(options.secret ? Buffer.from(options.secret) : randomBytes(32)),
     logger,
     deleteEnabled: typeof options.deleteEnabled === "function" ? options.deleteEnabled : () => options.deleteEnabled === true,
     url: (path) => `${options.urlBase ?? ""}${path}`,
     redirect: options.redirect ?? false,
   };
-  events.subscribe((event) => {
-    if (event.type === "manifest.put") services.repositories.add(event.repository);
-  });
   if (!options.secret) {
     logger.warn("http.secret is not set: upload URLs are signed with a random secret and cannot be continued by another instance");
   }

@@ -43,4 +43,10 @@ export const layout = {
   referrerDir: (name: string, subject: Digest, d: Digest) =>
     `${layout.referrersDir(name, subject)}/${d.algorithm}/${d.hex}`,
   referrerLink: (name: string, subject: Digest, d: Digest) => `${layout.referrerDir(name, subject, d)}/link`,
+
+  /**
+   * Berth's addition: rewritten with a fresh value whenever an instance adds a repository, so
+   * every instance on the same storage knows its in-memory repository list is out of date.
+   */
+  repositoriesChanged: `${layoutRoot}/_berth/repositories-changed`,
 };

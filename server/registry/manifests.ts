@@ -14,6 +14,7 @@ import {
   type ParsedManifest,
 } from "./media-types.js";
 import { parseDigest, tryParseDigest, type Digest } from "./reference.js";
+import type { RepositoryList } from "./repositories.js";
 import { ignoreNotFound, isNotFound, type StorageDriver } from "./storage/driver.js";
 import type { TagStore } from "./tags.js";
 
@@ -47,6 +48,7 @@ export class ManifestStore {
     private readonly blobs: BlobStore,
     private readonly tags: TagStore,
     private readonly events: RegistryEvents,
+    private readonly repositories: Pick<RepositoryList, "added">,
   ) {}
 
   async exists(name: string, digest: Digest): Promise<boolean> {
@@ -95,6 +97,7 @@ export class ManifestStore {
     if (subject) await this.driver.putContent(layout.referrerLink(name, subject, digest), digest.value);
     await this.driver.putContent(layout.revisionLink(name, digest), digest.value);
     if (reference.tag) await this.tags.tag(name, reference.tag, digest);
+    await this.repositories.added(name);
     this.events.emit({ type: "manifest.put", repository: name, digest: digest.value, mediaType: parsed.mediaType, size: content.length, tag: reference.tag });
     return { digest, subject };
   }

@@ -1,19 +1,28 @@
+import { randomUUID } from "node:crypto";
 import type { Logger } from "../log.js";
-import { repositoriesRoot } from "./layout.js";
+import { layout, repositoriesRoot } from "./layout.js";
 import { isValidName } from "./reference.js";
 import { isNotFound, type StorageDriver } from "./storage/driver.js";
 import { compareStrings } from "./tags.js";
 
 /**
  * The sorted list of repositories behind `/v2/_catalog`. Walking storage for every page is what
- * makes distribution's catalog slow, so the list is walked once (`warm()` at start), kept in
- * memory, updated on every manifest push, and re-walked in the background when older than
- * `refreshMs` (storage may also change behind Berth's back: another instance, distribution's GC).
+ * makes distribution's catalog slow, so the list is walked once (`warm()` at start) and kept in
+ * memory. Instances sharing the storage tell each other about new repositories through a marker
+ * object (`layout.repositoriesChanged`) that the one adding a repository rewrites: each catalog
+ * request reads it (one small GET) and walks again when it changed since the walk the list came
+ * from. Storage may also change behind Berth's back (distribution, its GC): the list is re-walked
+ * in the background when older than `refreshMs`.
  */
 export class RepositoryList {
   private names: string[] | undefined;
+  /** The marker's value read just before the walk `names` came from. */
+  private marker: string | undefined;
   private loadedAt = 0;
-  private loading: Promise<string[]> | undefined;
+  /** Sequence number of the walk `names` came from: a slower, older walk never overwrites it. */
+  private loadedWalk = 0;
+  private walks = 0;
+  private loading: { marker: string | undefined; names: Promise<string[]> } | undefined;
 
   constructor(
     private readonly driver: StorageDriver,
@@ -22,16 +31,19 @@ export class RepositoryList {
   ) {}
 
   async all(): Promise<readonly string[]> {
-    if (!this.names) return this.reload();
+    const marker = await this.readMarker();
+    if (!this.names || marker !== this.marker) return this.reload(marker);
     if (Date.now() - this.loadedAt > this.refreshMs) {
-      this.reload().catch((error: unknown) => this.logger.warn("repository list refresh failed", { error: String(error) }));
+      this.reload(marker).catch((error: unknown) => this.logger.warn("repository list refresh failed", { error: String(error) }));
     }
     return this.names;
   }
 
   /** Starts the first walk now, so the first catalog request does not wait for it. */
   warm(): void {
-    this.reload().catch((error: unknown) => this.logger.warn("repository list walk failed", { error: String(error) }));
+    this.readMarker()
+      .then((marker) => this.reload(marker))
+      .catch((error: unknown) => this.logger.warn("repository list walk failed", { error: String(error) }));
   }
 
   /** Names after `last` (exclusive), at most `n`. */
@@ -46,24 +58,50 @@ export class RepositoryList {
     return { names: page, more: start + n < names.length };
   }
 
-  /** Records a repository that just received its first manifest. */
-  add(name: string): void {
-    if (!this.names) return;
-    const index = lowerBound(this.names, name);
-    if (this.names[index] !== name) this.names.splice(index, 0, name);
+  /**
+   * Records a repository that just received a manifest (its revision link is written). A name
+   * this list does not know yet rewrites the marker before the push is answered, so a catalog
+   * request to any instance after that answer lists it.
+   */
+  async added(name: string): Promise<void> {
+    if (this.names) {
+      const index = lowerBound(this.names, name);
+      if (this.names[index] === name) return;
+      this.names.splice(index, 0, name);
+    }
+    // This instance walks again too at its next catalog request: the marker it replaces may
+    // have announced another instance's repository it has not seen.
+    await this.driver.putContent(layout.repositoriesChanged, randomUUID());
   }
 
-  private reload(): Promise<string[]> {
-    this.loading ??= walkRepositories(this.driver)
-      .then((names) => {
-        this.names = names;
-        this.loadedAt = Date.now();
-        return names;
+  private async readMarker(): Promise<string | undefined> {
+    try {
+      return (await this.driver.getContent(layout.repositoriesChanged)).toString("utf8");
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** A walk started after `marker` was read; one walk per marker value at a time. */
+  private reload(marker: string | undefined): Promise<string[]> {
+    if (this.loading && this.loading.marker === marker) return this.loading.names;
+    const walk = ++this.walks;
+    const names = walkRepositories(this.driver)
+      .then((found) => {
+        if (walk > this.loadedWalk) {
+          this.names = found;
+          this.marker = marker;
+          this.loadedAt = Date.now();
+          this.loadedWalk = walk;
+        }
+        return found;
       })
       .finally(() => {
-        this.loading = undefined;
+        if (this.loading?.names === names) this.loading = undefined;
       });
-    return this.loading;
+    this.loading = { marker, names };
+    return names;
   }
 }
 

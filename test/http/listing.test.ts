@@ -150,4 +150,18 @@ describe("catalog", () => {
       await fresh.close();
     }
   });
+
+  it("lists at once a repository another instance on the same storage added after its walk", async () => {
+    const other = await startRegistry({ driver: r.driver });
+    try {
+      assert.deepEqual(await (await other.fetch("/v2/_catalog")).json(), { repositories: [...names].sort() });
+      await pushImage(r, "added/elsewhere", "latest");
+      await pushImage(other, "added/here", "latest");
+      const expected = { repositories: [...names, "added/elsewhere", "added/here"].sort() };
+      assert.deepEqual(await (await other.fetch("/v2/_catalog")).json(), expected);
+      assert.deepEqual(await (await r.fetch("/v2/_catalog")).json(), expected);
+    } finally {
+      await other.close();
+    }
+  });
 });
