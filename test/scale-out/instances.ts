@@ -1,0 +1,64 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { spawnBerth } from "../cli/run.js";
+import { startServerProcess, type ServerProcess } from "../support/process.js";
+
+export interface SharedSetup {
+  /** `storage.s3` parameters: every instance gets the same bucket. */
+  s3: Record<string, unknown>;
+  etcdEndpoint: string;
+  secret: string;
+}
+
+export interface BerthInstance extends ServerProcess {
+  configFile: string;
+  /** fetch against the instance; redirects are never followed (Location headers are checked). */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+}
+
+/**
+ * One `berth serve --registry-only` process from the sources, with its own port and console
+ * state directory under `dir/<name>`, and everything else shared: the `config.yml` a second
+ * instance behind a load balancer would have.
+ */
+export async function startInstance(dir: string, name: string, shared: SharedSetup): Promise<BerthInstance> {
+  const home = join(dir, name);
+  await mkdir(home, { recursive: true });
+  const configFile = join(home, "config.yml");
+  const server = await startServerProcess({
+    name: `berth ${name}`,
+    // tsx compiles the sources at start; two of them at once on two busy cores take a while.
+    startTimeoutMs: 45_000,
+    spawn: async (port) => {
+      await writeFile(configFile, configYaml(shared, port, join(home, "state")));
+      return spawnBerth(["serve", "--registry-only", configFile]);
+    },
+  });
+  return { ...server, configFile, fetch: (path, init = {}) => fetch(server.url + path, { redirect: "manual", ...init }) };
+}
+
+function configYaml(shared: SharedSetup, port: number, stateDir: string): string {
+  // JSON values are valid YAML, which spares quoting by hand.
+  return [
+    "version: 0.1",
+    "log:",
+    "  level: warn",
+    "  accesslog:",
+    "    disabled: true",
+    "storage:",
+    `  s3: ${JSON.stringify(shared.s3)}`,
+    "  delete:",
+    "    enabled: true",
+    "  maintenance:",
+    "    uploadpurging:",
+    "      enabled: false",
+    "http:",
+    `  addr: 127.0.0.1:${port}`,
+    `  secret: ${JSON.stringify(shared.secret)}`,
+    "etcd:",
+    `  endpoints: [${JSON.stringify(shared.etcdEndpoint)}]`,
+    "console:",
+    `  statedir: ${JSON.stringify(stateDir)}`,
+    "",
+  ].join("\n");
+}
