@@ -17,6 +17,12 @@ export interface Upload {
 }
 
 const maxCachedHashes = 4096;
+/**
+ * Below this size finish() moves an upload without first asking whether the blob exists: a
+ * needless move of a small blob costs less than the question (a listing on S3), and rewriting a
+ * blob with the verified bytes of its digest changes nothing.
+ */
+const checkBeforeMoveBytes = 8 * 1024 * 1024;
 const uploadId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
@@ -38,23 +44,29 @@ export class UploadStore {
   async start(name: string): Promise<Upload> {
     const id = randomUUID();
     const startedAt = new Date().toISOString();
-    await this.driver.putContent(layout.uploadStartedAt(name, id), startedAt);
-    const writer = await this.driver.writer(layout.uploadData(name, id), false);
-    await writer.commit();
+    // Independent writes; a crash between them leaves a directory the purge removes by its age.
+    await Promise.all([
+      this.driver.putContent(layout.uploadStartedAt(name, id), startedAt),
+      this.driver.writer(layout.uploadData(name, id), false).then((writer) => writer.commit()),
+    ]);
     this.remember(key(name, id), { hash: createHash("sha256"), offset: 0 });
     this.counts.started += 1;
     return { name, id, offset: 0, startedAt };
   }
 
-  async get(name: string, id: string): Promise<Upload> {
+  /**
+   * The upload as storage has it. `startedAt`, known from the signed state of the request's URL,
+   * spares reading it again; the offset always comes from storage.
+   */
+  async get(name: string, id: string, startedAt?: string): Promise<Upload> {
     const unknown = () => new RegistryError("BLOB_UPLOAD_UNKNOWN", { uuid: id });
     if (!uploadId.test(id)) throw unknown();
     try {
-      const [startedAt, data] = await Promise.all([
-        this.driver.getContent(layout.uploadStartedAt(name, id)),
+      const [started, data] = await Promise.all([
+        startedAt ?? this.driver.getContent(layout.uploadStartedAt(name, id)).then((content) => content.toString("utf8")),
         this.driver.stat(layout.uploadData(name, id)),
       ]);
-      return { name, id, offset: data.size, startedAt: startedAt.toString("utf8") };
+      return { name, id, offset: data.size, startedAt: started };
     } catch (error) {
       if (isNotFound(error)) throw unknown();
       throw error;
@@ -106,12 +118,14 @@ export class UploadStore {
       await this.cancel(upload.name, upload.id);
       throw new RegistryError("DIGEST_INVALID", { expected: digest.value, actual: actual.value });
     }
-    const size = await this.blobs.statData(digest);
+    const size = upload.offset < checkBeforeMoveBytes ? undefined : await this.blobs.statData(digest);
     if (size === undefined) {
       await this.driver.move(layout.uploadData(upload.name, upload.id), layout.blobData(digest));
     }
     await this.blobs.link(upload.name, digest);
-    await this.driver.delete(layout.uploadDir(upload.name, upload.id)).catch(ignoreNotFound);
+    // The blob is complete and linked; the client need not wait for the leftovers (on S3 a
+    // listing and a deletion) to go. One that fails is the purge's, like any abandoned upload.
+    void this.driver.delete(layout.uploadDir(upload.name, upload.id)).catch(() => undefined);
     this.counts.completed += 1;
     return { digest, size: size ?? upload.offset };
   }

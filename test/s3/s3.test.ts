@@ -211,6 +211,35 @@ if (missing) {
       assert.equal(counted.count("UploadPartCopyCommand"), 1);
     });
 
+    it("appends to and moves an object it committed without bodied answers (Nagle-proof)", async () => {
+      const first = await main.driver.writer("/own/data", false);
+      await write(first, "small");
+      await first.commit();
+      const counted = countRequests(main.s3.client);
+      assert.equal((await main.driver.stat("/own/data")).size, 5);
+      const second = await main.driver.writer("/own/data", true);
+      assert.equal(second.size, 5);
+      await write(second, "+more");
+      await second.commit();
+      await main.driver.move("/own/data", "/own/blob");
+      counted.stop();
+      assert.equal((await main.driver.getContent("/own/blob")).toString(), "small+more");
+      await assert.rejects(main.driver.stat("/own/data"));
+      for (const command of ["ListObjectsV2Command", "ListMultipartUploadsCommand", "CopyObjectCommand", "GetObjectCommand"]) {
+        assert.equal(counted.count(command), 0, `${command}: ${counted.summary()}`);
+      }
+    });
+
+    it("moves what storage holds when another instance rewrote the object since", async () => {
+      const writer = await main.driver.writer("/rewritten/data", false);
+      await write(writer, "mine");
+      await writer.commit();
+      await open(p).driver.putContent("/rewritten/data", "theirs");
+      assert.equal((await main.driver.stat("/rewritten/data")).size, 6);
+      await main.driver.move("/rewritten/data", "/rewritten/blob");
+      assert.equal((await main.driver.getContent("/rewritten/blob")).toString(), "theirs");
+    });
+
     it("moves objects above the threshold with a multipart copy, and whole directories", async () => {
       const copying = open({ ...p, multipartcopythresholdsize: 5 * MiB, multipartcopychunksize: 5 * MiB, multipartcopymaxconcurrency: 2 });
       const data = randomBytes(12 * MiB + 1);

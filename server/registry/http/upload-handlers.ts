@@ -1,3 +1,4 @@
+import type { UploadToken } from "../upload-state.js";
 import type { Upload } from "../uploads.js";
 import { RegistryError } from "../errors.js";
 import { parseDigest, parseName } from "../reference.js";
@@ -92,11 +93,21 @@ export async function cancelUpload(ctx: RequestContext, name: string, id: string
   sendEmpty(ctx.res, 204);
 }
 
-/** The upload as storage has it, after checking the signed state of the URL when present. */
+/**
+ * The upload as storage has it, after checking the signed state of the URL when present (an
+ * unknown upload is reported before an invalid state).
+ */
 async function loadUpload(ctx: RequestContext, name: string, id: string): Promise<Upload> {
   const state = ctx.query.get("_state");
-  const upload = await ctx.services.uploads.get(name, id);
-  if (state !== null) ctx.services.signer.verify(state, name, id);
+  let token: UploadToken | undefined;
+  let invalid: unknown;
+  try {
+    if (state !== null) token = ctx.services.signer.verify(state, name, id);
+  } catch (error) {
+    invalid = error;
+  }
+  const upload = await ctx.services.uploads.get(name, id, token?.startedAt);
+  if (invalid !== undefined) throw invalid;
   return upload;
 }
 

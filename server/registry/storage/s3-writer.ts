@@ -40,8 +40,17 @@ export interface WriterContext {
   copyChunkSize: number;
   copyConcurrency: number;
   objectParams: ObjectParams;
-  /** Told the object's size once a commit made it durable. */
-  onCommit?: (key: string, size: number) => void;
+  /** Told about the object once a commit made it durable (`body`: its bytes, when one PutObject stored them). */
+  onCommit?: (key: string, committed: Committed) => void;
+  /** What this instance's last commit of `key` stored, if it remembers. */
+  committed?: (key: string) => Committed | undefined;
+}
+
+/** An object as a writer of this instance committed it. */
+export interface Committed {
+  size: number;
+  etag: string | undefined;
+  body?: Buffer;
 }
 
 interface UploadInfo {
@@ -63,6 +72,7 @@ const FIRST_BUFFER = 64 * 1024;
  * - Appending (another request, another instance, after a restart) continues what is in storage:
  *   an in-progress multipart upload for the key (ListMultipartUploads + ListParts), left by a
  *   writer that was never committed, is continued where its parts end, as distribution does
+ *   (not looked for when the object is as this instance last committed it)
  *   (unless the object was written after that upload began: then the upload is stale and
  *   aborted); otherwise the committed object is the start of the new content: downloaded into
  *   the buffer when below 5 MiB, else copied server-side (UploadPartCopy) as the first part(s).
@@ -116,7 +126,20 @@ export class S3FileWriter extends Writable implements FileWriter {
   /** Opens a writer for `ctx.key`; with `append`, positioned after what storage already holds. */
   static async open(ctx: WriterContext, append: boolean): Promise<S3FileWriter> {
     if (!append) return new S3FileWriter(ctx, { initialSize: 0 });
-    const [head, uploads] = await Promise.all([headObject(ctx), listUploads(ctx)]);
+    // An object unchanged since this instance committed it needs no listing (a round trip with a
+    // body): a multipart upload for the key can only be an append that died with its instance,
+    // whose bytes nobody acknowledged, so they are dropped. Otherwise both requests go at once.
+    const known = ctx.committed?.(ctx.key);
+    let head: Awaited<ReturnType<typeof headObject>>;
+    let uploads: Awaited<ReturnType<typeof listUploads>>;
+    let unchanged: Committed | undefined;
+    if (known?.etag !== undefined) {
+      head = await headObject(ctx);
+      if (head?.etag === known.etag && head.size === known.size) unchanged = known;
+      uploads = unchanged ? [] : await listUploads(ctx);
+    } else {
+      [head, uploads] = await Promise.all([headObject(ctx), listUploads(ctx)]);
+    }
     uploads.sort((a, b) => b.initiated - a.initiated);
     let [latest, ...stale] = uploads;
     // An upload begun before the object was last written belongs to content that was replaced
@@ -154,7 +177,8 @@ export class S3FileWriter extends Writable implements FileWriter {
     }
     if (committed === undefined || committed === 0) return new S3FileWriter(ctx, { initialSize: 0 });
     if (committed >= MIN_PART_SIZE) return new S3FileWriter(ctx, { initialSize: committed, copyBase: committed });
-    const buffer = await download(ctx);
+    // The writer copies its buffer before it appends to it, so the remembered bytes can be shared.
+    const buffer = unchanged?.body ?? (await download(ctx));
     return new S3FileWriter(ctx, { initialSize: buffer.length, buffer });
   }
 
@@ -193,18 +217,20 @@ export class S3FileWriter extends Writable implements FileWriter {
     this.#state = "committing";
     try {
       await this.#settle();
+      let committed: Committed;
       if (this.#uploadId === undefined && this.#copyBase === 0) {
         const body = this.#take();
-        await this.#ctx.client.send(
+        const put = await this.#ctx.client.send(
           new PutObjectCommand({ Bucket: this.#ctx.bucket, Key: this.#ctx.key, Body: body, ContentLength: body.length, ...this.#ctx.objectParams }),
         );
+        committed = { size: body.length, etag: put.ETag, body };
       } else {
         await this.#ensureUpload();
         if (this.#length > 0 || this.#parts.length === 0) await this.#uploadPart(this.#nextPart++, this.#take());
-        await completeUpload(this.#ctx, this.#uploadId!, this.#parts);
+        committed = { size: this.size, etag: await completeUpload(this.#ctx, this.#uploadId!, this.#parts) };
       }
       this.#state = "committed";
-      this.#ctx.onCommit?.(this.#ctx.key, this.size);
+      this.#ctx.onCommit?.(this.#ctx.key, committed);
     } finally {
       this.destroy();
       await this.#closed;
@@ -342,10 +368,10 @@ export function copySource(bucket: string, key: string): string {
   return `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
 }
 
-async function headObject(ctx: WriterContext): Promise<{ size: number; lastModified: number } | undefined> {
+async function headObject(ctx: WriterContext): Promise<{ size: number; lastModified: number; etag: string | undefined } | undefined> {
   try {
     const head = await ctx.client.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key: ctx.key }));
-    return { size: head.ContentLength ?? 0, lastModified: head.LastModified?.getTime() ?? 0 };
+    return { size: head.ContentLength ?? 0, lastModified: head.LastModified?.getTime() ?? 0, etag: head.ETag };
   } catch (error) {
     if (isMissingKey(error)) return undefined;
     throw error;
@@ -404,13 +430,15 @@ async function listParts(ctx: WriterContext, uploadId: string): Promise<Array<{ 
   return parts.sort((a, b) => a.PartNumber - b.PartNumber);
 }
 
-async function completeUpload(ctx: WriterContext, uploadId: string, parts: CompletedPart[]): Promise<void> {
+/** Returns the object's ETag. */
+async function completeUpload(ctx: WriterContext, uploadId: string, parts: CompletedPart[]): Promise<string | undefined> {
   const sorted = parts
     .map(({ PartNumber, ETag }) => ({ PartNumber, ETag }))
     .sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-  await ctx.client.send(
+  const completed = await ctx.client.send(
     new CompleteMultipartUploadCommand({ Bucket: ctx.bucket, Key: ctx.key, UploadId: uploadId, MultipartUpload: { Parts: sorted } }),
   );
+  return completed.ETag;
 }
 
 export async function abortUpload(ctx: { client: S3Client; bucket: string; key: string }, uploadId: string, key = ctx.key): Promise<void> {

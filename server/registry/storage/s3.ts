@@ -10,6 +10,7 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   UploadPartCopyCommand,
+  type HeadObjectCommandOutput,
   type ListObjectsV2CommandOutput,
   type ObjectCannedACL,
   type S3Client,
@@ -33,7 +34,7 @@ import {
   s3ErrorCode,
   type S3ClientOptions,
 } from "./s3-client.js";
-import { S3FileWriter, abortUpload, copySource, listUploads, type ObjectParams, type WriterContext } from "./s3-writer.js";
+import { S3FileWriter, abortUpload, copySource, listUploads, type Committed, type ObjectParams, type WriterContext } from "./s3-writer.js";
 import type { WalkVisitor } from "./walk.js";
 
 export interface S3DriverOptions extends S3ClientOptions {
@@ -72,6 +73,10 @@ const DEFAULT_CHUNK_SIZE = 10 * MiB;
 const DEFAULT_COPY_CHUNK_SIZE = 32 * MiB;
 const DEFAULT_COPY_THRESHOLD = 32 * MiB;
 const DEFAULT_COPY_CONCURRENCY = 100;
+/** Commits remembered per instance, and how many of their bytes (kept for objects up to KEPT_BODY). */
+const RECENT_COMMITS = 4096;
+const RECENT_BYTES = 32 * MiB;
+const KEPT_BODY = 1 * MiB;
 
 /**
  * Amazon S3 and S3-compatible object stores (radosgw, MinIO, OSS's S3 API), in distribution's
@@ -91,8 +96,12 @@ export class S3Driver implements StorageDriver {
   private readonly objectParams: ObjectParams;
   private readonly redirectExpiry: number;
   private readonly redirectClient: S3Client;
-  /** Sizes of objects this instance's writers committed lately (oldest dropped past 4096). */
-  private readonly recentSizes = new Map<string, number>();
+  /**
+   * What this instance's writers committed lately, by key (oldest dropped first), small objects
+   * with their bytes. Another instance may have written a key since: every use checks first.
+   */
+  private readonly recent = new Map<string, Committed>();
+  private recentBytes = 0;
 
   constructor(options: S3DriverOptions) {
     this.name = options.name ?? "s3";
@@ -174,6 +183,12 @@ export class S3Driver implements StorageDriver {
   async stat(path: string): Promise<FileInfo> {
     if (path !== ROOT) {
       const key = this.key(path);
+      // A key this instance committed is most likely still an object: a HEAD (no body, so no
+      // wait for a delayed ACK on servers with Nagle on) answers; a miss falls back to the listing.
+      if (this.recent.has(key)) {
+        const head = await this.head(key);
+        if (head) return { path, size: head.ContentLength ?? 0, modTime: head.LastModified ?? new Date(0), isDir: false };
+      }
       const page = await this.client.send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, Delimiter: "/", MaxKeys: 100 }),
       );
@@ -214,12 +229,22 @@ export class S3Driver implements StorageDriver {
   async move(source: string, dest: string): Promise<void> {
     const from = this.key(source);
     const to = this.key(dest);
+    const known = this.forget(from);
+    // A small object this instance committed is rewritten from memory when a HEAD shows it
+    // unchanged: a PutObject and a DeleteObject answer without a body, where a CopyObject's XML
+    // answer waits for a delayed ACK on servers with Nagle on (radosgw's default front end).
+    if (known?.body && known.etag !== undefined && from !== to) {
+      const head = await this.head(from);
+      if (head?.ETag === known.etag && head.ContentLength === known.size) {
+        await this.putContent(dest, known.body);
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: from }));
+        return;
+      }
+    }
     // An upload this instance just committed needs no HEAD: its size says one CopyObject will do.
     // The hint may be stale (another instance wrote since): CopyObject copies whatever is there,
     // and if that is too big for one copy the HEAD path below takes over.
-    const hint = this.recentSizes.get(from);
-    if (hint !== undefined && hint <= this.copyThreshold && from !== to) {
-      this.recentSizes.delete(from);
+    if (known !== undefined && known.size <= this.copyThreshold && from !== to) {
       try {
         await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: copySource(this.bucket, from), ...this.objectParams }));
         await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: from }));
@@ -364,12 +389,36 @@ export class S3Driver implements StorageDriver {
       copyChunkSize: this.copyChunkSize,
       copyConcurrency: this.copyConcurrency,
       objectParams: this.objectParams,
-      onCommit: (committed, size) => {
-        this.recentSizes.delete(committed);
-        this.recentSizes.set(committed, size);
-        if (this.recentSizes.size > 4096) this.recentSizes.delete(this.recentSizes.keys().next().value!);
-      },
+      onCommit: (committed, info) => this.remember(committed, info),
+      committed: (committed) => this.recent.get(committed),
     };
+  }
+
+  private remember(key: string, committed: Committed): void {
+    this.forget(key);
+    const kept = committed.body && committed.body.length <= KEPT_BODY ? committed : { ...committed, body: undefined };
+    this.recent.set(key, kept);
+    this.recentBytes += kept.body?.length ?? 0;
+    while (this.recent.size > RECENT_COMMITS || this.recentBytes > RECENT_BYTES) this.forget(this.recent.keys().next().value!);
+  }
+
+  private forget(key: string): Committed | undefined {
+    const known = this.recent.get(key);
+    if (known) {
+      this.recent.delete(key);
+      this.recentBytes -= known.body?.length ?? 0;
+    }
+    return known;
+  }
+
+  /** HeadObject, or undefined when the key is no object. */
+  private async head(key: string): Promise<HeadObjectCommandOutput | undefined> {
+    try {
+      return await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      if (isMissingKey(error)) return undefined;
+      throw error;
+    }
   }
 
   private async *pages(prefix: string, delimiter: string | undefined, startAfter?: string): AsyncGenerator<ListObjectsV2CommandOutput> {
@@ -390,6 +439,11 @@ export class S3Driver implements StorageDriver {
   }
 
   private async deleteKeys(keys: string[]): Promise<void> {
+    // DeleteObjects answers with XML, which waits for a delayed ACK where Nagle is on; DeleteObject does not.
+    if (keys.length === 1) {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: keys[0] }));
+      return;
+    }
     const result = await this.client.send(
       new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }),
     );
