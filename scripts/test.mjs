@@ -18,6 +18,8 @@ const systemPackages = [
   { pkg: "ceph-osd", command: "ceph-osd" },
   { pkg: "radosgw", command: "radosgw" },
   { pkg: "ceph-common", command: "ceph" },
+  // The shared MySQL/MariaDB backend of the console's metadata index is tested on a private mariadbd.
+  { pkg: "mariadb-server", command: "mariadbd" },
 ];
 
 function hasCommand(command) {

@@ -117,8 +117,8 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   });
   const consoleEnabled = !options.registryOnly && config.console.enabled !== false;
   // Opened before the port so no push is missed; rebuilt from storage in the background when stale.
-  const index = consoleEnabled ? openMetadataIndex({ ...indexSettings(config), driver, services: registry.services, logger }) : undefined;
-  index?.start();
+  const index = consoleEnabled ? await openMetadataIndex({ ...indexSettings(config), driver, services: registry.services, logger }) : undefined;
+  await index?.start();
   const users = new ConsoleUsers(driver, logger);
   if (consoleEnabled) await users.ensureAdmin(process.env.BERTH_ADMIN_PASSWORD);
   const sessions = await Sessions.open(driver);

@@ -101,8 +101,13 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
       graceMs,
       onEvent: (event) => printEvent(io, event, dryRun, verbose, text),
     });
-    // The console's index of a server sharing this machine learns of the deletions at its next start.
-    if (!dryRun) markIndexStale(indexSettings(config).path);
+    // The console's index (a server's SQLite file on this machine, or the shared database) learns
+    // of the deletions at the next start; the collection itself is done either way.
+    if (!dryRun) {
+      await markIndexStale(indexSettings(config).database).catch((error: unknown) =>
+        io.err(`berth garbage-collect: could not mark the console's index for a rebuild: ${(error as Error).message}\n`),
+      );
+    }
     if (values.json) io.out(`${JSON.stringify(run, null, 2)}\n`);
     else io.out(summary(run));
     return 0;

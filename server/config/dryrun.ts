@@ -27,12 +27,26 @@ export const probeDirectory = "/docker/registry/v2/_berth_probe";
 /**
  * Checks that the configured services are usable without changing anything: opens the storage
  * driver and writes, reads back and deletes a probe object under `_berth_probe/` (removing the
- * directories it had to create), and, when `etcd.endpoints` is set, asks each endpoint for
- * `/version`. Returns the problems found (empty when everything answered).
+ * directories it had to create), when `etcd.endpoints` is set, asks each endpoint for
+ * `/version`, and with a MySQL index logs in to its database. Returns the problems found (empty when everything answered).
  */
 export async function dryRun(config: Config, options: DryRunOptions): Promise<Problem[]> {
-  const [storage, etcd] = await Promise.all([probeStorage(config, options), probeEtcd(config, options)]);
-  return [...storage, ...etcd];
+  const [storage, etcd, index] = await Promise.all([probeStorage(config, options), probeEtcd(config, options), probeIndex(config)]);
+  return [...storage, ...etcd, ...index];
+}
+
+/** With `console.index.backend: mysql`, logs in to the DSN's database and reads nothing else (no table is created). */
+async function probeIndex(config: Config): Promise<Problem[]> {
+  const { backend, dsn } = config.console.index;
+  if (backend !== "mysql" || dsn === undefined || config.console.enabled === false) return [];
+  const { probeMysql } = await import("../index/mysql.js");
+  try {
+    await probeMysql(dsn);
+    return [];
+  } catch (error) {
+    // mysql2's messages name the user and host, never the password.
+    return [{ path: "console.index.dsn", message: `cannot use the index database: ${describeError(error)}` }];
+  }
 }
 
 function describeError(error: unknown): string {

@@ -24,6 +24,8 @@ const secretPaths: string[][] = [
   ["redis", "password"],
   ["proxy", "password"],
   ["etcd", "password"],
+  // A DSN carries the database password.
+  ["console", "index", "dsn"],
 ];
 
 const secretHeader = /^(authorization|proxy-authorization|cookie|x-api-key|x-auth-token)$/i;

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import type { Logger } from "../log.js";
 import { RegistryError } from "../registry/errors.js";
@@ -21,6 +22,7 @@ import {
 } from "./describe.js";
 import { IndexNotFoundError } from "./errors.js";
 import { createLimiter, type Limiter } from "../concurrency.js";
+import { openDatabase, type IndexDatabaseSettings, type SqlDatabase } from "./database.js";
 import { IndexStore, type ActivityInput } from "./store.js";
 import type {
   ActivityRow,
@@ -44,8 +46,8 @@ import type {
 } from "./types.js";
 
 export interface MetadataIndexOptions {
-  /** The SQLite file (its directory is created), or ":memory:". */
-  path: string;
+  /** Where the index is: a SQLite file (its directory is created) or ":memory:", or a MySQL/MariaDB database. */
+  database: IndexDatabaseSettings;
   driver: StorageDriver;
   /** The engine's services (`registry.services`): stores to read, events to follow. */
   services: Services;
@@ -76,10 +78,11 @@ interface QueuedEvent {
 const day = 24 * 3600_000;
 
 /**
- * The console's metadata index: repositories, tags and manifests in an embedded SQLite file, so
- * the console pages, sorts and filters without walking storage. Storage stays the source of
- * truth: registry events update the index off the request path (a failed update is logged and
- * marks the index for rebuild), and `rebuild()` re-reads everything from storage.
+ * The console's metadata index: repositories, tags and manifests in SQL (an embedded SQLite file,
+ * or a MySQL/MariaDB database several instances share), so the console pages, sorts and filters
+ * without walking storage. Storage stays the source of truth: registry events update the index
+ * off the request path (a failed update is logged and marks the index for rebuild), and
+ * `rebuild()` re-reads everything from storage. See README.md here.
  */
 export class MetadataIndex {
   private readonly store: IndexStore;
@@ -99,18 +102,20 @@ export class MetadataIndex {
   private pumping = false;
   private idleWaiters: (() => void)[] = [];
   private unsubscribe: (() => void) | undefined;
-  private rebuilding: Promise<RebuildReport> | undefined;
+  private rebuilding: Promise<RebuildReport | undefined> | undefined;
   private ageTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** The current rebuild pass; rows the last rebuild did not see are stale. */
   private pass: number;
   /** Failed event updates so far. */
   private failures = 0;
-  /** Events received per repository: a rebuild's snapshot is written only if none arrived meanwhile. */
-  private readonly versions = new Map<string, number>();
 
-  constructor(options: MetadataIndexOptions) {
-    this.store = new IndexStore(options.path);
+  constructor(
+    private readonly db: SqlDatabase,
+    options: MetadataIndexOptions,
+    pass: number,
+  ) {
+    this.store = new IndexStore(db, db.dialect);
     this.driver = options.driver;
     this.services = options.services;
     this.logger = options.logger;
@@ -121,11 +126,16 @@ export class MetadataIndex {
     this.activityLimit = Math.max(1, options.activityLimit ?? 10_000);
     this.maxQueue = Math.max(1, options.maxQueue ?? 100_000);
     this.describer = new ManifestDescriber(servicesSource(this.services), undefined, 2_000);
-    this.pass = Number(this.store.getMeta("pass") ?? "0");
+    this.pass = pass;
   }
 
-  get path(): string {
-    return this.store.path;
+  /** Where the index is, for messages: a file path, or the DSN without its password. */
+  get location(): string {
+    return this.db.location;
+  }
+
+  private transaction<T>(fn: (tx: IndexStore) => Promise<T>): Promise<T> {
+    return IndexStore.transaction(this.db, fn);
   }
 
   /**
@@ -133,52 +143,63 @@ export class MetadataIndex {
    * starts a rebuild in the background (queries answer from the old rows meanwhile). The
    * returned promise is already handled: failures are logged.
    */
-  start(): { stale: StaleReason | undefined; rebuild: Promise<RebuildReport> | undefined } {
+  async start(): Promise<{ stale: StaleReason | undefined; rebuild: Promise<RebuildReport | undefined> | undefined }> {
     if (this.closed) throw new Error("metadata index is closed");
     this.unsubscribe ??= this.services.events.subscribe((event) => this.receive(event));
     if (!this.ageTimer && Number.isFinite(this.maxAgeMs)) {
       const every = Math.max(60_000, Math.min(this.maxAgeMs / 4, 3600_000));
       this.ageTimer = setInterval(() => {
-        if (!this.rebuilding && this.staleness() === "age") this.backgroundRebuild("age");
+        if (this.rebuilding) return;
+        this.staleness().then(
+          (stale) => stale === "age" && void this.backgroundRebuild("age"),
+          (error: unknown) => this.logger.warn("metadata index: cannot check its age", { error: String(error) }),
+        );
       }, every);
       this.ageTimer.unref();
     }
-    const stale = this.staleness();
+    const stale = await this.staleness();
     return { stale, rebuild: stale ? this.backgroundRebuild(stale) : undefined };
   }
 
-  private backgroundRebuild(reason: StaleReason): Promise<RebuildReport> {
-    this.logger.info("rebuilding the console's metadata index from storage", { reason, path: this.path });
-    const rebuild = this.rebuild();
+  /**
+   * A rebuild because the index is stale: skipped (undefined) when another instance on the same
+   * database is rebuilding, or has just rebuilt it, so instances starting together rebuild once.
+   */
+  private backgroundRebuild(reason: StaleReason): Promise<RebuildReport | undefined> {
+    this.logger.info("rebuilding the console's metadata index from storage", { reason, index: this.location });
+    const rebuild = this.exclusiveRebuild(false, true);
     rebuild.then(
-      (report) => this.logger.info("metadata index rebuilt", { ...report }),
+      (report) =>
+        report
+          ? this.logger.info("metadata index rebuilt", { ...report })
+          : this.logger.info("metadata index: another instance rebuilt it or is rebuilding it; not rebuilding here", { index: this.location }),
       (error: unknown) => this.logger.error("metadata index rebuild failed", { error: String(error) }),
     );
     return rebuild;
   }
 
   /** Why the stored index should be rebuilt, or undefined when it is fresh. */
-  staleness(): StaleReason | undefined {
-    const builtAt = this.store.getMeta("built_at");
+  async staleness(): Promise<StaleReason | undefined> {
+    const [builtAt, generation, dirty] = await Promise.all(["built_at", "generation", "dirty"].map((key) => this.store.getMeta(key)));
     if (!builtAt) return "missing";
-    if ((this.store.getMeta("generation") ?? "") !== this.generation) return "generation";
-    if (this.store.getMeta("dirty") === "1") return "dirty";
+    if ((generation ?? "") !== this.generation) return "generation";
+    if (dirty && dirty !== "0") return "dirty";
     if (Date.now() - Number(builtAt) > this.maxAgeMs) return "age";
     return undefined;
   }
 
   /** Marks the index for a rebuild at the next start (or by the running age check). */
-  invalidate(): void {
-    this.store.setMeta("dirty", "1");
+  invalidate(): Promise<void> {
+    return markDirty(this.store);
   }
 
-  status(): IndexStatus {
-    const builtAt = this.store.getMeta("built_at");
+  async status(): Promise<IndexStatus> {
+    const [builtAt, stale] = await Promise.all([this.store.getMeta("built_at"), this.staleness()]);
     return {
       builtAt: builtAt ? Number(builtAt) : null,
       rebuilding: this.rebuilding !== undefined,
       pending: this.queue.length,
-      stale: this.staleness() ?? null,
+      stale: stale ?? null,
     };
   }
 
@@ -188,7 +209,7 @@ export class MetadataIndex {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Stops following events, lets queued updates and a running rebuild finish, closes the file. */
+  /** Stops following events, lets queued updates and a running rebuild finish, closes the database. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.unsubscribe?.();
@@ -197,19 +218,18 @@ export class MetadataIndex {
     await this.idle();
     this.closed = true;
     await this.rebuilding?.catch(() => undefined);
-    this.store.close();
+    await this.db.close();
   }
 
   // ---- events ----
 
   private receive(event: RegistryEvent): void {
     if (this.closed) return;
-    this.versions.set(event.repository, (this.versions.get(event.repository) ?? 0) + 1);
     if (this.queue.length >= this.maxQueue) {
       // Far behind: stop queueing and let a rebuild catch up instead.
       this.logger.warn("metadata index update queue full; the index will be rebuilt", { repository: event.repository });
       this.failures += 1;
-      this.invalidate();
+      this.invalidate().catch((error: unknown) => this.logger.error("metadata index: cannot mark it for rebuild", { error: String(error) }));
       return;
     }
     this.queue.push({ event, time: Date.now() });
@@ -232,11 +252,8 @@ export class MetadataIndex {
             repository: item.event.repository,
             error: String(error),
           });
-          try {
-            this.invalidate();
-          } catch {
-            // the database itself is failing: nothing more to record
-          }
+          // When the database itself is failing there is nothing more to record.
+          await this.invalidate().catch(() => undefined);
         }
       }
     } finally {
@@ -270,30 +287,34 @@ export class MetadataIndex {
         if (!isMissingOrInvalid(error)) throw error;
         // Deleted again before the update ran: the delete's own event follows.
         this.logger.debug("pushed manifest gone before it was indexed", { repository, digest: event.digest });
-        this.store.transaction(() => this.store.addActivity(activity, this.activityLimit));
+        await this.transaction((tx) => tx.addActivity(activity, this.activityLimit));
         return;
       }
-      this.store.transaction(() => {
-        const id = this.store.ensureRepository(repository, this.pass);
-        this.store.putManifest(id, record);
-        if (event.tag && tagPushed !== undefined) this.store.setTag(id, event.tag, event.digest, tagPushed);
-        this.store.refreshRepository(id);
-        this.store.addActivity(activity, this.activityLimit);
+      await this.transaction(async (tx) => {
+        const id = await tx.ensureRepository(repository, null);
+        await tx.putManifest(id, record);
+        if (event.tag && tagPushed !== undefined) await tx.setTag(id, event.tag, event.digest, tagPushed);
+        await tx.refreshRepository(id);
+        await tx.addActivity(activity, this.activityLimit);
       });
       return;
     }
     // A repository is a directory holding `_manifests`; on drivers without real directories
     // (S3, in-memory) deleting its last manifest removes it from storage, and from the catalog.
     const gone = event.type === "manifest.delete" && !(await this.exists(layout.manifestsDir(repository)));
-    this.store.transaction(() => {
-      const id = this.store.repositoryId(repository);
+    await this.transaction(async (tx) => {
+      const id = await tx.repositoryId(repository);
       if (id !== undefined) {
-        if (event.type === "tag.delete") this.store.deleteTag(id, event.tag);
-        else this.store.deleteManifest(id, event.digest);
-        if (gone) this.store.deleteRepository(id);
-        else this.store.refreshRepository(id);
+        if (event.type === "tag.delete") await tx.deleteTag(id, event.tag);
+        else await tx.deleteManifest(id, event.digest);
+        if (gone) {
+          await tx.deleteRepository(id);
+        } else {
+          await tx.refreshRepository(id);
+          await tx.touch(id);
+        }
       }
-      this.store.addActivity(
+      await tx.addActivity(
         event.type === "tag.delete"
           ? { time, type: "tag-delete", repository, tag: event.tag }
           : { time, type: "manifest-delete", repository, digest: event.digest },
@@ -321,23 +342,37 @@ export class MetadataIndex {
   /**
    * Re-reads every repository from storage (bounded concurrency) and replaces its rows, one
    * transaction per batch of repositories; repositories gone from storage are dropped at the
-   * end. Concurrent calls share one run. Queries keep answering throughout.
+   * end. Queries keep answering throughout, from the old rows until a batch commits. Holds the
+   * database's rebuild lock: on a shared database, waits for another instance's rebuild to end
+   * first. Concurrent calls share one run.
    */
-  rebuild(): Promise<RebuildReport> {
+  async rebuild(): Promise<RebuildReport> {
+    for (;;) {
+      // A background attempt in progress may end without a report; then rebuild on our own.
+      const report = await this.exclusiveRebuild(true, false);
+      if (report) return report;
+    }
+  }
+
+  private exclusiveRebuild(wait: boolean, unlessFresh: boolean): Promise<RebuildReport | undefined> {
     if (this.closed) return Promise.reject(new Error("metadata index is closed"));
-    this.rebuilding ??= this.runRebuild().finally(() => {
-      this.rebuilding = undefined;
-    });
+    this.rebuilding ??= this.db
+      .exclusive("rebuild", wait, async () => (unlessFresh && !(await this.staleness()) ? undefined : this.runRebuild()))
+      .then((outcome) => (outcome.acquired ? outcome.value : undefined))
+      .finally(() => {
+        this.rebuilding = undefined;
+      });
     return this.rebuilding;
   }
 
   private async runRebuild(): Promise<RebuildReport> {
     const started = Date.now();
     const failuresBefore = this.failures;
-    // Another process (`berth index rebuild`) may have run passes on the same file meanwhile.
-    this.pass = Math.max(this.pass, Number(this.store.getMeta("pass") ?? "0")) + 1;
+    // Other instances (or `berth index rebuild`) may have run passes on the same database.
+    const [storedPass, dirtyBefore, changes] = await Promise.all([this.store.getMeta("pass"), this.store.getMeta("dirty"), this.store.changeCounts()]);
+    this.pass = Math.max(this.pass, Number(storedPass ?? "0")) + 1;
     const pass = this.pass;
-    this.store.setMeta("pass", String(pass));
+    await this.store.setMeta("pass", String(pass));
     const limit = createLimiter(this.concurrency);
     // Rebuild reads bypass the engine's manifest cache, so serving keeps its hot entries.
     const source: DescribeSource = {
@@ -353,60 +388,56 @@ export class MetadataIndex {
     const report: RebuildReport = { repositories: 0, tags: 0, manifests: 0, errors: 0, skipped: 0, durationMs: 0 };
 
     const pending = names.map((name) => ({ name, attempts: 0 }));
-    let batch: { snapshot: RepositorySnapshot; version: number; attempts: number }[] = [];
-    const flush = () => {
-      if (this.closed) {
-        batch = [];
-        return;
-      }
-      const ready: RepositorySnapshot[] = [];
-      for (const item of batch) {
+    let batch: { snapshot: RepositorySnapshot; changes: number | null; attempts: number }[] = [];
+    const flush = async () => {
+      const items = batch;
+      batch = [];
+      if (this.closed || items.length === 0) return;
+      const moved = new Set(await this.transaction((tx) => tx.replaceRepositories(items, pass)));
+      for (const item of items) {
         const { name } = item.snapshot;
-        if ((this.versions.get(name) ?? 0) === item.version) {
-          ready.push(item.snapshot);
+        if (!moved.has(name)) {
+          report.repositories += 1;
+          report.manifests += item.snapshot.manifests.length;
+          report.tags += item.snapshot.tags.length;
         } else if (item.attempts < 3) {
-          // Events arrived while it was read: read it again.
+          // Events changed it while it was read: read it again.
           pending.push({ name, attempts: item.attempts + 1 });
         } else {
           // Busy repository: its rows stay as the events left them.
-          this.store.markSeen(name, pass);
+          await this.store.markSeen(name, pass);
         }
-      }
-      batch = [];
-      if (ready.length === 0) return;
-      this.store.replaceRepositories(ready, pass);
-      for (const snapshot of ready) {
-        report.repositories += 1;
-        report.manifests += snapshot.manifests.length;
-        report.tags += snapshot.tags.length;
       }
     };
     const worker = async () => {
       for (let next = pending.shift(); next && !this.closed; next = pending.shift()) {
-        const version = this.versions.get(next.name) ?? 0;
         try {
+          const before = next.attempts === 0 ? (changes.get(next.name) ?? null) : await this.store.changeCount(next.name);
           const { snapshot, skipped } = await this.readRepository(next.name, describer, limit);
           report.skipped += skipped;
-          batch.push({ snapshot, version, attempts: next.attempts });
-          if (batch.length >= this.batchSize) flush();
+          batch.push({ snapshot, changes: before, attempts: next.attempts });
+          if (batch.length >= this.batchSize) await flush();
         } catch (error) {
           report.errors += 1;
           this.logger.warn("metadata index: cannot read repository; keeping its previous rows", { repository: next.name, error: String(error) });
-          if (!this.closed) this.store.markSeen(next.name, pass);
+          if (!this.closed) await this.store.markSeen(next.name, pass);
         }
       }
     };
     const workers = Math.max(1, Math.ceil(this.concurrency / 2));
     while (pending.length > 0 || batch.length > 0) {
       await Promise.all(Array.from({ length: workers }, worker));
-      flush();
+      await flush();
       if (this.closed) throw new Error("metadata index closed during rebuild");
     }
-    this.store.removeUnseen(pass);
-    this.store.transaction(() => {
-      this.store.setMeta("generation", this.generation);
-      this.store.setMeta("built_at", String(started));
-      if (this.failures === failuresBefore) this.store.setMeta("dirty", "0");
+    await this.transaction(async (tx) => {
+      for (const id of await tx.unseen(pass)) await tx.deleteRepository(id);
+    });
+    await this.transaction(async (tx) => {
+      await tx.setMeta("generation", this.generation);
+      await tx.setMeta("built_at", String(started));
+      // A failure here, or a mark by another instance or tool since the start, keeps it dirty.
+      if (this.failures === failuresBefore && (await tx.getMeta("dirty")) === dirtyBefore) await tx.setMeta("dirty", "0");
     });
     report.durationMs = Date.now() - started;
     return report;
@@ -475,47 +506,48 @@ export class MetadataIndex {
   // ---- writes for callers that build an index themselves (tests, tools) ----
 
   /** Replaces what the index holds about each repository, in one transaction. */
-  replaceRepositories(snapshots: readonly RepositorySnapshot[]): void {
-    this.store.replaceRepositories(snapshots, this.pass);
+  async replaceRepositories(snapshots: readonly RepositorySnapshot[]): Promise<void> {
+    await this.transaction((tx) => tx.replaceRepositories(snapshots.map((snapshot) => ({ snapshot })), this.pass));
   }
 
   // ---- queries ----
 
-  listRepositories(input: ListRepositoriesInput = {}): RepositoryPage {
+  listRepositories(input: ListRepositoriesInput = {}): Promise<RepositoryPage> {
     return this.store.listRepositories(input);
   }
 
-  namespaces(): NamespaceRow[] {
+  namespaces(): Promise<NamespaceRow[]> {
     return this.store.namespaces();
   }
 
   /** One repository's row; IndexNotFoundError when the index does not know it. */
-  repository(name: string): RepositoryRow {
-    const row = this.store.repository(name);
+  async repository(name: string): Promise<RepositoryRow> {
+    const row = await this.store.repository(name);
     if (!row) throw new IndexNotFoundError(`repository ${name} not found`);
     return row;
   }
 
   /** Tags of a repository; IndexNotFoundError when the index does not know the repository. */
-  listTags(repository: string, input: ListTagsInput = {}): TagPage {
-    return this.store.listTags(this.repositoryId(repository), input);
+  async listTags(repository: string, input: ListTagsInput = {}): Promise<TagPage> {
+    return this.store.listTags(await this.repositoryId(repository), input);
   }
 
   /** The repository's tags pointing at `digest` (what deleting that manifest would also delete). */
-  tagsSharing(repository: string, digest: string): string[] {
-    return this.store.tagsSharing(this.repositoryId(repository), digest);
+  async tagsSharing(repository: string, digest: string): Promise<string[]> {
+    return this.store.tagsSharing(await this.repositoryId(repository), digest);
   }
 
-  stats(): StatsResult {
-    return { ...this.store.stats(), index: this.status() };
+  async stats(): Promise<StatsResult> {
+    const [stats, index] = await Promise.all([this.store.stats(), this.status()]);
+    return { ...stats, index };
   }
 
-  recentActivity(limit = 50): ActivityRow[] {
+  recentActivity(limit = 50): Promise<ActivityRow[]> {
     return this.store.recentActivity(limit);
   }
 
-  private repositoryId(repository: string): number {
-    const id = this.store.repositoryId(repository);
+  private async repositoryId(repository: string): Promise<number> {
+    const id = await this.store.repositoryId(repository);
     if (id === undefined) throw new IndexNotFoundError(`repository ${repository} not found`);
     return id;
   }
@@ -546,15 +578,15 @@ export class MetadataIndex {
       throw error;
     }
     const referrers = await this.services.manifests.referrers(repository, digest);
-    const id = this.store.repositoryId(repository);
-    const row = id === undefined ? undefined : this.store.manifest(id, digest.value);
+    const id = await this.store.repositoryId(repository);
+    const [row, tags] = id === undefined ? [undefined, []] : await Promise.all([this.store.manifest(id, digest.value), this.store.tagsSharing(id, digest.value)]);
     const { parsed } = stored;
     const base = {
       repository,
       digest: digest.value,
       mediaType: stored.mediaType,
       manifestSize: stored.content.length,
-      tags: id === undefined ? [] : this.store.tagsSharing(id, digest.value),
+      tags,
       pushed: row?.pushed ?? null,
       annotations: parsed.manifest.annotations ?? {},
       subject: parsed.manifest.subject?.digest ?? null,
@@ -568,14 +600,15 @@ export class MetadataIndex {
       raw: stored.content.toString("utf8"),
     };
     if (parsed.kind === "index") {
-      const children: ChildRow[] = parsed.manifest.manifests.map((child) => ({
+      const sizes = await Promise.all(parsed.manifest.manifests.map(async (child) => (id === undefined ? undefined : await this.store.manifest(id, child.digest))?.size ?? null));
+      const children: ChildRow[] = parsed.manifest.manifests.map((child, i) => ({
         digest: child.digest,
         mediaType: child.mediaType,
         platform: child.platform
           ? { os: child.platform.os, architecture: child.platform.architecture, ...(child.platform.variant ? { variant: child.platform.variant } : {}) }
           : null,
         manifestSize: child.size,
-        size: id === undefined ? null : (this.store.manifest(id, child.digest)?.size ?? null),
+        size: sizes[i] ?? null,
         annotations: child.annotations ?? {},
         artifactType: child.artifactType ?? null,
       }));
@@ -635,22 +668,35 @@ function quietDigest(value: string): Digest | undefined {
   }
 }
 
-/** Opens (creating when missing) the index file; call `start()` to follow events and catch up. */
-export function openMetadataIndex(options: MetadataIndexOptions): MetadataIndex {
-  return new MetadataIndex(options);
+function markDirty(store: IndexStore): Promise<void> {
+  // A fresh value each time, so a rebuild can tell a mark made while it ran (see runRebuild).
+  return store.setMeta("dirty", randomUUID());
+}
+
+/** Opens (creating when missing) the index's database; call `start()` to follow events and catch up. */
+export async function openMetadataIndex(options: MetadataIndexOptions): Promise<MetadataIndex> {
+  const db = await openDatabase(options.database);
+  try {
+    const pass = Number((await new IndexStore(db, db.dialect).getMeta("pass")) ?? "0");
+    return new MetadataIndex(db, options, pass);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
 }
 
 /**
  * For tools that change storage while no Berth instance follows it (offline garbage collection):
- * marks the index file, if there is one, for a rebuild at the next start. Returns whether it did.
+ * marks the index, if there is one, for a rebuild at the next start. Returns whether it did: a
+ * missing SQLite file needs no mark (it is built at the next start anyway).
  */
-export function markIndexStale(path: string): boolean {
-  if (path === ":memory:" || !existsSync(path)) return false;
-  const store = new IndexStore(path);
+export async function markIndexStale(settings: IndexDatabaseSettings): Promise<boolean> {
+  if (settings.backend === "sqlite" && (settings.path === ":memory:" || !existsSync(settings.path))) return false;
+  const db = await openDatabase(settings);
   try {
-    store.setMeta("dirty", "1");
+    await markDirty(new IndexStore(db, db.dialect));
   } finally {
-    store.close();
+    await db.close();
   }
   return true;
 }

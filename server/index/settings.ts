@@ -2,30 +2,35 @@ import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { storageDriver } from "../config/load.js";
 import type { Config } from "../config/schema.js";
+import type { IndexDatabaseSettings } from "./database.js";
 
 /**
- * Where the index lives and when it is stale, from the configuration. The index is a local,
- * per-instance cache (never on the storage driver: S3 cannot host SQLite), so it goes in a
- * local state directory: `console.statedir`, default `./data/berth-state` (resolved against the
- * working directory at start, like the default filesystem root `./data`; distribution ignores
- * everything outside `docker/registry/v2`).
+ * Where the index lives and when it is stale, from the configuration. With the default SQLite
+ * backend the index is a local, per-instance cache (never on the storage driver: S3 cannot host
+ * SQLite), in a local state directory: `console.statedir`, default `./data/berth-state`
+ * (resolved against the working directory at start, like the default filesystem root `./data`;
+ * distribution ignores everything outside `docker/registry/v2`). With `console.index.backend:
+ * mysql` it is the database at `console.index.dsn`, shared by every instance configured so.
  */
 export const indexFileName = "index.sqlite";
 export const defaultIndexMaxAgeMs = 24 * 3600_000;
 
 export interface IndexSettings {
-  /** Absolute path of the SQLite file. */
-  path: string;
+  database: IndexDatabaseSettings;
   /** The storage's identity: an index built for other storage is rebuilt. */
   generation: string;
   maxAgeMs: number;
 }
 
-/** `console.statedir` and `console.indexmaxage`, and the storage section; `stateDir` (a CLI flag) wins. */
+/** `console.index`, `console.statedir` and `console.indexmaxage`, and the storage section; `stateDir` (a CLI flag) wins for SQLite. */
 export function indexSettings(config: Config, overrides: { stateDir?: string } = {}): IndexSettings {
-  const stateDir = resolve(overrides.stateDir ?? config.console.statedir);
   const { name, params } = storageDriver(config);
-  return { path: join(stateDir, indexFileName), generation: storageGeneration(name, params), maxAgeMs: config.console.indexmaxage ?? defaultIndexMaxAgeMs };
+  const { backend, dsn } = config.console.index;
+  const database: IndexDatabaseSettings =
+    backend === "mysql" && dsn !== undefined
+      ? { backend, dsn }
+      : { backend: "sqlite", path: join(resolve(overrides.stateDir ?? config.console.statedir), indexFileName) };
+  return { database, generation: storageGeneration(name, params), maxAgeMs: config.console.indexmaxage ?? defaultIndexMaxAgeMs };
 }
 
 /**

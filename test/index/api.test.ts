@@ -31,8 +31,8 @@ describe("console API: repositories and images", () => {
 
   before(async () => {
     r = await startRegistry();
-    t = openIndex(r);
-    await t.index.start().rebuild;
+    t = await openIndex(r);
+    await (await t.index.start()).rebuild;
     image = await pushImage(r, "api/app", "v1", { configExtra: { created: "2024-01-01T00:00:00Z" } });
     await pushImage(r, "api/other", "v1");
     await t.index.idle();

@@ -57,11 +57,11 @@ describe("berth index", () => {
 
     // What serve would open: the same file and generation, so no second rebuild at start.
     const settings = indexSettings((await loadConfigWithWarnings(config)).config);
-    assert.equal(settings.path, join(dir, "state", "index.sqlite"));
-    const index = openMetadataIndex({ ...settings, driver: r.driver, services: r.registry.services, logger: createLogger({ write: () => undefined }) });
+    assert.deepEqual(settings.database, { backend: "sqlite", path: join(dir, "state", "index.sqlite") });
+    const index = await openMetadataIndex({ ...settings, driver: r.driver, services: r.registry.services, logger: createLogger({ write: () => undefined }) });
     try {
-      assert.equal(index.staleness(), undefined);
-      assert.deepEqual(index.listRepositories().rows.map((row) => row.name), ["cli/one", "cli/two"]);
+      assert.equal(await index.staleness(), undefined);
+      assert.deepEqual((await index.listRepositories()).rows.map((row) => row.name), ["cli/one", "cli/two"]);
     } finally {
       await index.close();
     }

@@ -3,6 +3,7 @@
  * for query semantics and timings.
  */
 import { createHash } from "node:crypto";
+import type { IndexDatabaseSettings } from "../../server/index/database.js";
 import { openMetadataIndex, type MetadataIndex } from "../../server/index/metadata-index.js";
 import type { BlobRef, ManifestRecord, Platform } from "../../server/index/types.js";
 import { createLogger } from "../../server/log.js";
@@ -60,10 +61,10 @@ export function indexRecord(label: string, children: { record: ManifestRecord; p
   };
 }
 
-/** An index (in memory unless `path` says otherwise) over an empty in-memory registry, for content written through `replaceRepositories`. */
-export function standaloneIndex(path = ":memory:"): MetadataIndex {
+/** An index (SQLite in memory unless `database` says otherwise) over an empty in-memory registry, for content written through `replaceRepositories`. */
+export function standaloneIndex(database: IndexDatabaseSettings = { backend: "sqlite", path: ":memory:" }): Promise<MetadataIndex> {
   const driver = createDriver("inmemory");
   const logger = createLogger({ level: "error", write: () => undefined });
   const registry = createRegistry({ driver, logger, secret: "test" });
-  return openMetadataIndex({ path, driver, services: registry.services, logger });
+  return openMetadataIndex({ database, driver, services: registry.services, logger });
 }

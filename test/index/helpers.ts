@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { IndexDatabaseSettings } from "../../server/index/database.js";
 import { MetadataIndex, openMetadataIndex, type MetadataIndexOptions } from "../../server/index/metadata-index.js";
 import { createLogger } from "../../server/log.js";
 import {
@@ -29,14 +30,19 @@ export interface IndexUnderTest {
   logs: string[];
 }
 
-export function openIndex(r: TestRegistry, options: Partial<MetadataIndexOptions> = {}): IndexUnderTest {
+/** An index on `r`; `path` is a SQLite file (default ":memory:") unless `database` says otherwise. */
+export async function openIndex(
+  r: TestRegistry,
+  options: Partial<Omit<MetadataIndexOptions, "database">> & { path?: string; database?: IndexDatabaseSettings } = {},
+): Promise<IndexUnderTest> {
   const logs: string[] = [];
-  const index = openMetadataIndex({
-    path: ":memory:",
+  const { path = ":memory:", database = { backend: "sqlite", path }, ...rest } = options;
+  const index = await openMetadataIndex({
+    database,
     driver: r.driver,
     services: r.registry.services,
     logger: createLogger({ level: "debug", write: (line) => logs.push(line) }),
-    ...options,
+    ...rest,
   });
   return { index, logs };
 }

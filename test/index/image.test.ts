@@ -51,8 +51,8 @@ describe("metadata index image detail", () => {
 
   before(async () => {
     r = await startRegistry();
-    t = openIndex(r);
-    await t.index.start().rebuild;
+    t = await openIndex(r);
+    await (await t.index.start()).rebuild;
     image = await pushImage(r, "detail/app", "1.2.3", { layers: 2, configExtra: imageConfig });
     const retag = await putManifest(r, "detail/app", "stable", image.manifest, image.mediaType);
     await retag.arrayBuffer();
@@ -140,8 +140,8 @@ describe("metadata index image detail", () => {
     assert.deepEqual(byDigest, detail);
   });
 
-  it("indexes the image's platform and created time from its config", () => {
-    const row = t.index.listTags("detail/app", { filter: "1.2.3" }).rows[0];
+  it("indexes the image's platform and created time from its config", async () => {
+    const row = (await t.index.listTags("detail/app", { filter: "1.2.3" })).rows[0];
     assert.deepEqual(row?.platforms, [{ os: "linux", architecture: "arm", variant: "v7" }]);
     assert.equal(row?.created, Date.parse("2024-03-04T05:06:07.123Z"));
   });

@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { IndexNotFoundError, IndexQueryError } from "../../server/index/errors.js";
 import type { MetadataIndex } from "../../server/index/metadata-index.js";
 import type { RepositorySnapshot, RepositorySort, SortOrder } from "../../server/index/types.js";
+import { indexBackends } from "./backends.js";
 import { blob, fakeDigest, imageRecord, indexRecord, standaloneIndex } from "./fixtures.js";
 
 /*
@@ -58,19 +59,20 @@ const known: RepositorySnapshot[] = [
   { name: "teamxx/epsilon", manifests: [E1], tags: [{ tag: "v1", digest: E1.digest, pushed: 150 }] },
 ];
 
-describe("metadata index queries", () => {
+for (const backend of indexBackends) {
+describe(`metadata index queries (${backend.name})`, { skip: backend.skip }, () => {
   let index: MetadataIndex;
-  const repoNames = (input: Parameters<MetadataIndex["listRepositories"]>[0]) => index.listRepositories(input).rows.map((row) => row.name);
-  const tagNames = (repository: string, input: Parameters<MetadataIndex["listTags"]>[1]) => index.listTags(repository, input).rows.map((row) => row.tag);
+  const repoNames = async (input: Parameters<MetadataIndex["listRepositories"]>[0]) => (await index.listRepositories(input)).rows.map((row) => row.name);
+  const tagNames = async (repository: string, input: Parameters<MetadataIndex["listTags"]>[1]) => (await index.listTags(repository, input)).rows.map((row) => row.tag);
 
-  before(() => {
-    index = standaloneIndex();
-    index.replaceRepositories(known);
+  before(async () => {
+    index = await standaloneIndex(await backend.database());
+    await index.replaceRepositories(known);
   });
   after(() => index.close());
 
-  it("aggregates each repository: tags, manifests, size with shared blobs counted once, last push", () => {
-    assert.deepEqual(index.listRepositories().rows, [
+  it("aggregates each repository: tags, manifests, size with shared blobs counted once, last push", async () => {
+    assert.deepEqual((await index.listRepositories()).rows, [
       { name: "alpha", namespace: "", tagCount: 3, manifestCount: 2, size: 620, lastPush: 2200 },
       { name: "lib/beta", namespace: "lib", tagCount: 1, manifestCount: 1, size: 110, lastPush: 600 },
       { name: "lib/gamma", namespace: "lib", tagCount: 3, manifestCount: 3, size: 520, lastPush: 3100 },
@@ -79,7 +81,7 @@ describe("metadata index queries", () => {
     ]);
   });
 
-  it("sorts repositories by every key, both ways, ties broken by name in the same direction", () => {
+  it("sorts repositories by every key, both ways, ties broken by name in the same direction", async () => {
     const expected: Record<RepositorySort, string[]> = {
       name: ["alpha", "lib/beta", "lib/gamma", "team_x/delta", "teamxx/epsilon"],
       tags: ["team_x/delta", "lib/beta", "teamxx/epsilon", "alpha", "lib/gamma"],
@@ -87,25 +89,25 @@ describe("metadata index queries", () => {
       pushed: ["team_x/delta", "teamxx/epsilon", "lib/beta", "alpha", "lib/gamma"],
     };
     for (const [sort, names] of Object.entries(expected) as [RepositorySort, string[]][]) {
-      assert.deepEqual(repoNames({ sort, order: "asc" }), names, `${sort} asc`);
-      assert.deepEqual(repoNames({ sort, order: "desc" }), [...names].reverse(), `${sort} desc`);
+      assert.deepEqual(await repoNames({ sort, order: "asc" }), names, `${sort} asc`);
+      assert.deepEqual(await repoNames({ sort, order: "desc" }), [...names].reverse(), `${sort} desc`);
     }
   });
 
-  it("filters by a literal, case-insensitive substring and by namespace", () => {
-    assert.deepEqual(repoNames({ search: "m_x" }), ["team_x/delta"], "_ is not a wildcard");
-    assert.deepEqual(repoNames({ search: "%" }), []);
-    assert.deepEqual(repoNames({ search: "LIB/" }), ["lib/beta", "lib/gamma"]);
-    assert.deepEqual(repoNames({ namespace: "lib", sort: "size", order: "desc" }), ["lib/gamma", "lib/beta"]);
-    assert.deepEqual(repoNames({ namespace: "" }), ["alpha"]);
-    assert.deepEqual(repoNames({ namespace: "lib", search: "gam" }), ["lib/gamma"]);
-    const page = index.listRepositories({ namespace: "lib", limit: 1 });
+  it("filters by a literal, case-insensitive substring and by namespace", async () => {
+    assert.deepEqual(await repoNames({ search: "m_x" }), ["team_x/delta"], "_ is not a wildcard");
+    assert.deepEqual(await repoNames({ search: "%" }), []);
+    assert.deepEqual(await repoNames({ search: "LIB/" }), ["lib/beta", "lib/gamma"]);
+    assert.deepEqual(await repoNames({ namespace: "lib", sort: "size", order: "desc" }), ["lib/gamma", "lib/beta"]);
+    assert.deepEqual(await repoNames({ namespace: "" }), ["alpha"]);
+    assert.deepEqual(await repoNames({ namespace: "lib", search: "gam" }), ["lib/gamma"]);
+    const page = await index.listRepositories({ namespace: "lib", limit: 1 });
     assert.equal(page.total, 2, "total counts every match, not the page");
     assert.equal(page.rows.length, 1);
   });
 
-  it("lists namespaces with their repository counts", () => {
-    assert.deepEqual(index.namespaces(), [
+  it("lists namespaces with their repository counts", async () => {
+    assert.deepEqual(await index.namespaces(), [
       { namespace: "", repositories: 1 },
       { namespace: "lib", repositories: 2 },
       { namespace: "team_x", repositories: 1 },
@@ -113,8 +115,8 @@ describe("metadata index queries", () => {
     ]);
   });
 
-  it("lists a repository's tags with their manifest's facts", () => {
-    const page = index.listTags("lib/gamma");
+  it("lists a repository's tags with their manifest's facts", async () => {
+    const page = await index.listTags("lib/gamma");
     assert.equal(page.total, 3);
     assert.deepEqual(page.rows[0], {
       tag: "1.0",
@@ -132,41 +134,41 @@ describe("metadata index queries", () => {
     });
   });
 
-  it("sorts, filters and pages tags", () => {
-    assert.deepEqual(tagNames("lib/gamma", { sort: "name" }), ["1.0", "v_2", "vx2"]);
-    assert.deepEqual(tagNames("lib/gamma", { sort: "size" }), ["v_2", "vx2", "1.0"]);
-    assert.deepEqual(tagNames("lib/gamma", { sort: "created" }), ["v_2", "1.0", "vx2"], "equal times: by name");
-    assert.deepEqual(tagNames("lib/gamma", { sort: "created", order: "desc" }), ["vx2", "1.0", "v_2"]);
-    assert.deepEqual(tagNames("lib/gamma", { sort: "pushed", order: "desc" }), ["1.0", "vx2", "v_2"]);
-    assert.deepEqual(tagNames("alpha", { sort: "created" }), ["v1", "latest", "v2"], "unknown created first ascending");
-    assert.deepEqual(tagNames("alpha", { sort: "created", order: "desc" }), ["v2", "latest", "v1"], "and last descending");
-    assert.deepEqual(tagNames("lib/gamma", { filter: "_" }), ["v_2"]);
-    assert.deepEqual(tagNames("lib/gamma", { filter: "V" }), ["v_2", "vx2"]);
-    const first = index.listTags("alpha", { limit: 2 });
-    const second = index.listTags("alpha", { limit: 2, offset: 2 });
+  it("sorts, filters and pages tags", async () => {
+    assert.deepEqual(await tagNames("lib/gamma", { sort: "name" }), ["1.0", "v_2", "vx2"]);
+    assert.deepEqual(await tagNames("lib/gamma", { sort: "size" }), ["v_2", "vx2", "1.0"]);
+    assert.deepEqual(await tagNames("lib/gamma", { sort: "created" }), ["v_2", "1.0", "vx2"], "equal times: by name");
+    assert.deepEqual(await tagNames("lib/gamma", { sort: "created", order: "desc" }), ["vx2", "1.0", "v_2"]);
+    assert.deepEqual(await tagNames("lib/gamma", { sort: "pushed", order: "desc" }), ["1.0", "vx2", "v_2"]);
+    assert.deepEqual(await tagNames("alpha", { sort: "created" }), ["v1", "latest", "v2"], "unknown created first ascending");
+    assert.deepEqual(await tagNames("alpha", { sort: "created", order: "desc" }), ["v2", "latest", "v1"], "and last descending");
+    assert.deepEqual(await tagNames("lib/gamma", { filter: "_" }), ["v_2"]);
+    assert.deepEqual(await tagNames("lib/gamma", { filter: "V" }), ["v_2", "vx2"]);
+    const first = await index.listTags("alpha", { limit: 2 });
+    const second = await index.listTags("alpha", { limit: 2, offset: 2 });
     assert.deepEqual([first.total, second.total], [3, 3]);
     assert.deepEqual([...first.rows, ...second.rows].map((row) => row.tag), ["latest", "v1", "v2"]);
-    assert.deepEqual(index.listTags("team_x/delta"), { rows: [], total: 0 });
+    assert.deepEqual(await index.listTags("team_x/delta"), { rows: [], total: 0 });
   });
 
-  it("finds the tags sharing a digest", () => {
-    assert.deepEqual(index.tagsSharing("alpha", A2.digest), ["latest", "v2"]);
-    assert.deepEqual(index.tagsSharing("alpha", A1.digest), ["v1"]);
-    assert.deepEqual(index.tagsSharing("alpha", fakeDigest("nothing")), []);
+  it("finds the tags sharing a digest", async () => {
+    assert.deepEqual(await index.tagsSharing("alpha", A2.digest), ["latest", "v2"]);
+    assert.deepEqual(await index.tagsSharing("alpha", A1.digest), ["v1"]);
+    assert.deepEqual(await index.tagsSharing("alpha", fakeDigest("nothing")), []);
   });
 
-  it("gives one repository's row", () => {
-    assert.deepEqual(index.repository("lib/beta"), { name: "lib/beta", namespace: "lib", tagCount: 1, manifestCount: 1, size: 110, lastPush: 600 });
-    assert.throws(() => index.repository("lib"), IndexNotFoundError);
+  it("gives one repository's row", async () => {
+    assert.deepEqual(await index.repository("lib/beta"), { name: "lib/beta", namespace: "lib", tagCount: 1, manifestCount: 1, size: 110, lastPush: 600 });
+    await assert.rejects(() => index.repository("lib"), IndexNotFoundError);
   });
 
-  it("refuses unknown repositories", () => {
-    assert.throws(() => index.listTags("nope"), IndexNotFoundError);
-    assert.throws(() => index.tagsSharing("nope", A1.digest), IndexNotFoundError);
+  it("refuses unknown repositories", async () => {
+    await assert.rejects(() => index.listTags("nope"), IndexNotFoundError);
+    await assert.rejects(() => index.tagsSharing("nope", A1.digest), IndexNotFoundError);
   });
 
-  it("counts the known set exactly", () => {
-    const { index: status, ...stats } = index.stats();
+  it("counts the known set exactly", async () => {
+    const { index: status, ...stats } = await index.stats();
     assert.deepEqual(stats, {
       repositories: 5,
       tags: 8,
@@ -185,30 +187,30 @@ describe("metadata index queries", () => {
     assert.equal(status.rebuilding, false);
   });
 
-  it("replaces a repository rather than merging into it", () => {
-    const other = standaloneIndex();
+  it("replaces a repository rather than merging into it", async () => {
+    const other = await standaloneIndex(await backend.database());
     try {
-      other.replaceRepositories(known);
-      other.replaceRepositories([{ name: "alpha", manifests: [A1], tags: [{ tag: "v1", digest: A1.digest, pushed: 1100 }] }]);
-      assert.deepEqual(other.listTags("alpha").rows.map((row) => row.tag), ["v1"]);
-      const stats = other.stats();
+      await other.replaceRepositories(known);
+      await other.replaceRepositories([{ name: "alpha", manifests: [A1], tags: [{ tag: "v1", digest: A1.digest, pushed: 1100 }] }]);
+      assert.deepEqual((await other.listTags("alpha")).rows.map((row) => row.tag), ["v1"]);
+      const stats = await other.stats();
       assert.equal(stats.blobs, 8, "C-a2 is gone; L3 is still used by lib/gamma");
       assert.equal(stats.tags, 6);
-      assert.equal(other.listRepositories({ search: "alpha" }).rows[0]?.size, 310);
+      assert.equal((await other.listRepositories({ search: "alpha" })).rows[0]?.size, 310);
     } finally {
-      void other.close();
+      await other.close();
     }
   });
 });
 
-describe("metadata index repository paging", () => {
+describe(`metadata index repository paging (${backend.name})`, { skip: backend.skip }, () => {
   let index: MetadataIndex;
   const count = 57;
   type Row = { name: string; tags: number; size: number; pushed: number };
   const rows: Row[] = [];
 
-  before(() => {
-    index = standaloneIndex();
+  before(async () => {
+    index = await standaloneIndex(await backend.database());
     const snapshots: RepositorySnapshot[] = [];
     for (let i = 0; i < count; i++) {
       const name = `ns${i % 3}/repo${String((i * 17) % count).padStart(2, "0")}`;
@@ -220,7 +222,7 @@ describe("metadata index repository paging", () => {
       snapshots.push({ name, manifests: pushed ? [{ ...image, pushed }] : [], tags: pushed ? tagList : [] });
       rows.push({ name, tags: pushed ? tags : 0, size: pushed ? size : 0, pushed });
     }
-    index.replaceRepositories(snapshots);
+    await index.replaceRepositories(snapshots);
   });
   after(() => index.close());
 
@@ -235,14 +237,14 @@ describe("metadata index repository paging", () => {
     return (order === "asc" ? sorted : sorted.reverse()).map((row) => row.name);
   }
 
-  it("walks every row exactly once with cursors and with offsets, for every sort and order", () => {
+  it("walks every row exactly once with cursors and with offsets, for every sort and order", async () => {
     for (const sort of ["name", "tags", "size", "pushed"] as const) {
       for (const order of ["asc", "desc"] as const) {
         const byCursor: string[] = [];
         let cursor: string | undefined;
         let pages = 0;
         do {
-          const page = index.listRepositories({ sort, order, limit: 10, cursor });
+          const page = await index.listRepositories({ sort, order, limit: 10, cursor });
           assert.equal(page.total, count);
           byCursor.push(...page.rows.map((row) => row.name));
           cursor = page.nextCursor ?? undefined;
@@ -251,7 +253,7 @@ describe("metadata index repository paging", () => {
         assert.equal(pages, Math.ceil(count / 10));
         const byOffset: string[] = [];
         for (let offset = 0; offset < count; offset += 10) {
-          byOffset.push(...index.listRepositories({ sort, order, limit: 10, offset }).rows.map((row) => row.name));
+          byOffset.push(...(await index.listRepositories({ sort, order, limit: 10, offset })).rows.map((row) => row.name));
         }
         assert.deepEqual(byCursor, expected(sort, order), `${sort} ${order} by cursor`);
         assert.deepEqual(byOffset, expected(sort, order), `${sort} ${order} by offset`);
@@ -259,22 +261,23 @@ describe("metadata index repository paging", () => {
     }
   });
 
-  it("pages a filtered listing with its filter applied to the cursor's pages", () => {
+  it("pages a filtered listing with its filter applied to the cursor's pages", async () => {
     const names: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = index.listRepositories({ namespace: "ns1", sort: "size", order: "desc", limit: 4, cursor });
+      const page = await index.listRepositories({ namespace: "ns1", sort: "size", order: "desc", limit: 4, cursor });
       names.push(...page.rows.map((row) => row.name));
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     assert.deepEqual(names, expected("size", "desc").filter((name) => name.startsWith("ns1/")));
   });
 
-  it("refuses a cursor that is garbage or from another sort order", () => {
-    const page = index.listRepositories({ sort: "tags", limit: 5 });
+  it("refuses a cursor that is garbage or from another sort order", async () => {
+    const page = await index.listRepositories({ sort: "tags", limit: 5 });
     assert.ok(page.nextCursor);
-    assert.throws(() => index.listRepositories({ sort: "size", cursor: page.nextCursor! }), IndexQueryError);
-    assert.throws(() => index.listRepositories({ sort: "tags", order: "desc", cursor: page.nextCursor! }), IndexQueryError);
-    assert.throws(() => index.listRepositories({ cursor: "not-a-cursor" }), IndexQueryError);
+    await assert.rejects(() => index.listRepositories({ sort: "size", cursor: page.nextCursor! }), IndexQueryError);
+    await assert.rejects(() => index.listRepositories({ sort: "tags", order: "desc", cursor: page.nextCursor! }), IndexQueryError);
+    await assert.rejects(() => index.listRepositories({ cursor: "not-a-cursor" }), IndexQueryError);
   });
 });
+}
