@@ -50,90 +50,90 @@ function snapshotOf(i: number): RepositorySnapshot {
 }
 
 for (const backend of indexBackends) {
-describe(`metadata index at 10,000 repositories and 100,000 tags (${backend.name})`, { skip: backend.skip }, () => {
-  let index: MetadataIndex;
-  const timings: [string, number][] = [];
+  describe(`metadata index at 10,000 repositories and 100,000 tags (${backend.name})`, { skip: backend.skip }, () => {
+    let index: MetadataIndex;
+    const timings: [string, number][] = [];
 
-  before(async () => {
-    index = await standaloneIndex(await backend.database());
-    const started = performance.now();
-    for (let start = 0; start < repositories; start += 250) {
-      const batch: RepositorySnapshot[] = [];
-      for (let i = start; i < Math.min(repositories, start + 250); i++) batch.push(snapshotOf(i));
-      await index.replaceRepositories(batch);
-    }
-    timings.push(["build (insert API, 40 transactions)", performance.now() - started]);
-  });
-  after(async () => {
-    await index.close();
-  });
-
-  /** Runs `query` three times (the first also prepares its statement); records and bounds the slowest. */
-  async function timed<T>(label: string, query: () => Promise<T>): Promise<T> {
-    let result: T | undefined;
-    let slowest = 0;
-    for (let run = 0; run < 3; run++) {
-      const start = performance.now();
-      result = await query();
-      slowest = Math.max(slowest, performance.now() - start);
-    }
-    timings.push([label, slowest]);
-    assert.ok(slowest < boundMs, `${label}: ${slowest.toFixed(1)} ms`);
-    return result as T;
-  }
-
-  it("holds what was written", async () => {
-    const stats = await timed("stats()", () => index.stats());
-    assert.equal(stats.repositories, repositories);
-    assert.equal(stats.tags, 100_000);
-    assert.equal(stats.manifests, bigTags + (repositories - 1) * smallManifests);
-    assert.equal(stats.largestRepositories.length, 10);
-    assert.equal(stats.largestRepositories[0]?.name, "big/monorepo");
-  });
-
-  it("lists repositories by every sort, filter and page quickly", async () => {
-    for (const sort of ["name", "tags", "size", "pushed"] as const) {
-      for (const order of ["asc", "desc"] as const) {
-        const page = await timed(`listRepositories ${sort} ${order}`, () => index.listRepositories({ sort, order, limit: 50 }));
-        assert.equal(page.rows.length, 50);
-        assert.equal(page.total, repositories);
+    before(async () => {
+      index = await standaloneIndex(await backend.database());
+      const started = performance.now();
+      for (let start = 0; start < repositories; start += 250) {
+        const batch: RepositorySnapshot[] = [];
+        for (let i = start; i < Math.min(repositories, start + 250); i++) batch.push(snapshotOf(i));
+        await index.replaceRepositories(batch);
       }
-    }
-    const deep = await timed("listRepositories size desc offset 9,000", () => index.listRepositories({ sort: "size", order: "desc", limit: 50, offset: 9000 }));
-    assert.equal(deep.rows.length, 50);
-    const first = await index.listRepositories({ sort: "pushed", order: "desc", limit: 50 });
-    const next = await timed("listRepositories pushed desc, next page by cursor", () => index.listRepositories({ sort: "pushed", order: "desc", limit: 50, cursor: first.nextCursor! }));
-    assert.ok(next.rows[0]!.lastPush! <= first.rows[49]!.lastPush!);
-    const search = await timed('listRepositories search "service-12"', () => index.listRepositories({ search: "service-12", limit: 50 }));
-    assert.ok(search.total > 100 && search.rows.every((row) => row.name.includes("service-12")));
-    const namespace = await timed('listRepositories namespace "team-07" by size', () => index.listRepositories({ namespace: "team-07", sort: "size", order: "desc", limit: 50 }));
-    assert.equal(namespace.total, 200);
-    const namespaces = await timed("namespaces()", () => index.namespaces());
-    assert.equal(namespaces.length, 47, "45 team namespaces, big, and top-level names");
-  });
+      timings.push(["build (insert API, 40 transactions)", performance.now() - started]);
+    });
+    after(async () => {
+      await index.close();
+    });
 
-  it("lists the tags of a 10,000-tag repository by every sort quickly", async () => {
-    for (const sort of ["name", "created", "size", "pushed"] as const) {
-      for (const order of ["asc", "desc"] as const) {
-        const page = await timed(`listTags big ${sort} ${order}`, () => index.listTags("big/monorepo", { sort, order, limit: 50 }));
-        assert.equal(page.rows.length, 50);
-        assert.equal(page.total, bigTags);
+    /** Runs `query` three times (the first also prepares its statement); records and bounds the slowest. */
+    async function timed<T>(label: string, query: () => Promise<T>): Promise<T> {
+      let result: T | undefined;
+      let slowest = 0;
+      for (let run = 0; run < 3; run++) {
+        const start = performance.now();
+        result = await query();
+        slowest = Math.max(slowest, performance.now() - start);
       }
+      timings.push([label, slowest]);
+      assert.ok(slowest < boundMs, `${label}: ${slowest.toFixed(1)} ms`);
+      return result as T;
     }
-    const deep = await timed("listTags big pushed desc offset 9,000", () => index.listTags("big/monorepo", { sort: "pushed", order: "desc", limit: 50, offset: 9000 }));
-    assert.equal(deep.rows.length, 50);
-    const filtered = await timed('listTags big filter "build-12"', () => index.listTags("big/monorepo", { filter: "build-12", sort: "size", order: "desc" }));
-    assert.ok(filtered.total > 100);
-    const small = await timed("listTags small repository by created", () => index.listTags("team-01/service-1", { sort: "created", order: "desc" }));
-    assert.equal(small.total, smallTags);
-    const sharing = await timed("tagsSharing", () => index.tagsSharing("team-01/service-1", small.rows[0]!.digest));
-    assert.ok(sharing.length >= 1);
-    await timed("recentActivity(50)", () => index.recentActivity(50));
-  });
 
-  it("prints the measured timings", async (t) => {
-    for (const [label, ms] of timings) t.diagnostic(`${label}: ${ms.toFixed(1)} ms`);
-    console.log(timings.map(([label, ms]) => `  ${label.padEnd(55)} ${ms.toFixed(1).padStart(8)} ms`).join("\n"));
+    it("holds what was written", async () => {
+      const stats = await timed("stats()", () => index.stats());
+      assert.equal(stats.repositories, repositories);
+      assert.equal(stats.tags, 100_000);
+      assert.equal(stats.manifests, bigTags + (repositories - 1) * smallManifests);
+      assert.equal(stats.largestRepositories.length, 10);
+      assert.equal(stats.largestRepositories[0]?.name, "big/monorepo");
+    });
+
+    it("lists repositories by every sort, filter and page quickly", async () => {
+      for (const sort of ["name", "tags", "size", "pushed"] as const) {
+        for (const order of ["asc", "desc"] as const) {
+          const page = await timed(`listRepositories ${sort} ${order}`, () => index.listRepositories({ sort, order, limit: 50 }));
+          assert.equal(page.rows.length, 50);
+          assert.equal(page.total, repositories);
+        }
+      }
+      const deep = await timed("listRepositories size desc offset 9,000", () => index.listRepositories({ sort: "size", order: "desc", limit: 50, offset: 9000 }));
+      assert.equal(deep.rows.length, 50);
+      const first = await index.listRepositories({ sort: "pushed", order: "desc", limit: 50 });
+      const next = await timed("listRepositories pushed desc, next page by cursor", () => index.listRepositories({ sort: "pushed", order: "desc", limit: 50, cursor: first.nextCursor! }));
+      assert.ok(next.rows[0]!.lastPush! <= first.rows[49]!.lastPush!);
+      const search = await timed('listRepositories search "service-12"', () => index.listRepositories({ search: "service-12", limit: 50 }));
+      assert.ok(search.total > 100 && search.rows.every((row) => row.name.includes("service-12")));
+      const namespace = await timed('listRepositories namespace "team-07" by size', () => index.listRepositories({ namespace: "team-07", sort: "size", order: "desc", limit: 50 }));
+      assert.equal(namespace.total, 200);
+      const namespaces = await timed("namespaces()", () => index.namespaces());
+      assert.equal(namespaces.length, 47, "45 team namespaces, big, and top-level names");
+    });
+
+    it("lists the tags of a 10,000-tag repository by every sort quickly", async () => {
+      for (const sort of ["name", "created", "size", "pushed"] as const) {
+        for (const order of ["asc", "desc"] as const) {
+          const page = await timed(`listTags big ${sort} ${order}`, () => index.listTags("big/monorepo", { sort, order, limit: 50 }));
+          assert.equal(page.rows.length, 50);
+          assert.equal(page.total, bigTags);
+        }
+      }
+      const deep = await timed("listTags big pushed desc offset 9,000", () => index.listTags("big/monorepo", { sort: "pushed", order: "desc", limit: 50, offset: 9000 }));
+      assert.equal(deep.rows.length, 50);
+      const filtered = await timed('listTags big filter "build-12"', () => index.listTags("big/monorepo", { filter: "build-12", sort: "size", order: "desc" }));
+      assert.ok(filtered.total > 100);
+      const small = await timed("listTags small repository by created", () => index.listTags("team-01/service-1", { sort: "created", order: "desc" }));
+      assert.equal(small.total, smallTags);
+      const sharing = await timed("tagsSharing", () => index.tagsSharing("team-01/service-1", small.rows[0]!.digest));
+      assert.ok(sharing.length >= 1);
+      await timed("recentActivity(50)", () => index.recentActivity(50));
+    });
+
+    it("prints the measured timings", async (t) => {
+      for (const [label, ms] of timings) t.diagnostic(`${label}: ${ms.toFixed(1)} ms`);
+      console.log(timings.map(([label, ms]) => `  ${label.padEnd(55)} ${ms.toFixed(1).padStart(8)} ms`).join("\n"));
+    });
   });
-});
 }
