@@ -97,7 +97,7 @@ async function smallLayers(ctx: Context, ceph: RunningCeph, pair: [Server, Serve
       await rm(image.dir, { recursive: true, force: true });
     }
   }
-  const note = `skopeo copy of a ${layers}-layer OCI image (64 KiB random layers; skopeo uploads several layers at once) to a new repository; ${frontEnd.label}`;
+  const note = `skopeo copy of a ${layers}-layer OCI image (64 KiB random layers; skopeo 1.9 pushes them one after the other: HEAD, POST, PATCH, PUT each) to a new repository; ${frontEnd.label}`;
   return [
     row({ section: "9", metric: `S3 push ${layers} x 64 KiB layers, ${frontEnd.label}`, unit: "s", better: "lower", samples: time, target: { kind: "ratio-max", value: 0.1 }, note }),
     row({ section: "9", metric: `S3 requests per blob (that push), ${frontEnd.label}`, unit: "req", better: "lower", samples: perBlob, note: "radosgw's rgw.req counter over the push, divided by layers + config + manifest" }),
