@@ -10,7 +10,7 @@ import { isNotFound, type StorageDriver } from "../registry/storage/driver.js";
 import type { TagStore } from "../registry/tags.js";
 import { manifestReferences, type ManifestReferences } from "./references.js";
 import { mapLimit } from "../concurrency.js";
-import { listDigestLinks, listTags, type TagInfo } from "./scan.js";
+import { listDigestDirs, listTags, type TagInfo } from "./scan.js";
 
 /**
  * Soft deletes (what `DELETE /v2/<name>/manifests/<ref>` does, for the console) and tag cleanup
@@ -194,7 +194,7 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
 
   /** Manifests of `name` that list `digest` as a child, other than those in `ignore`. */
   async function parentsOf(name: string, digest: string, ignore: Set<string> = new Set()): Promise<string[]> {
-    const revisions = await listDigestLinks(driver, layout.revisionsDir(name));
+    const revisions = await listDigestDirs(driver, layout.revisionsDir(name));
     const parents: string[] = [];
     await mapLimit([...revisions.keys()], 8, async (candidate) => {
       if (candidate === digest || ignore.has(candidate)) return;
@@ -250,7 +250,7 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
     const plans = new Map<string, { revisions: string[]; remove: Map<string, Doomed> }>();
 
     await mapLimit(names, 4, async (name) => {
-      const revisions = [...(await listDigestLinks(driver, layout.revisionsDir(name))).keys()];
+      const revisions = [...(await listDigestDirs(driver, layout.revisionsDir(name))).keys()];
       const applicable = compiled.filter((c) => c.glob.test(name));
       if (applicable.length === 0) {
         plans.set(name, { revisions, remove: new Map() });

@@ -9,13 +9,12 @@ import { manifestReferences, UnreadableManifestError, type ManifestReferences } 
 import {
   baseName,
   digestOf,
-  listDigestLinks,
+  listBlobDigests,
+  listDigestDirs,
   listOrEmpty,
   listTags,
+  modTimeOf,
   referrersRoot,
-  tagIndexDir,
-  walkOrNothing,
-  type LinkEntry,
   type TagInfo,
 } from "./scan.js";
 import { exists } from "../registry/blobs.js";
@@ -32,8 +31,13 @@ import { mapLimit } from "../concurrency.js";
  * as its subject). Revisions written in the last `graceMs` are roots too.
  *
  * Sweep, in an order that never leaves a served manifest without its content: revision links of
- * deleted manifests first, then unmarked blobs older than `graceMs`, then the links left pointing
- * at what is gone (tag `index/` history, Berth's `_referrers` entries, `_layers` links).
+ * deleted manifests first, then unmarked blobs older than `graceMs` and the links left pointing
+ * at what is gone (the deleted manifests' tag `index/` history entries, Berth's `_referrers`
+ * entries, `_layers` links). History entries of manifests deleted earlier through the API stay,
+ * as in distribution: finding them means listing every tag's history, and nothing reads them.
+ *
+ * Storage is read by listings, not walks, and only the blobs that may go are stat'ed: on the
+ * filesystem a walk costs a stat per directory and file, several times the work of the listings.
  */
 export interface CollectOptions {
   driver: StorageDriver;
@@ -95,7 +99,7 @@ export interface GcReport {
 
 interface RepositoryState {
   name: string;
-  revisions: Map<string, LinkEntry>;
+  revisions: Map<string, Digest>;
   /** Digests tag `current` links name (may include digests without a revision: broken tags). */
   tagged: Map<string, Digest>;
   /** The tags as the mark read them, reused by the sweep of tag history. */
@@ -103,9 +107,6 @@ interface RepositoryState {
   /** Revisions to delete (digest values). */
   remove: Set<string>;
 }
-
-/** `<alg>/<2 hex>/<hex>/data` below `layout.blobsRoot`. */
-const blobDataPath = /^\/([^/]+)\/[^/]+\/([^/]+)\/data$/;
 
 export async function collectGarbage(options: CollectOptions): Promise<GcReport> {
   const { driver } = options;
@@ -135,12 +136,31 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
     return pending;
   };
 
+  /**
+   * The revisions `--delete-untagged` removes: those no tag reaches, unless they or a revision
+   * reaching them were written within the grace period. Only the candidates' links are stat'ed.
+   */
+  const untaggedRevisions = async (
+    name: string,
+    revisions: Map<string, Digest>,
+    tagged: Map<string, Digest>,
+    refs: Map<string, ManifestReferences | undefined>,
+  ): Promise<Set<string>> => {
+    const candidates = unreachableRevisions(revisions, tagged.keys(), refs);
+    const young: string[] = [];
+    await mapLimit([...candidates], concurrency, async (digest) => {
+      const modTime = await modTimeOf(driver, layout.revisionLink(name, parse(digest)));
+      if (modTime && modTime.getTime() > graceLimit) young.push(digest);
+    });
+    return young.length === 0 ? candidates : unreachableRevisions(revisions, [...tagged.keys(), ...young], refs);
+  };
+
   // ---- mark: decide which revisions stay, per repository -------------------------------------
   const names = await walkRepositories(driver);
   let marked = 0;
   options.onProgress?.({ phase: "mark", done: 0, total: names.length });
   const repositories = await mapLimit(names, concurrency, async (name): Promise<RepositoryState> => {
-    const revisions = await listDigestLinks(driver, layout.revisionsDir(name));
+    const revisions = await listDigestDirs(driver, layout.revisionsDir(name));
     const tagged = new Map<string, Digest>();
     const tags = await listTags(driver, name);
     for (const tag of tags) {
@@ -160,7 +180,7 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
       if (!found) warn(`${name}: manifest ${digest} has a revision link but its content is missing`);
       refs.set(digest, found);
     });
-    const remove = deleteUntagged ? untaggedRevisions(revisions, tagged, refs, graceLimit) : new Set<string>();
+    const remove = deleteUntagged ? await untaggedRevisions(name, revisions, tagged, refs) : new Set<string>();
     options.onProgress?.({ phase: "mark", done: ++marked, total: names.length });
     return { name, revisions, tagged, tags, remove };
   });
@@ -191,19 +211,29 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
   }
 
   // ---- sweep: enumerate blobs -----------------------------------------------------------------
+  // Only unmarked blobs are stat'ed (size for the report, age for the grace period); a blob
+  // directory without `data` (an interrupted write) is not a blob, as in distribution.
   const present = new Set<string>();
   const doomed: { digest: Digest; size: number }[] = [];
   let blobsInGrace = 0;
   let blobsMarked = 0;
-  await walkOrNothing(driver, layout.blobsRoot, (info) => {
-    if (info.isDir) return;
-    const match = blobDataPath.exec(info.path.slice(layout.blobsRoot.length));
-    if (!match) return;
-    const digest = digestOf(match[1]!, match[2]!);
-    if (!digest) return;
+  const unmarked: Digest[] = [];
+  for (const digest of await listBlobDigests(driver, concurrency)) {
+    if (markedBlobs.has(digest.value)) {
+      present.add(digest.value);
+      blobsMarked++;
+    } else unmarked.push(digest);
+  }
+  await mapLimit(unmarked, concurrency, async (digest) => {
+    let info;
+    try {
+      info = await driver.stat(layout.blobData(digest));
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
     present.add(digest.value);
-    if (markedBlobs.has(digest.value)) blobsMarked++;
-    else if (info.modTime.getTime() > graceLimit) blobsInGrace++;
+    if (info.modTime.getTime() > graceLimit) blobsInGrace++;
     else doomed.push({ digest, size: info.size });
   });
   doomed.sort((a, b) => compare(a.digest.value, b.digest.value));
@@ -216,7 +246,7 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
   options.onProgress?.({ phase: "sweep", done: 0, total });
 
   // ---- sweep: revision links first, so nothing served ever lacks its content -------------------
-  for (const { repository, digest } of manifestsDeleted) {
+  await mapLimit(manifestsDeleted, concurrency, async ({ repository, digest }) => {
     options.onEvent?.({ type: "manifest", repository, digest });
     if (!dryRun) {
       checkpoint();
@@ -224,10 +254,30 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
       options.events?.emit({ type: "manifest.delete", repository, digest });
     }
     progress();
-  }
+  });
 
-  // ---- sweep: blobs -----------------------------------------------------------------------------
-  await mapLimit(doomed, concurrency, async ({ digest, size }) => {
+  const linksDeleted = { tagHistory: 0, referrers: 0, layers: 0 };
+  const remove = async (path: string) => {
+    if (dryRun) return;
+    checkpoint();
+    await driver.delete(path).catch(ignoreNotFound);
+  };
+  /** Deletes what may not exist; true when something was (or, in a dry run, would be) deleted. */
+  const removeIfPresent = async (path: string): Promise<boolean> => {
+    if (dryRun) return exists(driver, path);
+    checkpoint();
+    try {
+      await driver.delete(path);
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  };
+  // ---- sweep: blobs, and the links pointing at what is gone, side by side ----------------------
+  // Neither needs the other done first: a `_layers` link to a blob is stale whether or not the
+  // blob is already gone, and removing it first never makes a served blob unreachable.
+  const sweepBlobs = mapLimit(doomed, concurrency, async ({ digest, size }) => {
     options.onEvent?.({ type: "blob", digest: digest.value, size });
     if (!dryRun) {
       checkpoint();
@@ -235,56 +285,65 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
     }
     progress();
   });
-
-  // ---- sweep: links pointing at what is gone --------------------------------------------------
-  const linksDeleted = { tagHistory: 0, referrers: 0, layers: 0 };
-  const remove = async (path: string) => {
-    if (dryRun) return;
-    checkpoint();
-    await driver.delete(path).catch(ignoreNotFound);
-  };
-  await mapLimit(repositories, concurrency, async (repository) => {
+  // Handled at once, so a failure of one sweep is thrown by the await below, not left unhandled.
+  sweepBlobs.catch(() => undefined);
+  const sweepLinks = mapLimit(repositories, concurrency, async (repository) => {
     const { name } = repository;
     const live = (digest: Digest): boolean => repository.revisions.has(digest.value) && !repository.remove.has(digest.value);
     // A revision written after the mark (a write racing an offline GC) must keep its links.
     const gone = async (digest: Digest): Promise<boolean> => !live(digest) && (dryRun || !(await exists(driver, layout.revisionLink(name, digest))));
 
-    // Tags created after the mark keep their history: the sweep only ever removes less.
-    await mapLimit(repository.tags, 4, async (tag) => {
-      const history = await listDigestLinks(driver, tagIndexDir(name, tag.tag));
-      for (const { digest } of history.values()) {
-        if (digest.value === tag.current?.value || !(await gone(digest))) continue;
-        await remove(dirname(layout.tagIndexLink(name, tag.tag, digest)));
-        linksDeleted.tagHistory++;
-      }
-    });
-
-    for (const algorithmDir of await listOrEmpty(driver, referrersRoot(name))) {
-      for (const subjectDir of await listOrEmpty(driver, algorithmDir)) {
-        const subject = digestOf(baseName(algorithmDir), baseName(subjectDir));
-        if (!subject) continue;
-        const entries = await listDigestLinks(driver, layout.referrersDir(name, subject));
-        let left = entries.size;
-        for (const { digest } of entries.values()) {
-          if (!(await gone(digest))) continue;
-          await remove(layout.referrerDir(name, subject, digest));
-          linksDeleted.referrers++;
-          left--;
+    // The three kinds of links are independent: swept side by side, as each is a chain of
+    // small listings whose latency, not throughput, bounds the sweep.
+    await Promise.all([
+      // The history entries of the manifests this run deletes, by path, in every tag as the mark
+      // read them (like distribution's RemoveManifest): no listing of every tag's history. Tags
+      // created after the mark keep theirs: the sweep only ever removes less.
+      (async () => {
+        const deleted: Digest[] = [];
+        for (const value of repository.remove) {
+          const digest = parse(value);
+          if (await gone(digest)) deleted.push(digest);
         }
-        if (left === 0 && entries.size > 0) await remove(layout.referrersDir(name, subject));
-      }
-    }
-
-    const layers = await listDigestLinks(driver, layout.layersDir(name));
-    const dangling = [...layers.values()].filter(
-      ({ digest, modTime }) => doomedSet.has(digest.value) || (!present.has(digest.value) && modTime.getTime() <= graceLimit),
-    );
-    await mapLimit(dangling, 4, async ({ digest }) => {
-      await remove(layout.layerDir(name, digest));
-      linksDeleted.layers++;
-    });
+        const entries = repository.tags.flatMap((tag) =>
+          deleted.filter((digest) => digest.value !== tag.current?.value).map((digest) => dirname(layout.tagIndexLink(name, tag.tag, digest))),
+        );
+        await mapLimit(entries, 4, async (entry) => {
+          if (await removeIfPresent(entry)) linksDeleted.tagHistory++;
+        });
+      })(),
+      (async () => {
+        for (const algorithmDir of await listOrEmpty(driver, referrersRoot(name))) {
+          for (const subjectDir of await listOrEmpty(driver, algorithmDir)) {
+            const subject = digestOf(baseName(algorithmDir), baseName(subjectDir));
+            if (!subject) continue;
+            const entries = await listDigestDirs(driver, layout.referrersDir(name, subject));
+            let left = entries.size;
+            for (const digest of entries.values()) {
+              if (!(await gone(digest))) continue;
+              await remove(layout.referrerDir(name, subject, digest));
+              linksDeleted.referrers++;
+              left--;
+            }
+            if (left === 0 && entries.size > 0) await remove(layout.referrersDir(name, subject));
+          }
+        }
+      })(),
+      // A link to a blob that is not there at all is stale unless it is young: a push in progress
+      // writes the link when the blob lands, so only those few links need their age read.
+      (async () => {
+        const layers = await listDigestDirs(driver, layout.layersDir(name));
+        await mapLimit([...layers.values()], 4, async (digest) => {
+          if (present.has(digest.value) && !doomedSet.has(digest.value)) return;
+          if (!doomedSet.has(digest.value) && ((await modTimeOf(driver, layout.layerLink(name, digest)))?.getTime() ?? 0) > graceLimit) return;
+          await remove(layout.layerDir(name, digest));
+          linksDeleted.layers++;
+        });
+      })(),
+    ]);
     progress();
   });
+  await Promise.all([sweepBlobs, sweepLinks]);
 
   const finished = now();
   return {
@@ -308,14 +367,13 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
 }
 
 /**
- * The revisions `--delete-untagged` removes: everything not reachable from a tag (or a revision
- * inside the grace period) through child, reference, subject and referrer edges.
+ * Revisions of one repository not reachable from `roots` through child, reference, subject and
+ * referrer edges.
  */
-function untaggedRevisions(
-  revisions: Map<string, LinkEntry>,
-  tagged: Map<string, Digest>,
+function unreachableRevisions(
+  revisions: Map<string, Digest>,
+  roots: Iterable<string>,
   refs: Map<string, ManifestReferences | undefined>,
-  graceLimit: number,
 ): Set<string> {
   const referrers = new Map<string, string[]>();
   for (const [digest, found] of refs) {
@@ -331,8 +389,7 @@ function untaggedRevisions(
     keep.add(digest);
     queue.push(digest);
   };
-  for (const digest of tagged.keys()) visit(digest);
-  for (const [digest, entry] of revisions) if (entry.modTime.getTime() > graceLimit) visit(digest);
+  for (const digest of roots) visit(digest);
   while (queue.length > 0) {
     const digest = queue.pop() as string;
     const found = refs.get(digest);

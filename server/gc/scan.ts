@@ -2,7 +2,7 @@ import { dirname } from "node:path/posix";
 import { mapLimit } from "../concurrency.js";
 import { layout, layoutRoot } from "../registry/layout.js";
 import { tryParseDigest, type Digest } from "../registry/reference.js";
-import { isNotFound, type FileInfo, type StorageDriver } from "../registry/storage/driver.js";
+import { isNotFound, type StorageDriver } from "../registry/storage/driver.js";
 
 /**
  * Read-only views of distribution's layout for garbage collection and cleanup. Every path comes
@@ -16,11 +16,6 @@ const anyDigest: Digest = { algorithm: "sha256", hex: "0".repeat(64), value: `sh
 /** `<repo>/_referrers` (wanted: `layout.referrersRoot(name)`). */
 export function referrersRoot(name: string): string {
   return dirname(dirname(layout.referrersDir(name, anyDigest)));
-}
-
-/** `<repo>/_manifests/tags/<tag>/index` (wanted: `layout.tagIndexDir(name, tag)`). */
-export function tagIndexDir(name: string, tag: string): string {
-  return dirname(dirname(dirname(layout.tagIndexLink(name, tag, anyDigest))));
 }
 
 /** Berth's own data next to distribution's (distribution ignores `_`-directories). */
@@ -48,37 +43,49 @@ export async function listOrEmpty(driver: StorageDriver, path: string): Promise<
   }
 }
 
-/** Walks a directory that may not exist. */
-export async function walkOrNothing(driver: StorageDriver, path: string, visit: (info: FileInfo) => void | "skip"): Promise<void> {
-  try {
-    await driver.walk(path, visit);
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
+/**
+ * Digests laid out as `<dir>/<alg>/<hex>/` (revisions, `_layers`, tag history, one subject's
+ * referrers), keyed by digest value. Two listings per algorithm and no stat: a directory is an
+ * entry whether or not its `link` file was ever written (a write interrupted between mkdir and
+ * rename), which only ever makes garbage collection keep or remove such a leftover directory.
+ */
+export async function listDigestDirs(driver: StorageDriver, dir: string): Promise<Map<string, Digest>> {
+  const found = new Map<string, Digest>();
+  for (const algorithmDir of await listOrEmpty(driver, dir)) {
+    const algorithm = baseName(algorithmDir);
+    for (const entry of await listOrEmpty(driver, algorithmDir)) {
+      const digest = digestOf(algorithm, baseName(entry));
+      if (digest) found.set(digest.value, digest);
+    }
   }
-}
-
-export interface LinkEntry {
-  digest: Digest;
-  /** The `link` file's modification time. */
-  modTime: Date;
+  return found;
 }
 
 /**
- * Link files laid out as `<dir>/<alg>/<hex>/link` (revisions, `_layers`, tag history, one subject's
- * referrers), keyed by digest value. Directories without a link file are not entries.
+ * Every blob directory (`blobs/<alg>/<2 hex>/<hex>`), listed prefix by prefix with `concurrency`
+ * listings in flight. Listing only, no stat per blob: what the mark keeps needs nothing more, and
+ * the caller stats just the blobs it may delete.
  */
-export async function listDigestLinks(driver: StorageDriver, dir: string): Promise<Map<string, LinkEntry>> {
-  const found = new Map<string, LinkEntry>();
-  const prefix = `${dir}/`;
-  await walkOrNothing(driver, dir, (info) => {
-    const parts = info.path.slice(prefix.length).split("/");
-    if (info.isDir) return parts.length >= 3 ? "skip" : undefined;
-    if (parts.length !== 3 || parts[2] !== "link") return;
-    const digest = digestOf(parts[0]!, parts[1]!);
-    if (digest) found.set(digest.value, { digest, modTime: info.modTime });
-    return;
-  });
-  return found;
+export async function listBlobDigests(driver: StorageDriver, concurrency: number): Promise<Digest[]> {
+  const prefixes: { algorithm: string; dir: string }[] = [];
+  for (const algorithmDir of await listOrEmpty(driver, layout.blobsRoot)) {
+    const algorithm = baseName(algorithmDir);
+    for (const dir of await listOrEmpty(driver, algorithmDir)) prefixes.push({ algorithm, dir });
+  }
+  const listed = await mapLimit(prefixes, concurrency, async ({ algorithm, dir }) =>
+    (await listOrEmpty(driver, dir)).map((entry) => digestOf(algorithm, baseName(entry))),
+  );
+  return listed.flat().filter((digest): digest is Digest => digest !== undefined);
+}
+
+/** Modification time of an object, or undefined when it does not exist. */
+export async function modTimeOf(driver: StorageDriver, path: string): Promise<Date | undefined> {
+  try {
+    return (await driver.stat(path)).modTime;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
 }
 
 /** Reads a link file; undefined when missing or not a digest. */
@@ -97,7 +104,6 @@ export async function readDigestLink(driver: StorageDriver, path: string): Promi
   }
 }
 
-
 export interface TagInfo {
   tag: string;
   /** What `current/link` names; undefined for a broken tag. */
@@ -113,14 +119,7 @@ export async function listTags(driver: StorageDriver, name: string, options: { w
   return mapLimit(tags, 8, async (tag): Promise<TagInfo> => {
     const link = layout.tagCurrentLink(name, tag);
     const current = await readDigestLink(driver, link);
-    let pushedAt: Date | undefined;
-    if (options.withTimes && current) {
-      try {
-        pushedAt = (await driver.stat(link)).modTime;
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      }
-    }
+    const pushedAt = options.withTimes && current ? await modTimeOf(driver, link) : undefined;
     return { tag, current, pushedAt };
   });
 }

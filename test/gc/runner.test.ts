@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import http from "node:http";
 import { after, before, describe, it } from "node:test";
 import { Etcd3 } from "etcd3";
-import { etcdKeys } from "../../server/etcd/client.js";
+import { etcdKeys } from "../../server/etcd/keys.js";
 import type { GcProgress } from "../../server/gc/collect.js";
 import { currentGarbageCollection, GcBusyError, listHistory, runGarbageCollection } from "../../server/gc/runner.js";
 import { createLogger } from "../../server/log.js";
@@ -32,7 +32,7 @@ import {
 const logger = createLogger({ level: "error", write: () => undefined });
 
 /** A driver whose calls can be made to fail or to wait, to test what surrounds the collection. */
-function wrapDriver(inner: StorageDriver, hooks: { delete?: (path: string) => void; walk?: (path: string) => Promise<void> }): StorageDriver {
+function wrapDriver(inner: StorageDriver, hooks: { delete?: (path: string) => void; list?: (path: string) => Promise<void> }): StorageDriver {
   return new Proxy(inner, {
     get(target, property, receiver) {
       if (property === "delete") {
@@ -41,10 +41,10 @@ function wrapDriver(inner: StorageDriver, hooks: { delete?: (path: string) => vo
           return target.delete(path);
         };
       }
-      if (property === "walk") {
-        return async (path: string, visit: Parameters<StorageDriver["walk"]>[1]) => {
-          await hooks.walk?.(path);
-          return target.walk(path, visit);
+      if (property === "list") {
+        return async (path: string) => {
+          await hooks.list?.(path);
+          return target.list(path);
         };
       }
       const value = Reflect.get(target, property, receiver) as unknown;
@@ -181,7 +181,7 @@ describe("garbage collection on a running registry", () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     let reachedGate = false;
     const slow = wrapDriver(berth.driver, {
-      walk: async (path) => {
+      list: async (path) => {
         if (path.endsWith("/blobs")) {
           reachedGate = true;
           await gate;
@@ -303,7 +303,7 @@ describe("garbage collection across instances (etcd)", { skip: missingCommands("
     const gate = new Promise<void>((resolve) => (release = resolve));
     let reachedGate = false;
     const slow = wrapDriver(one.driver, {
-      walk: async (path) => {
+      list: async (path) => {
         if (path.endsWith("/blobs")) {
           reachedGate = true;
           await gate;
