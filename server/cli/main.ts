@@ -1,12 +1,6 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfigWithWarnings } from "../config/load.js";
-import { knownDrivers } from "../registry/storage/factory.js";
 import { version } from "../package-info.js";
-import { serve } from "../serve.js";
-import { configCommand } from "./config-commands.js";
-import { indexCommand } from "../index/cli.js";
-import { gcCommand } from "./gc-command.js";
-import { readOnlyCommand } from "./readonly-command.js";
 
 const usage = `Usage: berth <command> [options]
 
@@ -46,11 +40,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`berth ${version}\n`);
     return 0;
   }
+  // Each command loads only its own modules: the server's (Next.js, tRPC, SDKs) cost half a
+  // second at start, which a short command like garbage-collect or readonly should not pay.
   if (command === "serve") return serveCommand(rest);
-  if (command === "config") return configCommand(rest);
-  if (command === "garbage-collect") return gcCommand(rest);
-  if (command === "index") return indexCommand(rest);
-  if (command === "readonly") return readOnlyCommand(rest);
+  if (command === "config") return (await import("./config-commands.js")).configCommand(rest);
+  if (command === "garbage-collect") return (await import("./gc-command.js")).gcCommand(rest);
+  if (command === "index") return (await import("../index/cli.js")).indexCommand(rest);
+  if (command === "readonly") return (await import("./readonly-command.js")).readOnlyCommand(rest);
   process.stderr.write(`berth: unknown command ${JSON.stringify(command)}\n\n${usage}`);
   return 2;
 }
@@ -74,6 +70,7 @@ async function serveCommand(args: string[]): Promise<number> {
     return 2;
   }
   const file = positionals[0];
+  const [{ knownDrivers }, { serve }] = await Promise.all([import("../registry/storage/factory.js"), import("../serve.js")]);
   const { config, warningLines } = await loadConfigWithWarnings(file, { drivers: knownDrivers() });
   const running = await serve({ config, file, warnings: warningLines, dev: values.dev, registryOnly: values["registry-only"] });
   // A failed reload is logged by reload() and leaves the running configuration in place.

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Etcd3, IKeyValue, Lease, Watcher } from "etcd3";
-import { etcdKeys } from "../etcd/client.js";
+import { etcdKeys } from "../etcd/keys.js";
 import type { Logger } from "../log.js";
 
 /**

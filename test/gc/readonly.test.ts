@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Etcd3 } from "etcd3";
-import { etcdKeys } from "../../server/etcd/client.js";
+import { etcdKeys } from "../../server/etcd/keys.js";
 import { ReadOnlyConflictError, ReadOnlyState, WriteTracker, type ReadOnlyStatus } from "../../server/maintenance/readonly.js";
 import { startEtcd, type RunningEtcd } from "../support/etcd.js";
 import { missingCommands } from "../support/skopeo.js";
