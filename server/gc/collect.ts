@@ -264,7 +264,7 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
   };
   /** Deletes what may not exist; true when something was (or, in a dry run, would be) deleted. */
   const removeIfPresent = async (path: string): Promise<boolean> => {
-    if (dryRun) return exists(driver, path);
+    if (dryRun) return (await modTimeOf(driver, path)) !== undefined;
     checkpoint();
     try {
       await driver.delete(path);

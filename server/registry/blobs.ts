@@ -70,10 +70,11 @@ export class BlobStore {
   }
 }
 
+/** Whether an object (a link, a blob's data) is at `path`; never true for a directory. */
 export async function exists(driver: StorageDriver, path: string): Promise<boolean> {
+  if (driver.fileExists) return driver.fileExists(path);
   try {
-    await driver.stat(path);
-    return true;
+    return !(await driver.stat(path)).isDir;
   } catch (error) {
     if (isNotFound(error)) return false;
     throw error;

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
+import { isNotFound, StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
 import { isBelow, isValidPath } from "./paths.js";
 import type { WalkVisitor } from "./walk.js";
 
@@ -74,6 +74,18 @@ class BaseDriver implements StorageDriver {
 
   stat(path: string): Promise<FileInfo> {
     return this.call(path, true, () => this.inner.stat(path));
+  }
+
+  fileExists(path: string): Promise<boolean> {
+    return this.call(path, false, async () => {
+      if (this.inner.fileExists) return this.inner.fileExists(path);
+      try {
+        return !(await this.inner.stat(path)).isDir;
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw error;
+      }
+    });
   }
 
   list(path: string): Promise<string[]> {

@@ -23,6 +23,12 @@ export interface StorageDriver {
   writer(path: string, append: boolean): Promise<FileWriter>;
 
   stat(path: string): Promise<FileInfo>;
+  /**
+   * Whether an object (not a directory) is at `path`. The engine asks it of links on every blob
+   * HEAD and manifest GET; a driver whose `stat` must list to tell objects from directories (S3)
+   * answers it with one cheaper request. Without it, `stat` answers.
+   */
+  fileExists?(path: string): Promise<boolean>;
   /** Full paths of the direct children of a directory (not sorted). */
   list(path: string): Promise<string[]>;
   /** Moves an object, replacing any object at `dest`. */

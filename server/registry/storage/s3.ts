@@ -204,6 +204,15 @@ export class S3Driver implements StorageDriver {
     return { path, size: 0, modTime: first?.LastModified ?? new Date(0), isDir: true };
   }
 
+  /** A HEAD: no listing, and no body to wait a delayed ACK for on servers with Nagle on. */
+  async fileExists(path: string): Promise<boolean> {
+    try {
+      return (await this.head(this.key(path))) !== undefined;
+    } catch (error) {
+      throw this.translate(error, path);
+    }
+  }
+
   async list(path: string): Promise<string[]> {
     const prefix = this.dirPrefix(path);
     const children = new Set<string>();

@@ -9,6 +9,7 @@ import { after, afterEach, before, describe, it } from "node:test";
 import type { Readable } from "node:stream";
 import { Readable as ReadableStream, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { withBase } from "./base.js";
 import { StorageError, type FileInfo, type StorageDriver, type StorageErrorKind } from "./driver.js";
 
 export interface DriverFixture {
@@ -281,6 +282,21 @@ export function driverSuite(name: string, makeDriver: () => Promise<DriverFixtur
       it("reports not-found", async () => {
         const dir = scratch();
         await rejectsWith(d().stat(`${dir}/missing`), "not-found", d().name);
+      });
+    });
+
+    describe("fileExists", () => {
+      it("is true for an object only: not for a directory, a missing path or one below a file", async () => {
+        const dir = scratch();
+        await d().putContent(`${dir}/sub/file`, "12345");
+        const fileExists = (path: string) => withBase(d()).fileExists?.(path);
+        assert.equal(await fileExists(`${dir}/sub/file`), true);
+        assert.equal(await fileExists(`${dir}/sub`), false);
+        assert.equal(await fileExists(`${dir}/sub/fil`), false);
+        assert.equal(await fileExists(`${dir}/sub/missing`), false);
+        assert.equal(await fileExists(`${dir}/sub/file/below`), false);
+        await d().delete(`${dir}/sub/file`);
+        assert.equal(await fileExists(`${dir}/sub/file`), false);
       });
     });
 
