@@ -33,6 +33,8 @@ export interface GarbageCollectionOptions {
   settleMs?: number;
   /** Lease TTL of the lock and the read-only flag: how long they outlive a crash. Default 30 s. */
   leaseTtlMs?: number;
+  /** Called once the lock is held: the run has started (GcBusyError otherwise). */
+  onStarted?: () => void;
   onProgress?: (progress: GcProgress) => void;
   onEvent?: (event: GcEvent) => void;
   /** The engine's event bus (`registry.services.events`): GC's manifest deletions are announced there. */
@@ -79,6 +81,7 @@ export async function runGarbageCollection(options: GarbageCollectionOptions): P
   const started = new Date();
   const state: RunningGarbageCollection = { ...lock.info, deleteUntagged, phase: "waiting-for-writes" };
   running.set(driver, state);
+  options.onStarted?.();
   const log = logger.with({ gc: lock.info.id, user: options.user, dryRun, deleteUntagged });
   log.info("garbage collection started");
 

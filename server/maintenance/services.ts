@@ -19,7 +19,7 @@ export interface MaintenanceServices {
   /** The engine's event bus: GC announces the manifests it deletes there. */
   events: Services["events"];
   /** A garbage collection on this running registry (read-only meanwhile, mode always restored). */
-  collect(options: { user: string; dryRun?: boolean; deleteUntagged: boolean }): Promise<GcRunRecord>;
+  collect(options: { user: string; dryRun?: boolean; deleteUntagged: boolean; onStarted?: () => void }): Promise<GcRunRecord>;
   policies: CleanupPolicies;
 }
 
@@ -38,7 +38,7 @@ export function createMaintenance(options: {
 }): MaintenanceServices {
   const { driver, services, readOnly, writes, logger } = options;
   const cleanup = createCleanupService({ driver, manifests: services.manifests, tags: services.tags, readOnly, writes, logger });
-  const collect: MaintenanceServices["collect"] = ({ user, dryRun, deleteUntagged }) =>
+  const collect: MaintenanceServices["collect"] = ({ user, dryRun, deleteUntagged, onStarted }) =>
     runGarbageCollection({
       driver,
       readOnly,
@@ -50,6 +50,7 @@ export function createMaintenance(options: {
       user,
       dryRun,
       deleteUntagged,
+      onStarted,
     });
   return {
     driver,

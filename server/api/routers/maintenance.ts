@@ -48,12 +48,17 @@ export const maintenanceRouter = router({
    */
   runGc: protectedProcedure
     .input(z.object({ dryRun: z.boolean(), deleteUntagged: z.boolean() }))
-    .mutation(({ ctx, input }) => {
+    .mutation(async ({ ctx, input }) => {
       const { maintenance, session } = ctx;
       if (currentGarbageCollection(maintenance.driver)) {
         throw new TRPCError({ code: "CONFLICT", message: "a garbage collection is already running" });
       }
-      const run = maintenance.collect({ user: session.user, dryRun: input.dryRun, deleteUntagged: input.deleteUntagged });
+      // Answered once the lock is taken, so a run held by another instance (etcd) is refused
+      // here rather than only in that instance's log.
+      let started: () => void = () => undefined;
+      const lockTaken = new Promise<void>((resolve) => (started = resolve));
+      const run = maintenance.collect({ user: session.user, dryRun: input.dryRun, deleteUntagged: input.deleteUntagged, onStarted: started });
+      await Promise.race([lockTaken, run]).catch(refusal);
       void recordActivity(maintenance, {
         user: session.user,
         action: "gc.start",
