@@ -247,12 +247,12 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
 }
 
 function guardConsole(sessions: Sessions, handler: ConsoleHandler): ConsoleHandler {
-  return (req, res) => {
+  return async (req, res) => {
     const url = req.url ?? "/";
     // What the login page itself needs; everything else in the console wants a session.
     const isPublic =
       url === "/login" || url.startsWith("/login?") || url.startsWith("/_next/static/") || url === "/favicon.ico" || url === "/robots.txt";
-    if (isPublic || sessions.fromRequest(req)) return handler(req, res);
+    if (isPublic || (await sessions.fromRequest(req))) return handler(req, res);
     res.writeHead(302, { Location: `/login?next=${encodeURIComponent(url)}`, "Cache-Control": "no-store" });
     res.end();
   };

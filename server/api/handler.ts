@@ -14,7 +14,7 @@ export function createApiHandler(services: ApiServices): (req: IncomingMessage, 
   const handle = createHTTPHandler({
     router: appRouter,
     basePath: trpcBasePath,
-    createContext: ({ req, res }) => ({ ...services, session: services.sessions.fromRequest(req), req, res }),
+    createContext: async ({ req, res }) => ({ ...services, session: await services.sessions.fromRequest(req), req, res }),
   });
   return (req, res) => {
     if (req.method === "POST" && !sameOriginJSON(req)) {

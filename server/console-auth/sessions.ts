@@ -5,6 +5,8 @@ import { berthPaths } from "./paths.js";
 
 export const sessionCookie = "berth_session";
 const sessionLifetimeMs = 12 * 60 * 60 * 1000;
+/** Bounds the storage reads that refused cookies can cause (see fromRequest). */
+const keyReloadIntervalMs = 5_000;
 
 export interface Session {
   user: string;
@@ -17,17 +19,23 @@ export interface Session {
  * restart or another instance on the same storage accepts the same sessions.
  */
 export class Sessions {
-  private constructor(private readonly key: Buffer) {}
+  private lastReload = 0;
+
+  private constructor(
+    private readonly driver: StorageDriver,
+    private key: Buffer,
+  ) {}
 
   static async open(driver: StorageDriver): Promise<Sessions> {
     try {
-      return new Sessions(await driver.getContent(berthPaths.sessionKey));
+      return new Sessions(driver, await driver.getContent(berthPaths.sessionKey));
     } catch (error) {
       if (!isNotFound(error)) throw error;
       const key = randomBytes(32);
       await driver.putContent(berthPaths.sessionKey, key);
-      // Two instances starting at once may both write; read back whichever won.
-      return new Sessions(await driver.getContent(berthPaths.sessionKey));
+      // Two instances starting at once may both write; read back whichever won (and see
+      // fromRequest for the one that read back its own key before the other's write landed).
+      return new Sessions(driver, await driver.getContent(berthPaths.sessionKey));
     }
   }
 
@@ -53,8 +61,27 @@ export class Sessions {
     }
   }
 
-  fromRequest(req: IncomingMessage): Session | undefined {
-    return this.verify(readCookie(req, sessionCookie));
+  /**
+   * The request's session. A signature this key refuses is tried once more against the stored
+   * key, re-read at most every few seconds: instances that started together on an empty storage
+   * may each have written a key, and the one whose write lost converges on the stored one here
+   * (its own earlier sessions end with it; that only happens in a store's first seconds).
+   */
+  async fromRequest(req: IncomingMessage): Promise<Session | undefined> {
+    const value = readCookie(req, sessionCookie);
+    const session = this.verify(value);
+    if (session || !value || !(await this.reloadKey())) return session;
+    return this.verify(value);
+  }
+
+  /** True when the stored key differs from ours (and is now ours). */
+  private async reloadKey(now = Date.now()): Promise<boolean> {
+    if (now - this.lastReload < keyReloadIntervalMs) return false;
+    this.lastReload = now;
+    const stored = await this.driver.getContent(berthPaths.sessionKey).catch(() => undefined);
+    if (!stored || stored.length === 0 || stored.equals(this.key)) return false;
+    this.key = stored;
+    return true;
   }
 
   private mac(payload: string): string {

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
-import http from "node:http";
+import http, { type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { createApiHandler } from "../../server/api/handler.js";
+import { berthPaths } from "../../server/console-auth/paths.js";
 import { LoginRateLimit } from "../../server/console-auth/rate-limit.js";
+import { Sessions, sessionCookie } from "../../server/console-auth/sessions.js";
 import { createLogger } from "../../server/log.js";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
@@ -111,5 +113,22 @@ describe("the first admin", () => {
     } finally {
       await api.close();
     }
+  });
+});
+
+describe("console sessions across instances", () => {
+  it("converge on the stored key when two instances started on an empty storage each wrote one", async () => {
+    const driver = createDriver("inmemory");
+    // A writes its key and reads it back before B's write lands; B's is the one storage keeps.
+    const a = await Sessions.open(driver);
+    await driver.delete(berthPaths.sessionKey);
+    const b = await Sessions.open(driver);
+    const cookie = (value: string) => ({ headers: { cookie: `${sessionCookie}=${value}` } }) as IncomingMessage;
+
+    const fromB = b.issue("admin", true).value;
+    assert.equal((await a.fromRequest(cookie(fromB)))?.user, "admin", "A adopts the stored key");
+    const fromA = a.issue("erin", false).value;
+    assert.equal((await b.fromRequest(cookie(fromA)))?.user, "erin", "A now signs with the key B uses");
+    assert.equal(await a.fromRequest(cookie(`${fromB.split(".")[0]}.forged`)), undefined, "a bad signature is still refused");
   });
 });
