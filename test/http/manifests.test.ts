@@ -425,3 +425,54 @@ describe("manifests: blobs pushed with a layer shared between repositories", () 
     await pushBlob(r, "share/target", image.config);
   });
 });
+
+describe("manifests: pulls by tag on two instances of one storage", () => {
+  let a: TestRegistry;
+  let b: TestRegistry;
+  before(async () => {
+    a = await startRegistry({ deleteEnabled: true });
+    b = await startRegistry({ driver: a.driver, deleteEnabled: true });
+  });
+  after(async () => {
+    await b.close();
+    await a.close();
+  });
+
+  const status = async (r: TestRegistry, path: string) => {
+    const res = await r.fetch(path, { headers: { Accept: OCI_MANIFEST } });
+    await res.arrayBuffer();
+    return res.status;
+  };
+
+  it("answers 404 by tag and by digest once the other instance deleted the manifest it served", async () => {
+    const image = await pushImage(a, "two/app", "v1");
+    assert.equal(await status(b, "/v2/two/app/manifests/v1"), 200);
+    assert.equal((await a.fetch(`/v2/two/app/manifests/${image.digest}`, { method: "DELETE" })).status, 202);
+    assert.equal(await status(b, "/v2/two/app/manifests/v1"), 404);
+    assert.equal(await status(b, `/v2/two/app/manifests/${image.digest}`), 404);
+  });
+
+  it("follows a tag the other instance moved, and serves it again when pushed back", async () => {
+    const first = await pushImage(a, "two/moving", "latest");
+    assert.equal(await status(b, "/v2/two/moving/manifests/latest"), 200);
+    const second = await pushImage(a, "two/moving", "latest", { layers: 3 });
+    const res = await b.fetch("/v2/two/moving/manifests/latest", { headers: { Accept: OCI_MANIFEST } });
+    await res.arrayBuffer();
+    assert.equal(res.headers.get("docker-content-digest"), second.digest);
+    assert.equal((await a.fetch(`/v2/two/moving/manifests/${first.digest}`, { method: "DELETE" })).status, 202);
+    await putManifest(a, "two/moving", "latest", first.manifest, first.mediaType);
+    const again = await b.fetch("/v2/two/moving/manifests/latest", { headers: { Accept: OCI_MANIFEST } });
+    await again.arrayBuffer();
+    assert.equal(again.headers.get("docker-content-digest"), first.digest);
+  });
+
+  it("refuses a tag whose revision was removed behind its back, even after serving it", async () => {
+    const image = await pushImage(a, "two/broken", "v1");
+    assert.equal(await status(a, "/v2/two/broken/manifests/v1"), 200);
+    // A lookup by digest always checks storage; only the tag path remembers the check.
+    const hex = image.digest.slice("sha256:".length);
+    await a.driver.delete(`/docker/registry/v2/repositories/two/broken/_manifests/revisions/sha256/${hex}`);
+    assert.equal(await status(b, "/v2/two/broken/manifests/v1"), 404, "an instance that never checked it");
+    assert.equal(await status(a, `/v2/two/broken/manifests/${image.digest}`), 404);
+  });
+});

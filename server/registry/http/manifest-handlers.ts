@@ -16,7 +16,7 @@ export async function getManifest(ctx: RequestContext, name: string, reference: 
   if (ref.kind === "tag") {
     const digest = await services.tags.resolve(name, ref.tag);
     if (!digest) throw new RegistryError("MANIFEST_UNKNOWN", { tag: ref.tag });
-    manifest = await negotiate(ctx, name, await services.manifests.get(name, digest), req.headers.accept);
+    manifest = await negotiate(ctx, name, await services.manifests.getTagged(name, digest), req.headers.accept);
   } else {
     // A client asking by digest wants exactly those bytes, whatever it claims to accept.
     manifest = await services.manifests.get(name, ref.digest);
