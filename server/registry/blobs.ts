@@ -3,7 +3,7 @@ import { pipeline } from "node:stream/promises";
 import { RegistryError } from "./errors.js";
 import { layout } from "./layout.js";
 import type { Digest } from "./reference.js";
-import { isNotFound, type StorageDriver } from "./storage/driver.js";
+import { isNotFound, objectExists, type StorageDriver } from "./storage/driver.js";
 
 export interface BlobInfo {
   digest: Digest;
@@ -29,7 +29,7 @@ export class BlobStore {
   }
 
   async isLinked(name: string, digest: Digest): Promise<boolean> {
-    return exists(this.driver, layout.layerLink(name, digest));
+    return objectExists(this.driver, layout.layerLink(name, digest));
   }
 
   /** The blob as `name` sees it; BLOB_UNKNOWN when it is not linked there or its data is gone. */
@@ -70,16 +70,6 @@ export class BlobStore {
   }
 }
 
-/** Whether an object (a link, a blob's data) is at `path`; never true for a directory. */
-export async function exists(driver: StorageDriver, path: string): Promise<boolean> {
-  if (driver.fileExists) return driver.fileExists(path);
-  try {
-    return !(await driver.stat(path)).isDir;
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    throw error;
-  }
-}
 
 /** Reads a link file; undefined when it does not exist. */
 export async function readLink(driver: StorageDriver, path: string): Promise<string | undefined> {

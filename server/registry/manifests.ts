@@ -1,4 +1,4 @@
-import { exists, type BlobStore } from "./blobs.js";
+import type { BlobStore } from "./blobs.js";
 import { digestOf } from "./digest.js";
 import { RegistryError } from "./errors.js";
 import type { RegistryEvents } from "./events.js";
@@ -15,7 +15,7 @@ import {
 } from "./media-types.js";
 import { parseDigest, tryParseDigest, type Digest } from "./reference.js";
 import type { RepositoryList } from "./repositories.js";
-import { ignoreNotFound, isNotFound, type StorageDriver } from "./storage/driver.js";
+import { ignoreNotFound, isNotFound, objectExists, type StorageDriver } from "./storage/driver.js";
 import type { TagStore } from "./tags.js";
 
 const manifestCacheBytes = 32 * 1024 * 1024;
@@ -56,7 +56,7 @@ export class ManifestStore {
   ) {}
 
   async exists(name: string, digest: Digest): Promise<boolean> {
-    return exists(this.driver, layout.revisionLink(name, digest));
+    return objectExists(this.driver, layout.revisionLink(name, digest));
   }
 
   async get(name: string, digest: Digest): Promise<StoredManifest> {

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { isNotFound, StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
+import { objectExists, StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
 import { isBelow, isValidPath } from "./paths.js";
 import type { WalkVisitor } from "./walk.js";
 
@@ -77,15 +77,7 @@ class BaseDriver implements StorageDriver {
   }
 
   fileExists(path: string): Promise<boolean> {
-    return this.call(path, false, async () => {
-      if (this.inner.fileExists) return this.inner.fileExists(path);
-      try {
-        return !(await this.inner.stat(path)).isDir;
-      } catch (error) {
-        if (isNotFound(error)) return false;
-        throw error;
-      }
-    });
+    return this.call(path, false, () => objectExists(this.inner, path));
   }
 
   list(path: string): Promise<string[]> {

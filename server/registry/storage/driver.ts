@@ -88,6 +88,20 @@ export function isNotFound(error: unknown): boolean {
 }
 
 /** For `.catch()` where a missing object is the desired end state (deleting what may be gone). */
+/**
+ * Whether an object (not a directory) is at `path`: the driver's `fileExists` when it has one,
+ * else its `stat`. The one answer to "is this link or blob there" for every caller.
+ */
+export async function objectExists(driver: StorageDriver, path: string): Promise<boolean> {
+  if (driver.fileExists) return driver.fileExists(path);
+  try {
+    return !(await driver.stat(path)).isDir;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
 export function ignoreNotFound(error: unknown): void {
   if (!isNotFound(error)) throw error;
 }
