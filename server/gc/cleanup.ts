@@ -6,11 +6,11 @@ import { layout } from "../registry/layout.js";
 import type { ManifestStore } from "../registry/manifests.js";
 import { parseDigest, parseName, parseTag, tryParseDigest, type Digest } from "../registry/reference.js";
 import { walkRepositories } from "../registry/repositories.js";
-import { isNotFound, type StorageDriver } from "../registry/storage/driver.js";
+import type { StorageDriver } from "../registry/storage/driver.js";
 import type { TagStore } from "../registry/tags.js";
-import { manifestReferences, type ManifestReferences } from "./references.js";
+import { manifestReferencesReader, type ManifestReferences } from "./references.js";
 import { mapLimit } from "../concurrency.js";
-import { listDigestDirs, listTags, type TagInfo } from "./scan.js";
+import { listDigestDirs, listTags, statIfPresent, type TagInfo } from "./scan.js";
 
 /**
  * Soft deletes (what `DELETE /v2/<name>/manifests/<ref>` does, for the console) and tag cleanup
@@ -170,15 +170,7 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
   const tagStore = options.tags;
   const manifestStore = options.manifests;
 
-  const references = new Map<string, Promise<ManifestReferences | undefined>>();
-  const referencesOf = (digest: string): Promise<ManifestReferences | undefined> => {
-    let pending = references.get(digest);
-    if (!pending) {
-      pending = readReferences(driver, digest);
-      references.set(digest, pending);
-    }
-    return pending;
-  };
+  const referencesOf = manifestReferencesReader(driver);
 
   async function write<T>(run: () => Promise<T>): Promise<T> {
     const end = options.writes?.beginWrite();
@@ -494,16 +486,6 @@ function formatDays(days: number): string {
   return `${Math.floor(days)} days`;
 }
 
-async function readReferences(driver: StorageDriver, digest: string): Promise<ManifestReferences | undefined> {
-  const parsed = tryParseDigest(digest);
-  if (!parsed) return undefined;
-  try {
-    return manifestReferences(digest, await driver.getContent(layout.blobData(parsed)));
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-}
 
 async function blobSize(driver: StorageDriver, digest: string): Promise<number> {
   let parsed: Digest | undefined;
@@ -513,12 +495,7 @@ async function blobSize(driver: StorageDriver, digest: string): Promise<number> 
     return 0;
   }
   if (!parsed) return 0;
-  try {
-    return (await driver.stat(layout.blobData(parsed))).size;
-  } catch (error) {
-    if (isNotFound(error)) return 0;
-    throw error;
-  }
+  return (await statIfPresent(driver, layout.blobData(parsed)))?.size ?? 0;
 }
 
 function compare(a: string, b: string): number {

@@ -4,8 +4,8 @@ import type { RegistryEvents } from "../registry/events.js";
 import { layout } from "../registry/layout.js";
 import { tryParseDigest, type Digest } from "../registry/reference.js";
 import { walkRepositories } from "../registry/repositories.js";
-import { ignoreNotFound, isNotFound, type StorageDriver } from "../registry/storage/driver.js";
-import { manifestReferences, UnreadableManifestError, type ManifestReferences } from "./references.js";
+import { ignoreNotFound, isNotFound, objectExists, type StorageDriver } from "../registry/storage/driver.js";
+import { manifestReferencesReader, UnreadableManifestError, type ManifestReferences } from "./references.js";
 import {
   baseName,
   digestOf,
@@ -14,10 +14,10 @@ import {
   listOrEmpty,
   listTags,
   modTimeOf,
+  statIfPresent,
   referrersRoot,
   type TagInfo,
 } from "./scan.js";
-import { exists } from "../registry/blobs.js";
 import { mapLimit } from "../concurrency.js";
 
 /**
@@ -125,16 +125,7 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
   };
   const checkpoint = options.checkpoint ?? (() => undefined);
 
-  // References per manifest digest: content is immutable, so one read serves every repository.
-  const references = new Map<string, Promise<ManifestReferences | undefined>>();
-  const referencesOf = (digest: string): Promise<ManifestReferences | undefined> => {
-    let pending = references.get(digest);
-    if (!pending) {
-      pending = readReferences(driver, digest);
-      references.set(digest, pending);
-    }
-    return pending;
-  };
+  const referencesOf = manifestReferencesReader(driver);
 
   /**
    * The revisions `--delete-untagged` removes: those no tag reaches, unless they or a revision
@@ -225,13 +216,8 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
     } else unmarked.push(digest);
   }
   await mapLimit(unmarked, concurrency, async (digest) => {
-    let info;
-    try {
-      info = await driver.stat(layout.blobData(digest));
-    } catch (error) {
-      if (isNotFound(error)) return;
-      throw error;
-    }
+    const info = await statIfPresent(driver, layout.blobData(digest));
+    if (!info) return;
     present.add(digest.value);
     if (info.modTime.getTime() > graceLimit) blobsInGrace++;
     else doomed.push({ digest, size: info.size });
@@ -264,7 +250,7 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
   };
   /** Deletes what may not exist; true when something was (or, in a dry run, would be) deleted. */
   const removeIfPresent = async (path: string): Promise<boolean> => {
-    if (dryRun) return (await modTimeOf(driver, path)) !== undefined;
+    if (dryRun) return (await statIfPresent(driver, path)) !== undefined;
     checkpoint();
     try {
       await driver.delete(path);
@@ -291,7 +277,7 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
     const { name } = repository;
     const live = (digest: Digest): boolean => repository.revisions.has(digest.value) && !repository.remove.has(digest.value);
     // A revision written after the mark (a write racing an offline GC) must keep its links.
-    const gone = async (digest: Digest): Promise<boolean> => !live(digest) && (dryRun || !(await exists(driver, layout.revisionLink(name, digest))));
+    const gone = async (digest: Digest): Promise<boolean> => !live(digest) && (dryRun || !(await objectExists(driver, layout.revisionLink(name, digest))));
 
     // The three kinds of links are independent: swept side by side, as each is a chain of
     // small listings whose latency, not throughput, bounds the sweep.
@@ -403,16 +389,6 @@ function unreachableRevisions(
   return new Set([...revisions.keys()].filter((digest) => !keep.has(digest)));
 }
 
-async function readReferences(driver: StorageDriver, digest: string): Promise<ManifestReferences | undefined> {
-  let content: Buffer;
-  try {
-    content = await driver.getContent(layout.blobData(parse(digest)));
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-  return manifestReferences(digest, content);
-}
 
 function parse(digest: string): Digest {
   const parsed = tryParseDigest(digest);

@@ -1,5 +1,7 @@
+import { layout } from "../registry/layout.js";
 import { ManifestFormatError, parseManifest } from "../registry/media-types.js";
 import { tryParseDigest } from "../registry/reference.js";
+import { isNotFound, type StorageDriver } from "../registry/storage/driver.js";
 
 /**
  * What a stored manifest points at, as garbage collection needs it: blobs it keeps alive
@@ -89,4 +91,34 @@ function isDigest(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Reads manifests' references by digest, each at most once: content is immutable, so one read
+ * serves every repository (and concurrent callers share the read in flight).
+ */
+export function manifestReferencesReader(driver: StorageDriver): (digest: string) => Promise<ManifestReferences | undefined> {
+  const references = new Map<string, Promise<ManifestReferences | undefined>>();
+  return (digest) => {
+    let pending = references.get(digest);
+    if (!pending) {
+      pending = readManifestReferences(driver, digest);
+      references.set(digest, pending);
+    }
+    return pending;
+  };
+}
+
+/** The references of the manifest stored under `digest`; undefined when its content is missing. */
+async function readManifestReferences(driver: StorageDriver, digest: string): Promise<ManifestReferences | undefined> {
+  const parsed = tryParseDigest(digest);
+  if (!parsed) return undefined;
+  let content: Buffer;
+  try {
+    content = await driver.getContent(layout.blobData(parsed));
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+  return manifestReferences(digest, content);
 }

@@ -2,7 +2,7 @@ import { dirname } from "node:path/posix";
 import { mapLimit } from "../concurrency.js";
 import { layout, layoutRoot } from "../registry/layout.js";
 import { tryParseDigest, type Digest } from "../registry/reference.js";
-import { isNotFound, type StorageDriver } from "../registry/storage/driver.js";
+import { isNotFound, type FileInfo, type StorageDriver } from "../registry/storage/driver.js";
 
 /**
  * Read-only views of distribution's layout for garbage collection and cleanup. Every path comes
@@ -78,14 +78,19 @@ export async function listBlobDigests(driver: StorageDriver, concurrency: number
   return listed.flat().filter((digest): digest is Digest => digest !== undefined);
 }
 
-/** Modification time of an object, or undefined when it does not exist. */
-export async function modTimeOf(driver: StorageDriver, path: string): Promise<Date | undefined> {
+/** What `stat` says of a path, or undefined when nothing is there. */
+export async function statIfPresent(driver: StorageDriver, path: string): Promise<FileInfo | undefined> {
   try {
-    return (await driver.stat(path)).modTime;
+    return await driver.stat(path);
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
   }
+}
+
+/** Modification time of an object, or undefined when it does not exist. */
+export async function modTimeOf(driver: StorageDriver, path: string): Promise<Date | undefined> {
+  return (await statIfPresent(driver, path))?.modTime;
 }
 
 /** Reads a link file; undefined when missing or not a digest. */
