@@ -1,4 +1,5 @@
 /** What every section gets: options, a private temp dir, server start/stop, progress output. */
+import { readFile } from "node:fs/promises";
 import { run } from "./proc.js";
 import type { Row } from "./report.js";
 import { startServer, type Kind, type Server } from "./servers.js";
@@ -64,10 +65,37 @@ export function alternate<T>(pair: [T, T], run: number): [T, T] {
 
 /**
  * Flushes dirty pages before a timed transfer, so one run's write-back does not land in the
- * next run's time (the registries fsync their blobs; the pulls and generated images do not).
+ * next run's time (the registries fsync their blobs; the pulls and generated images do not),
+ * then waits for the disks to go quiet. On a filesystem mounted with `discard`, deleting a tree
+ * (the previous run's copy) queues a discard per freed block after `sync` returns; a run that
+ * starts among them waits on them. At most `maxQuietMs`.
  */
-export async function settle(): Promise<void> {
+export async function settle(maxQuietMs = 60_000): Promise<void> {
   await run("sync", [], { timeoutMs: 120_000 });
+  const deadline = Date.now() + maxQuietMs;
+  let previous = await diskActivity();
+  let quietSince = Date.now();
+  while (previous !== undefined && Date.now() < deadline && Date.now() - quietSince < 1_000) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const current = await diskActivity();
+    if (current !== previous) quietSince = Date.now();
+    previous = current;
+  }
+}
+
+/**
+ * Writes, discards and I/Os in flight of every disk, as one string that changes whenever any of
+ * them does (/proc/diskstats fields 8, 15 and 12); undefined where there is no /proc.
+ */
+async function diskActivity(): Promise<string | undefined> {
+  const text = await readFile("/proc/diskstats", "utf8").catch(() => undefined);
+  if (text === undefined) return undefined;
+  return text
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields.length >= 15)
+    .map((fields) => `${fields[2]}:${fields[7]}/${fields[14]}/${fields[11]}`)
+    .join(" ");
 }
 
 export function log(message: string): void {

@@ -3,8 +3,6 @@ import { parseArgs } from "node:util";
 import { storageDriver } from "../config/load.js";
 import { loadCommandConfig, processIO, type CommandIO } from "./command-io.js";
 import { parseDuration } from "../config/units.js";
-import { markIndexStale } from "../index/metadata-index.js";
-import { indexSettings } from "../index/settings.js";
 import type { GcEvent } from "../gc/collect.js";
 import { runGarbageCollection, type GcRunRecord } from "../gc/runner.js";
 import { createLogger } from "../log.js";
@@ -87,6 +85,11 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
   const text = !values.json;
   const verbose = text && !values.quiet;
   const readOnly = await ReadOnlyState.create({ etcd, prefix: etcdConfig?.prefix, logger });
+  const lines = batchedOutput(io);
+  // The index's modules (SQLite, MySQL clients) load while the collection waits on the disk,
+  // not before it starts: they are only needed at the end.
+  const indexModules = dryRun ? undefined : Promise.all([import("../index/metadata-index.js"), import("../index/settings.js")]);
+  indexModules?.catch(() => undefined);
   try {
     const run = await runGarbageCollection({
       driver,
@@ -99,11 +102,13 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
       deleteUntagged: values["delete-untagged"],
       user: `cli:${currentUser()}@${hostname()}`,
       graceMs,
-      onEvent: (event) => printEvent(io, event, dryRun, verbose, text),
+      onEvent: (event) => printEvent(lines, event, dryRun, verbose, text),
     });
+    lines.flush();
     // The console's index (a server's SQLite file on this machine, or the shared database) learns
     // of the deletions at the next start; the collection itself is done either way.
-    if (!dryRun) {
+    if (indexModules) {
+      const [{ markIndexStale }, { indexSettings }] = await indexModules;
       await markIndexStale(indexSettings(config).database).catch((error: unknown) =>
         io.err(`berth garbage-collect: could not mark the console's index for a rebuild: ${(error as Error).message}\n`),
       );
@@ -112,12 +117,43 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
     else io.out(summary(run));
     return 0;
   } catch (error) {
+    lines.flush();
     io.err(`berth garbage-collect: ${(error as Error).message}\n`);
     return 1;
   } finally {
     await readOnly.close();
     etcd?.close();
   }
+}
+
+/**
+ * The per-deletion lines, written a burst at a time: a collection decides deletions a few hundred
+ * at once, and one write per line was a measurable part of a large run. Warnings go to stderr
+ * after the lines before them.
+ */
+function batchedOutput(io: CommandIO): CommandIO & { flush: () => void } {
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    io.out(pending.join(""));
+    pending = [];
+  };
+  return {
+    out: (text) => {
+      pending.push(text);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    err: (text) => {
+      flush();
+      io.err(text);
+    },
+    flush,
+  };
 }
 
 function printEvent(io: CommandIO, event: GcEvent, dryRun: boolean, verbose: boolean, text: boolean): void {

@@ -7,8 +7,9 @@ import type { ManifestStore } from "../registry/manifests.js";
 import { parseDigest, parseName, parseTag, tryParseDigest, type Digest } from "../registry/reference.js";
 import { walkRepositories } from "../registry/repositories.js";
 import type { StorageDriver } from "../registry/storage/driver.js";
+import { batchOf } from "../registry/storage/batch.js";
 import type { TagStore } from "../registry/tags.js";
-import { manifestReferencesReader, type ManifestReferences } from "./references.js";
+import { ManifestReferencesReader, type ManifestReferences } from "./references.js";
 import { mapLimit } from "../concurrency.js";
 import { listDigestDirs, listTags, statIfPresent, type TagInfo } from "./scan.js";
 
@@ -170,7 +171,7 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
   const tagStore = options.tags;
   const manifestStore = options.manifests;
 
-  const referencesOf = manifestReferencesReader(driver);
+  const references = new ManifestReferencesReader(batchOf(driver));
 
   async function write<T>(run: () => Promise<T>): Promise<T> {
     const end = options.writes?.beginWrite();
@@ -190,7 +191,7 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
     const parents: string[] = [];
     await mapLimit([...revisions.keys()], 8, async (candidate) => {
       if (candidate === digest || ignore.has(candidate)) return;
-      const refs = await referencesOf(candidate).catch(() => undefined);
+      const refs = await references.get(candidate).catch(() => undefined);
       if (refs?.manifests.includes(digest)) parents.push(candidate);
     });
     return parents.sort();
@@ -262,7 +263,8 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
       });
       const candidates = new Set([...tagsByDigest].filter(([, list]) => list.every((entry) => entry.remove)).map(([digest]) => digest));
       const refs = new Map<string, ManifestReferences | undefined>();
-      await mapLimit(revisions, 8, async (digest) => refs.set(digest, await referencesOf(digest).catch(() => undefined)));
+      await references.load(revisions);
+      await mapLimit(revisions, 8, async (digest) => refs.set(digest, await references.get(digest).catch(() => undefined)));
       const { remove, protectedBy } = cascade(revisions, refs, tagsByDigest, candidates);
       plans.set(name, { revisions, remove });
 
@@ -290,7 +292,7 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
       if (visited.has(digest)) return;
       visited.add(digest);
       into.add(digest);
-      const refs = await referencesOf(digest).catch(() => undefined);
+      const refs = await references.get(digest).catch(() => undefined);
       if (!refs) return;
       for (const blob of refs.blobs) into.add(blob);
       for (const child of refs.manifests) await closure(child, into, visited);

@@ -4,20 +4,10 @@ import type { RegistryEvents } from "../registry/events.js";
 import { layout } from "../registry/layout.js";
 import { tryParseDigest, type Digest } from "../registry/reference.js";
 import { walkRepositories } from "../registry/repositories.js";
-import { ignoreNotFound, isNotFound, objectExists, type StorageDriver } from "../registry/storage/driver.js";
-import { manifestReferencesReader, UnreadableManifestError, type ManifestReferences } from "./references.js";
-import {
-  baseName,
-  digestOf,
-  listBlobDigests,
-  listDigestDirs,
-  listOrEmpty,
-  listTags,
-  modTimeOf,
-  statIfPresent,
-  referrersRoot,
-  type TagInfo,
-} from "./scan.js";
+import { batchOf } from "../registry/storage/batch.js";
+import type { FileInfo, StorageDriver } from "../registry/storage/driver.js";
+import { ManifestReferencesReader, UnreadableManifestError, type ManifestReferences } from "./references.js";
+import { baseName, digestOf, listBlobDigests, listDigestDirsMany, listTagsMany, referrersRoot, type TagInfo } from "./scan.js";
 import { mapLimit } from "../concurrency.js";
 
 /**
@@ -38,6 +28,8 @@ import { mapLimit } from "../concurrency.js";
  *
  * Storage is read by listings, not walks, and only the blobs that may go are stat'ed: on the
  * filesystem a walk costs a stat per directory and file, several times the work of the listings.
+ * Every read and delete goes in batches of many paths (storage/batch.ts), a level of the layout
+ * at a time, which the filesystem driver runs on threads with synchronous calls.
  */
 export interface CollectOptions {
   driver: StorageDriver;
@@ -48,7 +40,7 @@ export interface CollectOptions {
   deleteUntagged?: boolean;
   /** Blobs and revisions modified less than this long ago are never deleted. Default 0. */
   graceMs?: number;
-  /** Storage calls in flight at once. Default 8. */
+  /** Batches of deletions in flight at once (each a few hundred paths). Default 2. */
   concurrency?: number;
   onProgress?: (progress: GcProgress) => void;
   /** Each deletion (or would-be deletion in a dry run) as it is decided, for live output. */
@@ -104,19 +96,29 @@ interface RepositoryState {
   tagged: Map<string, Digest>;
   /** The tags as the mark read them, reused by the sweep of tag history. */
   tags: TagInfo[];
+  /** Each revision's references (undefined: content missing). */
+  refs: Map<string, ManifestReferences | undefined>;
   /** Revisions to delete (digest values). */
   remove: Set<string>;
 }
 
+/** Repositories read (and swept) per batch: bounds memory and paces the progress events. */
+const repositoryChunk = 128;
+/** Chunks of repositories read at once. */
+const markConcurrency = 3;
+/** Paths per batch delete: the checkpoint runs before each. */
+const deleteChunk = 256;
+
 export async function collectGarbage(options: CollectOptions): Promise<GcReport> {
   const { driver } = options;
+  const batch = batchOf(driver);
   const now = options.now ?? Date.now;
   const started = now();
   const dryRun = options.dryRun ?? false;
   const deleteUntagged = options.deleteUntagged ?? false;
   const graceMs = Math.max(0, options.graceMs ?? 0);
   const graceLimit = started - graceMs;
-  const concurrency = Math.max(1, options.concurrency ?? 16);
+  const concurrency = Math.max(1, options.concurrency ?? 2);
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);
@@ -124,84 +126,118 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
     options.onEvent?.({ type: "warning", message });
   };
   const checkpoint = options.checkpoint ?? (() => undefined);
+  const references = new ManifestReferencesReader(batch);
+  const young = (info: FileInfo | undefined) => info !== undefined && info.modTime.getTime() > graceLimit;
+  /** Whether a link object is there (not a directory, not missing), for many paths. */
+  const linksPresent = async (paths: string[]) => (await batch.stat(paths)).map((info) => info !== undefined && !info.isDir);
 
-  const referencesOf = manifestReferencesReader(driver);
-
-  /**
-   * The revisions `--delete-untagged` removes: those no tag reaches, unless they or a revision
-   * reaching them were written within the grace period. Only the candidates' links are stat'ed.
-   */
-  const untaggedRevisions = async (
-    name: string,
-    revisions: Map<string, Digest>,
-    tagged: Map<string, Digest>,
-    refs: Map<string, ManifestReferences | undefined>,
-  ): Promise<Set<string>> => {
-    const candidates = unreachableRevisions(revisions, tagged.keys(), refs);
-    const young: string[] = [];
-    await mapLimit([...candidates], concurrency, async (digest) => {
-      const modTime = await modTimeOf(driver, layout.revisionLink(name, parse(digest)));
-      if (modTime && modTime.getTime() > graceLimit) young.push(digest);
-    });
-    return young.length === 0 ? candidates : unreachableRevisions(revisions, [...tagged.keys(), ...young], refs);
-  };
+  // Blobs are listed while the mark runs: the listing needs nothing from it. A blob written
+  // after its prefix was listed is never considered, so this only ever deletes less.
+  const blobListing = listBlobDigests(batch);
+  blobListing.catch(() => undefined);
 
   // ---- mark: decide which revisions stay, per repository -------------------------------------
   const names = await walkRepositories(driver);
-  let marked = 0;
   options.onProgress?.({ phase: "mark", done: 0, total: names.length });
-  const repositories = await mapLimit(names, concurrency, async (name): Promise<RepositoryState> => {
-    const revisions = await listDigestDirs(driver, layout.revisionsDir(name));
-    const tagged = new Map<string, Digest>();
-    const tags = await listTags(driver, name);
-    for (const tag of tags) {
-      if (!tag.current) {
-        warn(`${name}: tag ${tag.tag} has no readable current link`);
-        continue;
-      }
-      tagged.set(tag.current.value, tag.current);
-      if (!revisions.has(tag.current.value)) warn(`${name}: tag ${tag.tag} points at ${tag.current.value}, which is not in the repository`);
-    }
-    const refs = new Map<string, ManifestReferences | undefined>();
-    await mapLimit([...revisions.keys()], concurrency, async (digest) => {
-      const found = await referencesOf(digest).catch((error: unknown) => {
-        if (error instanceof UnreadableManifestError) throw new UnreadableManifestError(error.digest, error.reason, name);
-        throw error;
-      });
-      if (!found) warn(`${name}: manifest ${digest} has a revision link but its content is missing`);
-      refs.set(digest, found);
-    });
-    const remove = deleteUntagged ? await untaggedRevisions(name, revisions, tagged, refs) : new Set<string>();
-    options.onProgress?.({ phase: "mark", done: ++marked, total: names.length });
-    return { name, revisions, tagged, tags, remove };
-  });
-
-  // ---- mark: blobs reachable from what stays --------------------------------------------------
-  const markedBlobs = new Set<string>();
-  const visited = new Set<string>();
-  const markManifest = async (digest: string): Promise<void> => {
-    if (visited.has(digest)) return;
-    visited.add(digest);
-    markedBlobs.add(digest);
-    const refs = await referencesOf(digest);
-    if (!refs) return;
-    for (const blob of refs.blobs) markedBlobs.add(blob);
-    await Promise.all(refs.manifests.map(markManifest));
+  let marked = 0;
+  /** Reads a chunk of repositories: revisions, tags, manifests, what `--delete-untagged` removes. */
+  const readChunk = async (chunk: string[]): Promise<RepositoryState[]> => {
+    const [revisionMaps, tagLists] = await Promise.all([
+      listDigestDirsMany(batch, chunk.map((name) => layout.revisionsDir(name))),
+      listTagsMany(batch, chunk),
+    ]);
+    await references.load(revisionMaps.flatMap((revisions) => [...revisions.keys()]));
+    const states = await Promise.all(
+      chunk.map(async (name, i): Promise<RepositoryState> => {
+        const revisions = revisionMaps[i] as Map<string, Digest>;
+        const tags = tagLists[i] as TagInfo[];
+        const tagged = new Map<string, Digest>();
+        for (const tag of tags) {
+          if (!tag.current) {
+            warn(`${name}: tag ${tag.tag} has no readable current link`);
+            continue;
+          }
+          tagged.set(tag.current.value, tag.current);
+          if (!revisions.has(tag.current.value)) warn(`${name}: tag ${tag.tag} points at ${tag.current.value}, which is not in the repository`);
+        }
+        const refs = new Map<string, ManifestReferences | undefined>();
+        for (const digest of revisions.keys()) {
+          const found = await references.get(digest).catch((error: unknown) => {
+            if (error instanceof UnreadableManifestError) throw new UnreadableManifestError(error.digest, error.reason, name);
+            throw error;
+          });
+          if (!found) warn(`${name}: manifest ${digest} has a revision link but its content is missing`);
+          refs.set(digest, found);
+        }
+        const remove = deleteUntagged ? unreachableRevisions(revisions, tagged.keys(), refs) : new Set<string>();
+        return { name, revisions, tagged, tags, refs, remove };
+      }),
+    );
+    if (deleteUntagged) await spareYoungRevisions(states);
+    marked += states.length;
+    options.onProgress?.({ phase: "mark", done: marked, total: names.length });
+    return states;
   };
-  for (const repository of repositories) {
-    const roots = [...repository.revisions.keys()].filter((digest) => !repository.remove.has(digest));
-    await mapLimit(roots, concurrency, markManifest);
-    // A tag naming a digest without a revision is broken, but its content is not ours to judge.
-    for (const digest of repository.tagged.keys()) {
-      if (repository.revisions.has(digest)) continue;
-      await markManifest(digest).catch((error: unknown) => {
-        if (!(error instanceof UnreadableManifestError)) throw error;
-        markedBlobs.add(digest);
-      });
+  // A few chunks at once: each is a chain of batches, and one chunk's tail leaves threads idle.
+  const repositories = (await mapLimit(chunksOf(names, repositoryChunk), markConcurrency, readChunk)).flat();
+
+  /**
+   * `--delete-untagged` spares the candidates written within the grace period, and what they
+   * reach. Only the candidates' links are stat'ed, a batch per chunk of repositories.
+   */
+  async function spareYoungRevisions(states: RepositoryState[]): Promise<void> {
+    const candidates = states.flatMap((state) => [...state.remove].map((digest) => ({ state, digest })));
+    const infos = await batch.stat(candidates.map(({ state, digest }) => layout.revisionLink(state.name, parse(digest))));
+    const spared = new Map<RepositoryState, string[]>();
+    candidates.forEach(({ state, digest }, i) => {
+      if (young(infos[i])) spared.set(state, [...(spared.get(state) ?? []), digest]);
+    });
+    for (const [state, digests] of spared) {
+      state.remove = unreachableRevisions(state.revisions, [...state.tagged.keys(), ...digests], state.refs);
     }
   }
 
-  // ---- sweep: enumerate blobs -----------------------------------------------------------------
+  // ---- mark: blobs reachable from what stays, a level of index children at a time --------------
+  const markedBlobs = new Set<string>();
+  const visited = new Set<string>();
+  /** Marks `roots` and everything they reach; `tolerant` marks an unreadable manifest and goes on. */
+  const markFrom = async (roots: string[], tolerant: boolean): Promise<void> => {
+    let level = roots.filter((digest) => !visited.has(digest));
+    for (const digest of level) visited.add(digest);
+    while (level.length > 0) {
+      await references.load(level);
+      const next: string[] = [];
+      for (const digest of level) {
+        markedBlobs.add(digest);
+        let refs: ManifestReferences | undefined;
+        try {
+          refs = await references.get(digest);
+        } catch (error) {
+          if (tolerant && error instanceof UnreadableManifestError) continue;
+          throw error;
+        }
+        if (!refs) continue;
+        for (const blob of refs.blobs) markedBlobs.add(blob);
+        for (const child of refs.manifests) {
+          if (visited.has(child)) continue;
+          visited.add(child);
+          next.push(child);
+        }
+      }
+      level = next;
+    }
+  };
+  await markFrom(
+    repositories.flatMap((r) => [...r.revisions.keys()].filter((digest) => !r.remove.has(digest))),
+    false,
+  );
+  // A tag naming a digest without a revision is broken, but its content is not ours to judge.
+  await markFrom(
+    repositories.flatMap((r) => [...r.tagged.keys()].filter((digest) => !r.revisions.has(digest))),
+    true,
+  );
+
+  // ---- sweep: which blobs go ------------------------------------------------------------------
   // Only unmarked blobs are stat'ed (size for the report, age for the grace period); a blob
   // directory without `data` (an interrupted write) is not a blob, as in distribution.
   const present = new Set<string>();
@@ -209,17 +245,18 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
   let blobsInGrace = 0;
   let blobsMarked = 0;
   const unmarked: Digest[] = [];
-  for (const digest of await listBlobDigests(driver, concurrency)) {
+  for (const digest of await blobListing) {
     if (markedBlobs.has(digest.value)) {
       present.add(digest.value);
       blobsMarked++;
     } else unmarked.push(digest);
   }
-  await mapLimit(unmarked, concurrency, async (digest) => {
-    const info = await statIfPresent(driver, layout.blobData(digest));
+  const unmarkedInfo = await batch.stat(unmarked.map((digest) => layout.blobData(digest)));
+  unmarked.forEach((digest, i) => {
+    const info = unmarkedInfo[i];
     if (!info) return;
     present.add(digest.value);
-    if (info.modTime.getTime() > graceLimit) blobsInGrace++;
+    if (young(info)) blobsInGrace++;
     else doomed.push({ digest, size: info.size });
   });
   doomed.sort((a, b) => compare(a.digest.value, b.digest.value));
@@ -228,107 +265,133 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
   const manifestsDeleted = repositories.flatMap((r) => [...r.remove].sort(compare).map((digest) => ({ repository: r.name, digest })));
   const total = manifestsDeleted.length + doomed.length + repositories.length;
   let swept = 0;
-  const progress = () => options.onProgress?.({ phase: "sweep", done: ++swept, total });
+  const progress = (done: number) => {
+    swept += done;
+    options.onProgress?.({ phase: "sweep", done: swept, total });
+  };
   options.onProgress?.({ phase: "sweep", done: 0, total });
 
-  // ---- sweep: revision links first, so nothing served ever lacks its content -------------------
-  await mapLimit(manifestsDeleted, concurrency, async ({ repository, digest }) => {
-    options.onEvent?.({ type: "manifest", repository, digest });
-    if (!dryRun) {
-      checkpoint();
-      await driver.delete(layout.revisionDir(repository, parse(digest))).catch(ignoreNotFound);
-      options.events?.emit({ type: "manifest.delete", repository, digest });
-    }
-    progress();
-  });
+  /** Deletes `paths` a chunk at a time, `concurrency` chunks at once, each after the checkpoint. */
+  const removeAll = async <T>(items: T[], pathOf: (item: T) => string, announce: (items: T[]) => void, done: (items: T[]) => void = () => undefined) => {
+    await mapLimit(chunksOf(items, deleteChunk), concurrency, async (chunk) => {
+      announce(chunk);
+      if (!dryRun) {
+        checkpoint();
+        await batch.delete(chunk.map(pathOf));
+        done(chunk);
+      }
+    });
+  };
 
-  const linksDeleted = { tagHistory: 0, referrers: 0, layers: 0 };
-  const remove = async (path: string) => {
-    if (dryRun) return;
-    checkpoint();
-    await driver.delete(path).catch(ignoreNotFound);
-  };
-  /** Deletes what may not exist; true when something was (or, in a dry run, would be) deleted. */
-  const removeIfPresent = async (path: string): Promise<boolean> => {
-    if (dryRun) return (await statIfPresent(driver, path)) !== undefined;
-    checkpoint();
-    try {
-      await driver.delete(path);
-      return true;
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
-  };
+  // ---- sweep: revision links first, so nothing served ever lacks its content -------------------
+  await removeAll(
+    manifestsDeleted,
+    ({ repository, digest }) => layout.revisionDir(repository, parse(digest)),
+    (chunk) => {
+      for (const { repository, digest } of chunk) options.onEvent?.({ type: "manifest", repository, digest });
+      if (dryRun) progress(chunk.length);
+    },
+    (chunk) => {
+      for (const { repository, digest } of chunk) options.events?.emit({ type: "manifest.delete", repository, digest });
+      progress(chunk.length);
+    },
+  );
+
   // ---- sweep: blobs, and the links pointing at what is gone, side by side ----------------------
   // Neither needs the other done first: a `_layers` link to a blob is stale whether or not the
   // blob is already gone, and removing it first never makes a served blob unreachable.
-  const sweepBlobs = mapLimit(doomed, concurrency, async ({ digest, size }) => {
-    options.onEvent?.({ type: "blob", digest: digest.value, size });
-    if (!dryRun) {
-      checkpoint();
-      await driver.delete(layout.blobDir(digest)).catch(ignoreNotFound);
-    }
-    progress();
-  });
+  const sweepBlobs = removeAll(
+    doomed,
+    ({ digest }) => layout.blobDir(digest),
+    (chunk) => {
+      for (const { digest, size } of chunk) options.onEvent?.({ type: "blob", digest: digest.value, size });
+    },
+  ).then(() => progress(doomed.length));
   // Handled at once, so a failure of one sweep is thrown by the await below, not left unhandled.
   sweepBlobs.catch(() => undefined);
-  const sweepLinks = mapLimit(repositories, concurrency, async (repository) => {
-    const { name } = repository;
-    const live = (digest: Digest): boolean => repository.revisions.has(digest.value) && !repository.remove.has(digest.value);
-    // A revision written after the mark (a write racing an offline GC) must keep its links.
-    const gone = async (digest: Digest): Promise<boolean> => !live(digest) && (dryRun || !(await objectExists(driver, layout.revisionLink(name, digest))));
 
-    // The three kinds of links are independent: swept side by side, as each is a chain of
-    // small listings whose latency, not throughput, bounds the sweep.
+  const linksDeleted = { tagHistory: 0, referrers: 0, layers: 0 };
+  const removeLinks = (paths: string[]) => removeAll(paths, (path) => path, () => undefined);
+
+  /** Stale links of a chunk of repositories; the three kinds are independent, swept side by side. */
+  const sweepLinksOf = async (chunk: RepositoryState[]): Promise<void> => {
+    const live = (repository: RepositoryState, digest: Digest): boolean => repository.revisions.has(digest.value) && !repository.remove.has(digest.value);
+    /** Whether each revision is gone: not live, and (a write racing an offline GC) no link written since the mark. */
+    const gone = async (items: { repository: RepositoryState; digest: Digest }[]): Promise<boolean[]> => {
+      const unknown = items.filter(({ repository, digest }) => !live(repository, digest));
+      const linked = dryRun ? [] : await linksPresent(unknown.map(({ repository, digest }) => layout.revisionLink(repository.name, digest)));
+      const answers = new Map(unknown.map((item, i) => [item, !linked[i]]));
+      return items.map((item) => answers.get(item) ?? false);
+    };
+
     await Promise.all([
       // The history entries of the manifests this run deletes, by path, in every tag as the mark
       // read them (like distribution's RemoveManifest): no listing of every tag's history. Tags
       // created after the mark keep theirs: the sweep only ever removes less.
       (async () => {
-        const deleted: Digest[] = [];
-        for (const value of repository.remove) {
-          const digest = parse(value);
-          if (await gone(digest)) deleted.push(digest);
-        }
-        const entries = repository.tags.flatMap((tag) =>
-          deleted.filter((digest) => digest.value !== tag.current?.value).map((digest) => dirname(layout.tagIndexLink(name, tag.tag, digest))),
-        );
-        await mapLimit(entries, 4, async (entry) => {
-          if (await removeIfPresent(entry)) linksDeleted.tagHistory++;
-        });
+        const deletedItems = chunk.flatMap((repository) => [...repository.remove].map((value) => ({ repository, digest: parse(value) })));
+        const isGone = await gone(deletedItems);
+        const entries = deletedItems
+          .filter((_, i) => isGone[i])
+          .flatMap(({ repository, digest }) =>
+            repository.tags.filter((tag) => tag.current?.value !== digest.value).map((tag) => dirname(layout.tagIndexLink(repository.name, tag.tag, digest))),
+          );
+        const there = (await batch.stat(entries)).map((info) => info !== undefined);
+        const existing = entries.filter((_, i) => there[i]);
+        await removeLinks(existing);
+        linksDeleted.tagHistory += existing.length;
       })(),
       (async () => {
-        for (const algorithmDir of await listOrEmpty(driver, referrersRoot(name))) {
-          for (const subjectDir of await listOrEmpty(driver, algorithmDir)) {
-            const subject = digestOf(baseName(algorithmDir), baseName(subjectDir));
-            if (!subject) continue;
-            const entries = await listDigestDirs(driver, layout.referrersDir(name, subject));
-            let left = entries.size;
-            for (const digest of entries.values()) {
-              if (!(await gone(digest))) continue;
-              await remove(layout.referrerDir(name, subject, digest));
-              linksDeleted.referrers++;
-              left--;
+        const algorithmDirs = await batch.list(chunk.map((repository) => referrersRoot(repository.name)));
+        const subjectLists = await batch.list(algorithmDirs.flatMap((dirs) => dirs ?? []));
+        const subjects: { repository: RepositoryState; subject: Digest }[] = [];
+        let next = 0;
+        chunk.forEach((repository, i) => {
+          for (const algorithmDir of algorithmDirs[i] ?? []) {
+            for (const subjectDir of subjectLists[next++] ?? []) {
+              const subject = digestOf(baseName(algorithmDir), baseName(subjectDir));
+              if (subject) subjects.push({ repository, subject });
             }
-            if (left === 0 && entries.size > 0) await remove(layout.referrersDir(name, subject));
           }
-        }
+        });
+        const entryMaps = await listDigestDirsMany(
+          batch,
+          subjects.map(({ repository, subject }) => layout.referrersDir(repository.name, subject)),
+        );
+        const items = subjects.flatMap((entry, i) =>
+          [...(entryMaps[i] as Map<string, Digest>).values()].map((digest) => ({ entry, repository: entry.repository, subject: entry.subject, digest })),
+        );
+        const isGone = await gone(items.map(({ repository, digest }) => ({ repository, digest })));
+        const doomedEntries = items.filter((_, i) => isGone[i]);
+        const paths = doomedEntries.map(({ repository, subject, digest }) => layout.referrerDir(repository.name, subject, digest));
+        // A subject none of whose referrers is left goes as a whole.
+        const left = new Map(subjects.map((entry, i) => [entry, (entryMaps[i] as Map<string, Digest>).size]));
+        for (const { entry } of doomedEntries) left.set(entry, (left.get(entry) ?? 0) - 1);
+        for (const [{ repository, subject }, count] of left) if (count === 0) paths.push(layout.referrersDir(repository.name, subject));
+        await removeLinks(paths);
+        linksDeleted.referrers += doomedEntries.length;
       })(),
       // A link to a blob that is not there at all is stale unless it is young: a push in progress
       // writes the link when the blob lands, so only those few links need their age read.
       (async () => {
-        const layers = await listDigestDirs(driver, layout.layersDir(name));
-        await mapLimit([...layers.values()], 4, async (digest) => {
-          if (present.has(digest.value) && !doomedSet.has(digest.value)) return;
-          if (!doomedSet.has(digest.value) && ((await modTimeOf(driver, layout.layerLink(name, digest)))?.getTime() ?? 0) > graceLimit) return;
-          await remove(layout.layerDir(name, digest));
-          linksDeleted.layers++;
+        const layerMaps = await listDigestDirsMany(batch, chunk.map((repository) => layout.layersDir(repository.name)));
+        const stale: { name: string; digest: Digest }[] = [];
+        const unknown: { name: string; digest: Digest }[] = [];
+        chunk.forEach((repository, i) => {
+          for (const digest of (layerMaps[i] as Map<string, Digest>).values()) {
+            if (doomedSet.has(digest.value)) stale.push({ name: repository.name, digest });
+            else if (!present.has(digest.value)) unknown.push({ name: repository.name, digest });
+          }
         });
+        const ages = await batch.stat(unknown.map(({ name, digest }) => layout.layerLink(name, digest)));
+        stale.push(...unknown.filter((_, i) => !young(ages[i])));
+        await removeLinks(stale.map(({ name, digest }) => layout.layerDir(name, digest)));
+        linksDeleted.layers += stale.length;
       })(),
     ]);
-    progress();
-  });
+    progress(chunk.length);
+  };
+  const sweepLinks = mapLimit(chunksOf(repositories, repositoryChunk), 1, sweepLinksOf);
   await Promise.all([sweepBlobs, sweepLinks]);
 
   const finished = now();
@@ -389,6 +452,12 @@ function unreachableRevisions(
   return new Set([...revisions.keys()].filter((digest) => !keep.has(digest)));
 }
 
+
+function chunksOf<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let start = 0; start < items.length; start += size) chunks.push(items.slice(start, start + size));
+  return chunks;
+}
 
 function parse(digest: string): Digest {
   const parsed = tryParseDigest(digest);

@@ -1,7 +1,7 @@
 import { layout } from "../registry/layout.js";
-import { ManifestFormatError, parseManifest } from "../registry/media-types.js";
-import { tryParseDigest } from "../registry/reference.js";
-import { isNotFound, type StorageDriver } from "../registry/storage/driver.js";
+import { manifestKind } from "../registry/media-types.js";
+import { tryParseDigest, type Digest } from "../registry/reference.js";
+import type { StorageBatch } from "../registry/storage/driver.js";
 
 /**
  * What a stored manifest points at, as garbage collection needs it: blobs it keeps alive
@@ -31,29 +31,13 @@ export class UnreadableManifestError extends Error {
 }
 
 /**
- * Extracts references from manifest bytes as stored. Known formats go through the engine's
- * parser; schema1 (old LAIN registries) and anything else that is JSON are read field by field,
- * conservatively: every digest-looking value in a referencing position is kept.
+ * Extracts references from manifest bytes as stored, field by field and conservatively: every
+ * digest in a referencing position counts, whatever the format (Docker schema1 from old LAIN
+ * registries, schema2, OCI, formats the engine does not know). The engine's validating parser is
+ * not used: it costs several times the JSON parse, and what it rejects would be read this way
+ * anyway. `kind` comes from the declared media type, or the shape where OCI allows none.
  */
 export function manifestReferences(digest: string, content: Buffer): ManifestReferences {
-  let parsed;
-  try {
-    parsed = parseManifest(content, undefined, { stored: true });
-  } catch (error) {
-    if (!(error instanceof ManifestFormatError)) throw error;
-    return looseReferences(digest, content, "unknown");
-  }
-  if (parsed.kind === "schema1") return looseReferences(digest, content, "schema1");
-  const subject = parsed.manifest.subject?.digest;
-  if (parsed.kind === "index") {
-    return { kind: "index", blobs: [], manifests: parsed.manifest.manifests.map((d) => d.digest), ...(subject ? { subject } : {}) };
-  }
-  // Every layer counts, foreign ones too: marking a digest that is not stored is harmless.
-  const blobs = [parsed.manifest.config.digest, ...parsed.manifest.layers.map((d) => d.digest)];
-  return { kind: "image", blobs, manifests: [], ...(subject ? { subject } : {}) };
-}
-
-function looseReferences(digest: string, content: Buffer, kind: "schema1" | "unknown"): ManifestReferences {
   let json: unknown;
   try {
     json = JSON.parse(content.toString("utf8"));
@@ -78,7 +62,14 @@ function looseReferences(digest: string, content: Buffer, kind: "schema1" | "unk
   const subjectSet = new Set<string>();
   add(subjectSet, fields.subject);
   const [subject] = subjectSet;
-  return { kind, blobs: [...blobs], manifests: [...manifests], ...(subject ? { subject } : {}) };
+  return { kind: kindOf(fields), blobs: [...blobs], manifests: [...manifests], ...(subject ? { subject } : {}) };
+}
+
+function kindOf(fields: Record<string, unknown>): ManifestReferences["kind"] {
+  if (fields.schemaVersion === 1) return "schema1";
+  if (typeof fields.mediaType === "string") return manifestKind(fields.mediaType) ?? "unknown";
+  if (Array.isArray(fields.manifests)) return "index";
+  return fields.config !== null && typeof fields.config === "object" ? "image" : "unknown";
 }
 
 function arrayOf(value: unknown): unknown[] {
@@ -95,30 +86,40 @@ function isDigest(value: string): boolean {
 
 /**
  * Reads manifests' references by digest, each at most once: content is immutable, so one read
- * serves every repository (and concurrent callers share the read in flight).
+ * serves every repository. `load` reads many in one batch; `get` answers from what was loaded
+ * (or reads the one manifest), and concurrent callers share the read in flight.
  */
-export function manifestReferencesReader(driver: StorageDriver): (digest: string) => Promise<ManifestReferences | undefined> {
-  const references = new Map<string, Promise<ManifestReferences | undefined>>();
-  return (digest) => {
-    let pending = references.get(digest);
-    if (!pending) {
-      pending = readManifestReferences(driver, digest);
-      references.set(digest, pending);
-    }
-    return pending;
-  };
-}
+export class ManifestReferencesReader {
+  private readonly known = new Map<string, Promise<ManifestReferences | undefined>>();
 
-/** The references of the manifest stored under `digest`; undefined when its content is missing. */
-async function readManifestReferences(driver: StorageDriver, digest: string): Promise<ManifestReferences | undefined> {
-  const parsed = tryParseDigest(digest);
-  if (!parsed) return undefined;
-  let content: Buffer;
-  try {
-    content = await driver.getContent(layout.blobData(parsed));
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
+  constructor(private readonly batch: StorageBatch) {}
+
+  /** The references of the manifest stored under `digest`; undefined when its content is missing. */
+  async get(digest: string): Promise<ManifestReferences | undefined> {
+    await this.load([digest]);
+    return this.known.get(digest);
   }
-  return manifestReferences(digest, content);
+
+  /** Reads every manifest of `digests` not read yet, in one batch. */
+  async load(digests: Iterable<string>): Promise<void> {
+    const wanted: { digest: string; parsed: Digest }[] = [];
+    for (const digest of new Set(digests)) {
+      if (this.known.has(digest)) continue;
+      const parsed = tryParseDigest(digest);
+      if (parsed) wanted.push({ digest, parsed });
+      else this.known.set(digest, Promise.resolve(undefined));
+    }
+    if (wanted.length === 0) return;
+    const contents = this.batch.getContent(wanted.map(({ parsed }) => layout.blobData(parsed)));
+    wanted.forEach(({ digest }, i) => {
+      const references = contents.then((all) => {
+        const content = all[i];
+        return content ? manifestReferences(digest, content) : undefined;
+      });
+      // Unreadable manifests reject when asked for (`get`), not here.
+      references.catch(() => undefined);
+      this.known.set(digest, references);
+    });
+    await contents;
+  }
 }

@@ -1,8 +1,8 @@
 import { dirname } from "node:path/posix";
-import { mapLimit } from "../concurrency.js";
 import { layout, layoutRoot } from "../registry/layout.js";
 import { tryParseDigest, type Digest } from "../registry/reference.js";
-import { isNotFound, type FileInfo, type StorageDriver } from "../registry/storage/driver.js";
+import { batchOf } from "../registry/storage/batch.js";
+import { isNotFound, type FileInfo, type StorageBatch, type StorageDriver } from "../registry/storage/driver.js";
 
 /**
  * Read-only views of distribution's layout for garbage collection and cleanup. Every path comes
@@ -45,37 +45,51 @@ export async function listOrEmpty(driver: StorageDriver, path: string): Promise<
 
 /**
  * Digests laid out as `<dir>/<alg>/<hex>/` (revisions, `_layers`, tag history, one subject's
- * referrers), keyed by digest value. Two listings per algorithm and no stat: a directory is an
- * entry whether or not its `link` file was ever written (a write interrupted between mkdir and
- * rename), which only ever makes garbage collection keep or remove such a leftover directory.
+ * referrers), keyed by digest value, for many directories at once: two batched listings in all
+ * and no stat. A directory is an entry whether or not its `link` file was ever written (a write
+ * interrupted between mkdir and rename), which only ever makes garbage collection keep or remove
+ * such a leftover directory.
  */
-export async function listDigestDirs(driver: StorageDriver, dir: string): Promise<Map<string, Digest>> {
-  const found = new Map<string, Digest>();
-  for (const algorithmDir of await listOrEmpty(driver, dir)) {
-    const algorithm = baseName(algorithmDir);
-    for (const entry of await listOrEmpty(driver, algorithmDir)) {
-      const digest = digestOf(algorithm, baseName(entry));
-      if (digest) found.set(digest.value, digest);
+export async function listDigestDirsMany(batch: StorageBatch, dirs: readonly string[]): Promise<Map<string, Digest>[]> {
+  const algorithmDirs = (await batch.list(dirs)).map((children) => children ?? []);
+  const entries = await batch.list(algorithmDirs.flat());
+  let next = 0;
+  return algorithmDirs.map((children) => {
+    const found = new Map<string, Digest>();
+    for (const algorithmDir of children) {
+      const algorithm = baseName(algorithmDir);
+      for (const entry of entries[next++] ?? []) {
+        const digest = digestOf(algorithm, baseName(entry));
+        if (digest) found.set(digest.value, digest);
+      }
     }
-  }
-  return found;
+    return found;
+  });
+}
+
+/** `listDigestDirsMany` for one directory. */
+export async function listDigestDirs(driver: StorageDriver, dir: string): Promise<Map<string, Digest>> {
+  const [found] = await listDigestDirsMany(batchOf(driver), [dir]);
+  return found ?? new Map();
 }
 
 /**
- * Every blob directory (`blobs/<alg>/<2 hex>/<hex>`), listed prefix by prefix with `concurrency`
- * listings in flight. Listing only, no stat per blob: what the mark keeps needs nothing more, and
- * the caller stats just the blobs it may delete.
+ * Every blob directory (`blobs/<alg>/<2 hex>/<hex>`): three batched listings, no stat per blob.
+ * What the mark keeps needs nothing more, and the caller stats just the blobs it may delete.
  */
-export async function listBlobDigests(driver: StorageDriver, concurrency: number): Promise<Digest[]> {
-  const prefixes: { algorithm: string; dir: string }[] = [];
-  for (const algorithmDir of await listOrEmpty(driver, layout.blobsRoot)) {
-    const algorithm = baseName(algorithmDir);
-    for (const dir of await listOrEmpty(driver, algorithmDir)) prefixes.push({ algorithm, dir });
-  }
-  const listed = await mapLimit(prefixes, concurrency, async ({ algorithm, dir }) =>
-    (await listOrEmpty(driver, dir)).map((entry) => digestOf(algorithm, baseName(entry))),
-  );
-  return listed.flat().filter((digest): digest is Digest => digest !== undefined);
+export async function listBlobDigests(batch: StorageBatch): Promise<Digest[]> {
+  const algorithmDirs = (await batch.list([layout.blobsRoot]))[0] ?? [];
+  const prefixes = await batch.list(algorithmDirs);
+  const owners = algorithmDirs.flatMap((dir, i) => (prefixes[i] ?? []).map(() => baseName(dir)));
+  const listed = await batch.list(prefixes.flatMap((dirs) => dirs ?? []));
+  const found: Digest[] = [];
+  listed.forEach((entries, i) => {
+    for (const entry of entries ?? []) {
+      const digest = digestOf(owners[i] as string, baseName(entry));
+      if (digest) found.push(digest);
+    }
+  });
+  return found;
 }
 
 /** What `stat` says of a path, or undefined when nothing is there. */
@@ -93,17 +107,11 @@ export async function modTimeOf(driver: StorageDriver, path: string): Promise<Da
   return (await statIfPresent(driver, path))?.modTime;
 }
 
-/** Reads a link file; undefined when missing or not a digest. */
-export async function readDigestLink(driver: StorageDriver, path: string): Promise<Digest | undefined> {
-  let text: string;
+/** The digest a link file names; undefined when missing or not a digest. */
+export function linkTarget(content: Buffer | undefined): Digest | undefined {
+  if (!content) return undefined;
   try {
-    text = (await driver.getContent(path)).toString("utf8").trim();
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-  try {
-    return tryParseDigest(text);
+    return tryParseDigest(content.toString("utf8").trim());
   } catch {
     return undefined;
   }
@@ -117,15 +125,22 @@ export interface TagInfo {
   pushedAt: Date | undefined;
 }
 
-/** Every tag of a repository with its current digest and push time. */
-export async function listTags(driver: StorageDriver, name: string, options: { withTimes?: boolean } = {}): Promise<TagInfo[]> {
-  const dirs = await listOrEmpty(driver, layout.tagsDir(name));
-  const tags = dirs.map(baseName).filter((tag) => !tag.startsWith("."));
-  return mapLimit(tags, 8, async (tag): Promise<TagInfo> => {
-    const link = layout.tagCurrentLink(name, tag);
-    const current = await readDigestLink(driver, link);
-    const pushedAt = options.withTimes && current ? await modTimeOf(driver, link) : undefined;
-    return { tag, current, pushedAt };
-  });
+/** Every tag of each repository with its current digest (and push time): batched, no per-tag calls. */
+export async function listTagsMany(batch: StorageBatch, names: readonly string[], options: { withTimes?: boolean } = {}): Promise<TagInfo[][]> {
+  const dirs = await batch.list(names.map((name) => layout.tagsDir(name)));
+  const tags = names.flatMap((name, i) => (dirs[i] ?? []).map((dir) => ({ name, tag: baseName(dir), link: layout.tagCurrentLink(name, baseName(dir)) })));
+  const contents = await batch.getContent(tags.map((t) => t.link));
+  const current = contents.map(linkTarget);
+  const timed = options.withTimes ? tags.filter((_, i) => current[i]) : [];
+  const stats = await batch.stat(timed.map((t) => t.link));
+  const pushedAt = new Map(timed.map((t, i) => [t.link, stats[i]?.modTime]));
+  const byName = new Map(names.map((name) => [name, [] as TagInfo[]]));
+  tags.forEach(({ name, tag, link }, i) => byName.get(name)?.push({ tag, current: current[i], pushedAt: pushedAt.get(link) }));
+  return names.map((name) => byName.get(name) ?? []);
 }
 
+/** `listTagsMany` for one repository. */
+export async function listTags(driver: StorageDriver, name: string, options: { withTimes?: boolean } = {}): Promise<TagInfo[]> {
+  const [tags] = await listTagsMany(batchOf(driver), [name], options);
+  return tags ?? [];
+}

@@ -105,6 +105,11 @@ const manifestKinds: Record<string, "image" | "index"> = {
 
 export const manifestMediaTypes = Object.keys(manifestKinds);
 
+/** Whether a manifest media type is an image or an index; undefined for types the engine does not serve. */
+export function manifestKind(mediaType: string): "image" | "index" | undefined {
+  return Object.hasOwn(manifestKinds, mediaType) ? manifestKinds[mediaType] : undefined;
+}
+
 export class ManifestFormatError extends Error {}
 
 /**

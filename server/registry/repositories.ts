@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "../log.js";
 import { layout, repositoriesRoot } from "./layout.js";
 import { isValidName } from "./reference.js";
+import { batchOf } from "./storage/batch.js";
 import { isNotFound, type StorageDriver } from "./storage/driver.js";
 import { compareStrings } from "./tags.js";
 
@@ -108,50 +109,27 @@ export class RepositoryList {
 /**
  * A directory is a repository when it holds `_manifests` (or another `marker`, e.g. `_uploads`
  * to find uploads of repositories that have no manifest yet); `_`-directories are never names.
- * At most `concurrency` directories are listed at once, so a walk over 10,000 repositories
- * does not queue 20,000 reads ahead of the requests the process is serving.
+ * Walked a level at a time, each level one batch of listings (storage/batch.ts).
  */
-export async function walkRepositories(
-  driver: StorageDriver,
-  { concurrency = 16, marker = "_manifests" }: { concurrency?: number; marker?: string } = {},
-): Promise<string[]> {
+export async function walkRepositories(driver: StorageDriver, { marker = "_manifests" }: { marker?: string } = {}): Promise<string[]> {
+  const batch = batchOf(driver);
   const found: string[] = [];
-  const pending: { dir: string; name: string }[] = [{ dir: repositoriesRoot, name: "" }];
-  let active = 0;
-  await new Promise<void>((resolve, reject) => {
-    const pump = () => {
-      if (pending.length === 0 && active === 0) return resolve();
-      while (active < concurrency && pending.length > 0) {
-        const next = pending.pop() as { dir: string; name: string };
-        active += 1;
-        visit(next.dir, next.name).then(
-          () => {
-            active -= 1;
-            pump();
-          },
-          reject,
-        );
-      }
-    };
-    const visit = async (dir: string, name: string): Promise<void> => {
-      let children: string[];
-      try {
-        children = await driver.list(dir);
-      } catch (error) {
-        if (isNotFound(error)) return;
-        throw error;
-      }
-      for (const child of children) {
+  let level: { dir: string; name: string }[] = [{ dir: repositoriesRoot, name: "" }];
+  while (level.length > 0) {
+    const listed = await batch.list(level.map(({ dir }) => dir));
+    const next: typeof level = [];
+    level.forEach(({ name }, i) => {
+      for (const child of listed[i] ?? []) {
         const base = child.slice(child.lastIndexOf("/") + 1);
         if (base === marker) {
           if (name && isValidName(name)) found.push(name);
         } else if (!base.startsWith("_")) {
-          pending.push({ dir: child, name: name ? `${name}/${base}` : base });
+          next.push({ dir: child, name: name ? `${name}/${base}` : base });
         }
       }
-    };
-    pump();
-  });
+    });
+    level = next;
+  }
   return found.sort(compareStrings);
 }
 

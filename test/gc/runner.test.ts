@@ -31,10 +31,26 @@ import {
 
 const logger = createLogger({ level: "error", write: () => undefined });
 
-/** A driver whose calls can be made to fail or to wait, to test what surrounds the collection. */
+/**
+ * A driver whose calls can be made to fail or to wait, to test what surrounds the collection:
+ * single calls and the driver's batch operations alike.
+ */
 function wrapDriver(inner: StorageDriver, hooks: { delete?: (path: string) => void; list?: (path: string) => Promise<void> }): StorageDriver {
+  const own = inner.batch;
+  const batch = own && {
+    ...own,
+    delete: async (paths: readonly string[]) => {
+      for (const path of paths) hooks.delete?.(path);
+      return own.delete(paths);
+    },
+    list: async (paths: readonly string[]) => {
+      for (const path of paths) await hooks.list?.(path);
+      return own.list(paths);
+    },
+  };
   return new Proxy(inner, {
     get(target, property, receiver) {
+      if (property === "batch") return batch;
       if (property === "delete") {
         return async (path: string) => {
           hooks.delete?.(path);

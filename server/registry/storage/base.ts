@@ -1,6 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { objectExists, StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
+import { objectExists, StorageError, type FileInfo, type FileWriter, type StorageBatch, type StorageDriver } from "./driver.js";
 import { isBelow, isValidPath } from "./paths.js";
 import type { WalkVisitor } from "./walk.js";
 
@@ -35,9 +35,17 @@ export function withBase(driver: StorageDriver): StorageDriver {
 
 class BaseDriver implements StorageDriver {
   readonly name: string;
+  readonly batch: StorageBatch | undefined;
 
   constructor(private readonly inner: StorageDriver) {
     this.name = inner.name;
+    const batch = inner.batch;
+    this.batch = batch && {
+      list: (paths) => this.callMany(paths, true, () => batch.list(paths)),
+      getContent: (paths) => this.callMany(paths, false, () => batch.getContent(paths)),
+      stat: (paths) => this.callMany(paths, true, () => batch.stat(paths)),
+      delete: (paths) => this.callMany(paths, false, () => batch.delete(paths)),
+    };
   }
 
   getContent(path: string): Promise<Buffer> {
@@ -134,6 +142,17 @@ class BaseDriver implements StorageDriver {
       return await run();
     } catch (error) {
       throw this.tag(error, path);
+    }
+  }
+
+  /** As `call`, for a batch: a failure is tagged with the path it names, else the first one. */
+  private async callMany<T>(paths: readonly string[], allowRoot: boolean, run: () => Promise<T>): Promise<T> {
+    try {
+      for (const path of paths) this.check(path, allowRoot);
+      return await run();
+    } catch (error) {
+      const named = (error as { path?: unknown } | null)?.path;
+      throw this.tag(error, typeof named === "string" ? named : (paths[0] ?? ""));
     }
   }
 

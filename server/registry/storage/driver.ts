@@ -48,6 +48,27 @@ export interface StorageDriver {
   sendTo?(path: string, out: Writable, offset: number, end: number): Promise<void>;
   /** A URL a client may fetch the object from directly, or null when the driver has none. */
   redirectURL(path: string, method: "GET" | "HEAD"): Promise<string | null>;
+  /**
+   * The same small operations over many paths at once, for scans that touch tens of thousands
+   * of objects (garbage collection, cleanup, the repository walk). A driver implements it when
+   * it can do better than one call per path; `batchOf` (batch.ts) answers for every driver.
+   */
+  readonly batch?: StorageBatch;
+}
+
+/**
+ * Small operations over many paths. Results are in input order, and a missing path is an
+ * answer (`undefined`), not a failure; any other failure rejects the whole call.
+ */
+export interface StorageBatch {
+  /** Full paths of each directory's children (as `list`), or undefined where there is none. */
+  list(paths: readonly string[]): Promise<(string[] | undefined)[]>;
+  /** Each object's content (as `getContent`), or undefined where there is none. */
+  getContent(paths: readonly string[]): Promise<(Buffer | undefined)[]>;
+  /** What `stat` says of each path, or undefined where nothing is. */
+  stat(paths: readonly string[]): Promise<(FileInfo | undefined)[]>;
+  /** Deletes each object or tree (as `delete`); paths already gone are not errors. */
+  delete(paths: readonly string[]): Promise<void>;
 }
 
 export interface FileInfo {
@@ -87,7 +108,6 @@ export function isNotFound(error: unknown): boolean {
   return error instanceof StorageError && error.kind === "not-found";
 }
 
-/** For `.catch()` where a missing object is the desired end state (deleting what may be gone). */
 /**
  * Whether an object (not a directory) is at `path`: the driver's `fileExists` when it has one,
  * else its `stat`. The one answer to "is this link or blob there" for every caller.
@@ -102,6 +122,7 @@ export async function objectExists(driver: StorageDriver, path: string): Promise
   }
 }
 
+/** For `.catch()` where a missing object is the desired end state (deleting what may be gone). */
 export function ignoreNotFound(error: unknown): void {
   if (!isNotFound(error)) throw error;
 }

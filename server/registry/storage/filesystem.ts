@@ -5,7 +5,8 @@ import { lstat, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises"
 import { basename, dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { Readable, type Writable } from "node:stream";
-import { StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
+import { StorageError, type FileInfo, type FileWriter, type StorageBatch, type StorageDriver } from "./driver.js";
+import { BatchPathError, FilesystemBatchPool, type NativeInfo } from "./filesystem-batch.js";
 import { errorCode, removeTree } from "./filesystem-remove.js";
 import { FilesystemFileWriter } from "./filesystem-writer.js";
 import { ROOT, childPath, components, isValidComponent, isValidPath } from "./paths.js";
@@ -42,9 +43,33 @@ function writeChunk(out: Writable, chunk: Buffer): Promise<void> {
 export class FilesystemDriver implements StorageDriver {
   readonly name = "filesystem";
   readonly root: string;
+  readonly batch: StorageBatch;
+  private readonly pool = new FilesystemBatchPool();
 
   constructor(options: FilesystemOptions) {
     this.root = resolve(options.rootdirectory);
+    this.batch = {
+      list: async (paths) => {
+        const found = await this.runBatch("list", paths, true);
+        return found.map((names, i) => (names ? this.keys(paths[i] as string, names as string[]) : paths[i] === ROOT ? [] : undefined));
+      },
+      getContent: async (paths) => {
+        const found = await this.runBatch("getContent", paths, false);
+        return found.map((bytes) => (bytes ? asBuffer(bytes as Uint8Array) : undefined));
+      },
+      stat: async (paths) => {
+        const found = await this.runBatch("stat", paths, true);
+        return found.map((info, i) => {
+          const path = paths[i] as string;
+          if (!info) return path === ROOT ? rootInfo() : undefined;
+          const { size, modTimeMs, isDir } = info as NativeInfo;
+          return { path, size, modTime: new Date(modTimeMs), isDir };
+        });
+      },
+      delete: async (paths) => {
+        await this.runBatch("delete", paths, false);
+      },
+    };
   }
 
   async getContent(path: string): Promise<Buffer> {
@@ -156,7 +181,7 @@ export class FilesystemDriver implements StorageDriver {
     try {
       info = await stat(this.native(path));
     } catch (error) {
-      if (path === ROOT && isMissing(error)) return { path, size: 0, modTime: new Date(0), isDir: true };
+      if (path === ROOT && isMissing(error)) return rootInfo();
       throw this.translate(error, path);
     }
     const isDir = info.isDirectory();
@@ -171,8 +196,12 @@ export class FilesystemDriver implements StorageDriver {
       if (path === ROOT && isMissing(error)) return [];
       throw this.translate(error, path);
     }
-    // Temp files and foreign entries (lost+found on a mounted volume) are not storage keys.
-    return names.filter(isValidComponent).map((name) => childPath(path, name));
+    return this.keys(path, names);
+  }
+
+  /** Temp files and foreign entries (lost+found on a mounted volume) are not storage keys. */
+  private keys(dir: string, names: string[]): string[] {
+    return names.filter(isValidComponent).map((name) => childPath(dir, name));
   }
 
   async move(source: string, dest: string): Promise<void> {
@@ -194,6 +223,10 @@ export class FilesystemDriver implements StorageDriver {
     await syncDirectory(dirname(to));
   }
 
+  /**
+   * On libuv, not the batch threads: a request deleting one upload must not wait for a thread
+   * to start.
+   */
   async delete(path: string): Promise<void> {
     // Never rm -r the whole root, even when called without the base wrapper.
     if (path === ROOT) throw new StorageError("invalid-path", path, this.name);
@@ -212,9 +245,25 @@ export class FilesystemDriver implements StorageDriver {
     return null;
   }
 
+  /**
+   * Runs a batch on the threads, with paths checked first (the root only where `allowRoot`: a
+   * batch never deletes the whole root) and a failure named by its key.
+   */
+  private async runBatch(op: "list" | "getContent" | "stat" | "delete", paths: readonly string[], allowRoot: boolean) {
+    const native = paths.map((path) => this.native(path, allowRoot));
+    try {
+      return await this.pool.run(op, native);
+    } catch (error) {
+      if (!(error instanceof BatchPathError)) throw error;
+      const path = paths[native.indexOf(error.path)] ?? error.path;
+      // Named by its key from here on, as every other failure of this driver is.
+      throw this.translate(new BatchPathError(path, error.code, error.message), path);
+    }
+  }
+
   /** Re-checks the path even behind the base wrapper: this is where a bad key would escape the root. */
-  private native(path: string): string {
-    if (!isValidPath(path, true)) throw new StorageError("invalid-path", String(path), this.name);
+  private native(path: string, allowRoot = true): string {
+    if (!isValidPath(path, allowRoot)) throw new StorageError("invalid-path", String(path), this.name);
     return join(this.root, ...components(path));
   }
 
@@ -224,6 +273,15 @@ export class FilesystemDriver implements StorageDriver {
     }
     return error;
   }
+}
+
+function rootInfo(): FileInfo {
+  return { path: ROOT, size: 0, modTime: new Date(0), isDir: true };
+}
+
+/** A thread's content arrives as a plain Uint8Array: viewed as a Buffer without a copy. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** ENOTDIR: some ancestor of the path is a file, so nothing exists at the path. */

@@ -1,0 +1,95 @@
+/**
+ * One thread of the filesystem driver's batch pool (filesystem-batch.ts): runs each request's
+ * operations one after another with synchronous calls, which cost a few microseconds each
+ * instead of a round trip through libuv's thread pool.
+ */
+import { readFileSync, readdirSync, rmdirSync, statSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { parentPort } from "node:worker_threads";
+import type { BatchReply, BatchRequest, NativeInfo } from "./filesystem-batch.js";
+
+/** A directory that gains entries while it is being emptied (a concurrent write) is re-read this often. */
+const notEmptyRetries = 3;
+
+function code(error: unknown): string | undefined {
+  const value = (error as { code?: unknown } | null)?.code;
+  return typeof value === "string" ? value : undefined;
+}
+
+/** ENOENT, or ENOTDIR (an ancestor is a file): nothing is at the path. */
+function missing(error: unknown, alsoMissing?: string): boolean {
+  const found = code(error);
+  return found === "ENOENT" || found === "ENOTDIR" || (alsoMissing !== undefined && found === alsoMissing);
+}
+
+function orMissing<T>(run: () => T, alsoMissing?: string): T | null {
+  try {
+    return run();
+  } catch (error) {
+    if (missing(error, alsoMissing)) return null;
+    throw error;
+  }
+}
+
+function stat(path: string): NativeInfo | null {
+  const info = orMissing(() => statSync(path));
+  if (!info) return null;
+  const isDir = info.isDirectory();
+  // The Date's milliseconds, as `stat` in the main thread reports them (fs mtimeMs has fractions).
+  return { size: isDir ? 0 : info.size, modTimeMs: info.mtime.getTime(), isDir };
+}
+
+/**
+ * Removes a file or a tree like `rm -r`, with readdir + unlink + rmdir and no stat per entry;
+ * true when something was there. Entries removed concurrently by someone else are not errors.
+ * The synchronous twin of filesystem-remove.ts, which single deletes use on the event loop.
+ */
+function remove(path: string): boolean {
+  let entries;
+  try {
+    entries = readdirSync(path, { withFileTypes: true });
+  } catch (error) {
+    if (code(error) === "ENOTDIR") return orMissing(() => unlinkSync(path)) !== null;
+    if (missing(error)) return false;
+    throw error;
+  }
+  for (let attempt = 0; ; attempt++) {
+    for (const entry of entries) {
+      const child = join(path, entry.name);
+      if (entry.isDirectory()) remove(child);
+      else orMissing(() => unlinkSync(child));
+    }
+    try {
+      rmdirSync(path);
+      return true;
+    } catch (error) {
+      if (missing(error)) return true;
+      if (code(error) !== "ENOTEMPTY" || attempt === notEmptyRetries) throw error;
+    }
+    entries = orMissing(() => readdirSync(path, { withFileTypes: true })) ?? [];
+  }
+}
+
+const operations: { [K in BatchRequest["op"]]: (path: string) => BatchReply["results"][number] } = {
+  list: (path) => orMissing(() => readdirSync(path)),
+  getContent: (path) => orMissing(() => readFileSync(path), "EISDIR"),
+  stat,
+  delete: remove,
+};
+
+const port = parentPort;
+if (!port) throw new Error("filesystem-batch-worker runs as a worker thread");
+port.on("message", ({ op, paths }: BatchRequest) => {
+  const results: BatchReply["results"] = [];
+  for (const path of paths) {
+    try {
+      results.push(operations[op](path));
+    } catch (error) {
+      const reply: BatchReply = { results, failure: { path, code: code(error), message: (error as Error).message } };
+      port.postMessage(reply);
+      return;
+    }
+  }
+  const reply: BatchReply = { results };
+  port.postMessage(reply);
+});
