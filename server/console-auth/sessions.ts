@@ -39,6 +39,16 @@ export class Sessions {
     }
   }
 
+  /**
+   * Signs with the stored key from now on. Called before a login issues a cookie: an instance
+   * whose key lost the start-up race (above) keeps accepting its own cookies and would never
+   * notice, while every other instance refuses them.
+   */
+  async adoptStoredKey(): Promise<void> {
+    const stored = await this.driver.getContent(berthPaths.sessionKey).catch(() => undefined);
+    if (stored && stored.length > 0) this.key = stored;
+  }
+
   issue(user: string, admin: boolean, now = Date.now()): { value: string; session: Session } {
     const session: Session = { user, admin, expiresAt: now + sessionLifetimeMs };
     const payload = Buffer.from(JSON.stringify(session)).toString("base64url");

@@ -18,6 +18,7 @@ export const authRouter = router({
         throw new TRPCError({ code: "UNAUTHORIZED", message: "wrong user name or password" });
       }
       ctx.loginLimit.succeed(client);
+      await ctx.sessions.adoptStoredKey();
       const { value, session } = ctx.sessions.issue(user.name, user.admin);
       ctx.res?.setHeader("Set-Cookie", sessionCookieHeader(value, ctx.secure, sessionMaxAgeSeconds));
       return { user: session.user, admin: session.admin };
