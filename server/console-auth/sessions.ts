@@ -45,8 +45,7 @@ export class Sessions {
    * notice, while every other instance refuses them.
    */
   async adoptStoredKey(): Promise<void> {
-    const stored = await this.driver.getContent(berthPaths.sessionKey).catch(() => undefined);
-    if (stored && stored.length > 0) this.key = stored;
+    await this.takeStoredKey();
   }
 
   issue(user: string, admin: boolean, now = Date.now()): { value: string; session: Session } {
@@ -88,6 +87,11 @@ export class Sessions {
   private async reloadKey(now = Date.now()): Promise<boolean> {
     if (now - this.lastReload < keyReloadIntervalMs) return false;
     this.lastReload = now;
+    return this.takeStoredKey();
+  }
+
+  /** Adopts the stored key; true when it differs from the one we had. */
+  private async takeStoredKey(): Promise<boolean> {
     const stored = await this.driver.getContent(berthPaths.sessionKey).catch(() => undefined);
     if (!stored || stored.length === 0 || stored.equals(this.key)) return false;
     this.key = stored;

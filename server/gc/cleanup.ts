@@ -488,7 +488,6 @@ function formatDays(days: number): string {
   return `${Math.floor(days)} days`;
 }
 
-
 async function blobSize(driver: StorageDriver, digest: string): Promise<number> {
   let parsed: Digest | undefined;
   try {

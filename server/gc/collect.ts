@@ -7,7 +7,7 @@ import { walkRepositories } from "../registry/repositories.js";
 import { batchOf } from "../registry/storage/batch.js";
 import type { FileInfo, StorageDriver } from "../registry/storage/driver.js";
 import { ManifestReferencesReader, UnreadableManifestError, type ManifestReferences } from "./references.js";
-import { baseName, digestOf, listBlobDigests, listDigestDirsMany, listTagsMany, referrersRoot, type TagInfo } from "./scan.js";
+import { listBlobDigests, listDigestDirsMany, listTagsMany, referrersRoot, type TagInfo } from "./scan.js";
 import { mapLimit } from "../concurrency.js";
 
 /**
@@ -342,28 +342,16 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
         linksDeleted.tagHistory += existing.length;
       })(),
       (async () => {
-        const algorithmDirs = await batch.list(chunk.map((repository) => referrersRoot(repository.name)));
-        const subjectLists = await batch.list(algorithmDirs.flatMap((dirs) => dirs ?? []));
-        const subjects: { repository: RepositoryState; subject: Digest }[] = [];
-        let next = 0;
-        chunk.forEach((repository, i) => {
-          for (const algorithmDir of algorithmDirs[i] ?? []) {
-            for (const subjectDir of subjectLists[next++] ?? []) {
-              const subject = digestOf(baseName(algorithmDir), baseName(subjectDir));
-              if (subject) subjects.push({ repository, subject });
-            }
-          }
-        });
+        const subjectMaps = await listDigestDirsMany(batch, chunk.map((repository) => referrersRoot(repository.name)));
+        const subjects = chunk.flatMap((repository, i) => [...(subjectMaps[i] as Map<string, Digest>).values()].map((subject) => ({ repository, subject })));
         const entryMaps = await listDigestDirsMany(
           batch,
           subjects.map(({ repository, subject }) => layout.referrersDir(repository.name, subject)),
         );
-        const items = subjects.flatMap((entry, i) =>
-          [...(entryMaps[i] as Map<string, Digest>).values()].map((digest) => ({ entry, repository: entry.repository, subject: entry.subject, digest })),
-        );
-        const isGone = await gone(items.map(({ repository, digest }) => ({ repository, digest })));
+        const items = subjects.flatMap((entry, i) => [...(entryMaps[i] as Map<string, Digest>).values()].map((digest) => ({ entry, repository: entry.repository, digest })));
+        const isGone = await gone(items);
         const doomedEntries = items.filter((_, i) => isGone[i]);
-        const paths = doomedEntries.map(({ repository, subject, digest }) => layout.referrerDir(repository.name, subject, digest));
+        const paths = doomedEntries.map(({ entry, digest }) => layout.referrerDir(entry.repository.name, entry.subject, digest));
         // A subject none of whose referrers is left goes as a whole.
         const left = new Map(subjects.map((entry, i) => [entry, (entryMaps[i] as Map<string, Digest>).size]));
         for (const { entry } of doomedEntries) left.set(entry, (left.get(entry) ?? 0) - 1);

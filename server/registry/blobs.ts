@@ -70,7 +70,6 @@ export class BlobStore {
   }
 }
 
-
 /** Reads a link file; undefined when it does not exist. */
 export async function readLink(driver: StorageDriver, path: string): Promise<string | undefined> {
   try {

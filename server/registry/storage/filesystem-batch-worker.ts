@@ -7,26 +7,17 @@ import { readFileSync, readdirSync, rmdirSync, statSync, unlinkSync } from "node
 import { join } from "node:path";
 import { parentPort } from "node:worker_threads";
 import type { BatchReply, BatchRequest, NativeInfo } from "./filesystem-batch.js";
+import { errorCode, isMissing } from "./filesystem-remove.js";
 
 /** A directory that gains entries while it is being emptied (a concurrent write) is re-read this often. */
 const notEmptyRetries = 3;
 
-function code(error: unknown): string | undefined {
-  const value = (error as { code?: unknown } | null)?.code;
-  return typeof value === "string" ? value : undefined;
-}
-
-/** ENOENT, or ENOTDIR (an ancestor is a file): nothing is at the path. */
-function missing(error: unknown, alsoMissing?: string): boolean {
-  const found = code(error);
-  return found === "ENOENT" || found === "ENOTDIR" || (alsoMissing !== undefined && found === alsoMissing);
-}
-
+/** What `run` returns, or null when nothing is at the path (`alsoMissing`: another code that means so). */
 function orMissing<T>(run: () => T, alsoMissing?: string): T | null {
   try {
     return run();
   } catch (error) {
-    if (missing(error, alsoMissing)) return null;
+    if (isMissing(error) || (alsoMissing !== undefined && errorCode(error) === alsoMissing)) return null;
     throw error;
   }
 }
@@ -49,8 +40,8 @@ function remove(path: string): boolean {
   try {
     entries = readdirSync(path, { withFileTypes: true });
   } catch (error) {
-    if (code(error) === "ENOTDIR") return orMissing(() => unlinkSync(path)) !== null;
-    if (missing(error)) return false;
+    if (errorCode(error) === "ENOTDIR") return orMissing(() => unlinkSync(path)) !== null;
+    if (isMissing(error)) return false;
     throw error;
   }
   for (let attempt = 0; ; attempt++) {
@@ -63,8 +54,8 @@ function remove(path: string): boolean {
       rmdirSync(path);
       return true;
     } catch (error) {
-      if (missing(error)) return true;
-      if (code(error) !== "ENOTEMPTY" || attempt === notEmptyRetries) throw error;
+      if (isMissing(error)) return true;
+      if (errorCode(error) !== "ENOTEMPTY" || attempt === notEmptyRetries) throw error;
     }
     entries = orMissing(() => readdirSync(path, { withFileTypes: true })) ?? [];
   }
@@ -85,7 +76,7 @@ port.on("message", ({ op, paths }: BatchRequest) => {
     try {
       results.push(operations[op](path));
     } catch (error) {
-      const reply: BatchReply = { results, failure: { path, code: code(error), message: (error as Error).message } };
+      const reply: BatchReply = { results, failure: { path, code: errorCode(error), message: (error as Error).message } };
       port.postMessage(reply);
       return;
     }

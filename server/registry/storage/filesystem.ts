@@ -6,8 +6,8 @@ import { basename, dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { Readable, type Writable } from "node:stream";
 import { StorageError, type FileInfo, type FileWriter, type StorageBatch, type StorageDriver } from "./driver.js";
-import { BatchPathError, FilesystemBatchPool, type NativeInfo } from "./filesystem-batch.js";
-import { errorCode, removeTree } from "./filesystem-remove.js";
+import { BatchPathError, FilesystemBatchPool, type BatchOperation, type NativeInfo } from "./filesystem-batch.js";
+import { errorCode, isMissing, removeTree } from "./filesystem-remove.js";
 import { FilesystemFileWriter } from "./filesystem-writer.js";
 import { ROOT, childPath, components, isValidComponent, isValidPath } from "./paths.js";
 import { walkTree, type WalkVisitor } from "./walk.js";
@@ -249,7 +249,7 @@ export class FilesystemDriver implements StorageDriver {
    * Runs a batch on the threads, with paths checked first (the root only where `allowRoot`: a
    * batch never deletes the whole root) and a failure named by its key.
    */
-  private async runBatch(op: "list" | "getContent" | "stat" | "delete", paths: readonly string[], allowRoot: boolean) {
+  private async runBatch(op: BatchOperation, paths: readonly string[], allowRoot: boolean) {
     const native = paths.map((path) => this.native(path, allowRoot));
     try {
       return await this.pool.run(op, native);
@@ -284,11 +284,6 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** ENOTDIR: some ancestor of the path is a file, so nothing exists at the path. */
-function isMissing(error: unknown): boolean {
-  const code = errorCode(error);
-  return code === "ENOENT" || code === "ENOTDIR";
-}
 
 /** Makes the rename itself durable; best effort because not every platform can fsync a directory. */
 async function syncDirectory(dir: string): Promise<void> {
