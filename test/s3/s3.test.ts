@@ -18,7 +18,8 @@ import {
 import { withBase } from "../../server/registry/storage/base.js";
 import type { FileWriter, StorageDriver } from "../../server/registry/storage/driver.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
-import { S3Driver, s3OptionsFromParams } from "../../server/registry/storage/s3.js";
+import { S3Driver } from "../../server/registry/storage/s3.js";
+import { s3OptionsFromParams } from "../../server/registry/storage/s3-options.js";
 import { driverSuite } from "../../server/registry/storage/testsuite.js";
 import { cephMissing, startCeph, type RunningCeph } from "../support/ceph.js";
 import { startRegistry } from "../http/harness.js";

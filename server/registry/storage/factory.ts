@@ -2,17 +2,16 @@ import { withBase } from "./base.js";
 import type { StorageDriver } from "./driver.js";
 import { FilesystemDriver } from "./filesystem.js";
 import { InMemoryDriver } from "./inmemory.js";
-import { createOssDriver } from "./oss.js";
-import { createS3Driver } from "./s3.js";
-
-export type DriverParams = Record<string, unknown>;
+import { lazyDriver } from "./lazy.js";
+import { ossOptionsFromParams } from "./oss.js";
+import { s3OptionsFromParams, validatedChunkSize, type DriverParams, type S3DriverOptions } from "./s3-options.js";
 
 /** One entry per driver name as written under `storage:` in config.yml. */
 const factories = new Map<string, (params: DriverParams) => StorageDriver>([
   ["filesystem", (params) => new FilesystemDriver({ rootdirectory: stringParam(params, "rootdirectory", "/var/lib/registry") })],
   ["inmemory", () => new InMemoryDriver()],
-  ["s3", (params) => createS3Driver(params)],
-  ["oss", (params) => createOssDriver(params)],
+  ["s3", (params) => objectStoreDriver(s3OptionsFromParams(params))],
+  ["oss", (params) => objectStoreDriver(ossOptionsFromParams(params))],
 ]);
 
 export function knownDrivers(): string[] {
@@ -26,6 +25,12 @@ export function createDriver(name: string, params: DriverParams = {}): StorageDr
     throw new Error(`unknown storage driver ${JSON.stringify(name)}; known drivers: ${knownDrivers().join(", ")}`);
   }
   return withBase(make(params));
+}
+
+/** Checks the options now, as the driver's constructor would, and loads the driver (and the AWS SDK) on first use. */
+function objectStoreDriver(options: S3DriverOptions): StorageDriver {
+  validatedChunkSize(options);
+  return lazyDriver(options.name ?? "s3", async () => new (await import("./s3.js")).S3Driver(options));
 }
 
 function stringParam(params: DriverParams, key: string, fallback: string): string {

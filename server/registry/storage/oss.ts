@@ -1,5 +1,4 @@
-import { S3Driver, boolParam, endpointURL, requiredParam, sizeParam, stringParam, type DriverParams, type S3DriverOptions } from "./s3.js";
-import { GiB } from "./s3-client.js";
+import { GiB, boolParam, endpointURL, requiredParam, sizeParam, stringParam, type DriverParams, type S3DriverOptions } from "./s3-options.js";
 
 /**
  * Aliyun OSS through its S3-compatible API, with distribution's `oss` parameters: accesskeyid,
@@ -46,9 +45,4 @@ export function ossOptionsFromParams(params: DriverParams): S3DriverOptions {
     maxSingleCopySize: 1 * GiB,
     multipartCopyThresholdSize: 32 * 1024 * 1024,
   };
-}
-
-/** The `oss` entry of the driver factory. */
-export function createOssDriver(params: DriverParams): S3Driver {
-  return new S3Driver(ossOptionsFromParams(params));
 }

@@ -2,13 +2,8 @@ import { createHash } from "node:crypto";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { MAX_PART_SIZE, MIN_PART_SIZE } from "./s3-options.js";
 
-/** S3's limits on multipart uploads (the same on AWS, radosgw and OSS's S3 API). */
-export const MiB = 1024 * 1024;
-export const GiB = 1024 * MiB;
-export const MIN_PART_SIZE = 5 * MiB;
-export const MAX_PART_SIZE = 5 * GiB;
-export const MAX_PARTS = 10_000;
 /** DeleteObjects takes at most this many keys per request. */
 export const DELETE_BATCH = 1000;
 

@@ -19,7 +19,8 @@ import {
   type ObjectCannedACL,
 } from "@aws-sdk/client-s3";
 import type { FileWriter } from "./driver.js";
-import { MAX_PARTS, MIN_PART_SIZE, isMissingKey, isNoSuchUpload, partRanges, runLimited } from "./s3-client.js";
+import { isMissingKey, isNoSuchUpload, partRanges, runLimited } from "./s3-client.js";
+import { MAX_PARTS, MIN_PART_SIZE } from "./s3-options.js";
 
 /** Headers every object write carries (PutObject, CreateMultipartUpload, CopyObject). */
 export interface ObjectParams {
