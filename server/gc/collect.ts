@@ -237,11 +237,12 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
     true,
   );
 
-  // ---- sweep: which blobs go ------------------------------------------------------------------
+  // ---- sweep: which blobs go, judged a chunk at a time ------------------------------------------
   // Only unmarked blobs are stat'ed (size for the report, age for the grace period); a blob
-  // directory without `data` (an interrupted write) is not a blob, as in distribution.
+  // directory without `data` (an interrupted write) is not a blob, as in distribution. The stats
+  // are all asked for now and each chunk is deleted as soon as it is judged: the reads and the
+  // deletions (which wait on the disk) overlap.
   const present = new Set<string>();
-  const doomed: { digest: Digest; size: number }[] = [];
   let blobsInGrace = 0;
   let blobsMarked = 0;
   const unmarked: Digest[] = [];
@@ -251,19 +252,29 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
       blobsMarked++;
     } else unmarked.push(digest);
   }
-  const unmarkedInfo = await batch.stat(unmarked.map((digest) => layout.blobData(digest)));
-  unmarked.forEach((digest, i) => {
-    const info = unmarkedInfo[i];
-    if (!info) return;
-    present.add(digest.value);
-    if (young(info)) blobsInGrace++;
-    else doomed.push({ digest, size: info.size });
-  });
-  doomed.sort((a, b) => compare(a.digest.value, b.digest.value));
-  const doomedSet = new Set(doomed.map((blob) => blob.digest.value));
+  unmarked.sort((a, b) => compare(a.value, b.value));
+  const judge = async (chunk: Digest[]): Promise<{ digest: Digest; size: number }[]> => {
+    const infos = await batch.stat(chunk.map((digest) => layout.blobData(digest)));
+    const doomedHere: { digest: Digest; size: number }[] = [];
+    chunk.forEach((digest, i) => {
+      const info = infos[i];
+      if (!info) return;
+      present.add(digest.value);
+      if (young(info)) blobsInGrace++;
+      else doomedHere.push({ digest, size: info.size });
+    });
+    return doomedHere;
+  };
+  const candidateChunks = chunksOf(unmarked, deleteChunk);
+  const verdicts = candidateChunks.map(judge);
+  // Every verdict is awaited below; a failure must not surface as unhandled before that.
+  for (const verdict of verdicts) verdict.catch(() => undefined);
+  /** The blobs that go, once every chunk is judged (the `_layers` sweep needs all of them). */
+  const doomedBlobs = Promise.all(verdicts).then((chunks) => chunks.flat());
+  doomedBlobs.catch(() => undefined);
 
   const manifestsDeleted = repositories.flatMap((r) => [...r.remove].sort(compare).map((digest) => ({ repository: r.name, digest })));
-  const total = manifestsDeleted.length + doomed.length + repositories.length;
+  const total = manifestsDeleted.length + unmarked.length + repositories.length;
   let swept = 0;
   const progress = (done: number) => {
     swept += done;
@@ -300,16 +311,20 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
   // ---- sweep: blobs, and the links pointing at what is gone, side by side ----------------------
   // Neither needs the other done first: a `_layers` link to a blob is stale whether or not the
   // blob is already gone, and removing it first never makes a served blob unreachable.
-  const sweepBlobs = removeAll(
-    doomed,
-    ({ digest }) => layout.blobDir(digest),
-    (chunk) => {
-      for (const { digest, size } of chunk) options.onEvent?.({ type: "blob", digest: digest.value, size });
-    },
-  ).then(() => progress(doomed.length));
+  const sweepBlobs = mapLimit(verdicts, concurrency, async (verdict, i) => {
+    const chunk = await verdict;
+    for (const { digest, size } of chunk) options.onEvent?.({ type: "blob", digest: digest.value, size });
+    if (!dryRun && chunk.length > 0) {
+      checkpoint();
+      await batch.delete(chunk.map(({ digest }) => layout.blobDir(digest)));
+    }
+    progress((candidateChunks[i] as Digest[]).length);
+  });
   // Handled at once, so a failure of one sweep is thrown by the await below, not left unhandled.
   sweepBlobs.catch(() => undefined);
 
+  const doomedDigests = doomedBlobs.then((blobs) => new Set(blobs.map(({ digest }) => digest.value)));
+  doomedDigests.catch(() => undefined);
   const linksDeleted = { tagHistory: 0, referrers: 0, layers: 0 };
   const removeLinks = (paths: string[]) => removeAll(paths, (path) => path, () => undefined);
 
@@ -362,7 +377,10 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
       // A link to a blob that is not there at all is stale unless it is young: a push in progress
       // writes the link when the blob lands, so only those few links need their age read.
       (async () => {
-        const layerMaps = await listDigestDirsMany(batch, chunk.map((repository) => layout.layersDir(repository.name)));
+        const [layerMaps, doomedSet] = await Promise.all([
+          listDigestDirsMany(batch, chunk.map((repository) => layout.layersDir(repository.name))),
+          doomedDigests,
+        ]);
         const stale: { name: string; digest: Digest }[] = [];
         const unknown: { name: string; digest: Digest }[] = [];
         chunk.forEach((repository, i) => {
@@ -381,6 +399,7 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
   };
   const sweepLinks = mapLimit(chunksOf(repositories, repositoryChunk), 1, sweepLinksOf);
   await Promise.all([sweepBlobs, sweepLinks]);
+  const doomed = await doomedBlobs;
 
   const finished = now();
   return {

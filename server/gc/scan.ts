@@ -1,6 +1,6 @@
 import { dirname } from "node:path/posix";
 import { layout, layoutRoot } from "../registry/layout.js";
-import { tryParseDigest, type Digest } from "../registry/reference.js";
+import { digestFromParts, tryParseDigest, type Digest } from "../registry/reference.js";
 import { batchOf } from "../registry/storage/batch.js";
 import { isNotFound, type FileInfo, type StorageBatch, type StorageDriver } from "../registry/storage/driver.js";
 
@@ -20,14 +20,6 @@ export function referrersRoot(name: string): string {
 
 /** Berth's own data next to distribution's (distribution ignores `_`-directories). */
 export const berthRoot = `${layoutRoot}/_berth`;
-
-export function digestOf(algorithm: string, hex: string): Digest | undefined {
-  try {
-    return tryParseDigest(`${algorithm}:${hex}`);
-  } catch {
-    return undefined;
-  }
-}
 
 export function baseName(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
@@ -59,7 +51,7 @@ export async function listDigestDirsMany(batch: StorageBatch, dirs: readonly str
     for (const algorithmDir of children) {
       const algorithm = baseName(algorithmDir);
       for (const entry of entries[next++] ?? []) {
-        const digest = digestOf(algorithm, baseName(entry));
+        const digest = digestFromParts(algorithm, baseName(entry));
         if (digest) found.set(digest.value, digest);
       }
     }
@@ -85,7 +77,7 @@ export async function listBlobDigests(batch: StorageBatch): Promise<Digest[]> {
   const found: Digest[] = [];
   listed.forEach((entries, i) => {
     for (const entry of entries ?? []) {
-      const digest = digestOf(owners[i] as string, baseName(entry));
+      const digest = digestFromParts(owners[i] as string, baseName(entry));
       if (digest) found.push(digest);
     }
   });

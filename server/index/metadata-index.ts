@@ -6,7 +6,7 @@ import type { RegistryEvent } from "../registry/events.js";
 import type { Services } from "../registry/http/context.js";
 import { layout } from "../registry/layout.js";
 import { parseManifest } from "../registry/media-types.js";
-import { parseDigest, parseName, parseReference, tryParseDigest, type Digest } from "../registry/reference.js";
+import { parseDigest, parseName, parseReference, digestFromParts, type Digest } from "../registry/reference.js";
 import { walkRepositories } from "../registry/repositories.js";
 import { isNotFound, type StorageDriver } from "../registry/storage/driver.js";
 import {
@@ -495,7 +495,7 @@ export class MetadataIndex {
           throw error;
         });
         return entries.flatMap((entry) => {
-          const digest = quietDigest(`${algorithm}:${entry.slice(entry.lastIndexOf("/") + 1)}`);
+          const digest = digestFromParts(algorithm, entry.slice(entry.lastIndexOf("/") + 1));
           return digest ? [digest] : [];
         });
       }),
@@ -658,14 +658,6 @@ export class MetadataIndex {
 function ignoreMissing(error: unknown): undefined {
   if (isNotFound(error)) return undefined;
   throw error;
-}
-
-function quietDigest(value: string): Digest | undefined {
-  try {
-    return tryParseDigest(value);
-  } catch {
-    return undefined;
-  }
 }
 
 function markDirty(store: IndexStore): Promise<void> {

@@ -8,6 +8,7 @@ import { RegistryError } from "./errors.js";
 const nameComponent = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
 const tagPattern = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 const digestPattern = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
+const lowerHex = /^[0-9a-f]+$/;
 
 export const maxNameLength = 255;
 
@@ -46,14 +47,22 @@ export function tryParseDigest(value: string): Digest | undefined {
   if (!match) return undefined;
   const algorithm = match[1] as string;
   const hex = match[2] as string;
-  if (!(algorithm in digestAlgorithms)) {
+  if (!Object.hasOwn(digestAlgorithms, algorithm)) {
     throw new RegistryError("DIGEST_INVALID", { digest: value }, `unsupported digest algorithm ${algorithm}`);
   }
-  const length = digestAlgorithms[algorithm as DigestAlgorithm];
-  if (hex.length !== length || !/^[0-9a-f]+$/.test(hex)) {
-    throw new RegistryError("DIGEST_INVALID", { digest: value }, `invalid ${algorithm} digest`);
-  }
-  return { algorithm: algorithm as DigestAlgorithm, hex, value };
+  const digest = digestFromParts(algorithm, hex);
+  if (!digest) throw new RegistryError("DIGEST_INVALID", { digest: value }, `invalid ${algorithm} digest`);
+  return digest;
+}
+
+/**
+ * The digest stored as `<algorithm>/<hex>` directories, or undefined when the two do not make a
+ * supported one. Scans call this for every blob and link directory, so it runs no grammar regex.
+ */
+export function digestFromParts(algorithm: string, hex: string): Digest | undefined {
+  const length = Object.hasOwn(digestAlgorithms, algorithm) ? digestAlgorithms[algorithm as DigestAlgorithm] : undefined;
+  if (hex.length !== length || !lowerHex.test(hex)) return undefined;
+  return { algorithm: algorithm as DigestAlgorithm, hex, value: `${algorithm}:${hex}` };
 }
 
 export function parseDigest(value: string): Digest {

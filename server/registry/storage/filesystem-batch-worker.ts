@@ -36,6 +36,7 @@ function stat(path: string): NativeInfo | null {
  * The synchronous twin of filesystem-remove.ts, which single deletes use on the event loop.
  */
 function remove(path: string): boolean {
+  if (removeLikeLast(path)) return true;
   let entries;
   try {
     entries = readdirSync(path, { withFileTypes: true });
@@ -44,6 +45,7 @@ function remove(path: string): boolean {
     if (isMissing(error)) return false;
     throw error;
   }
+  lastFiles = entries.every((entry) => !entry.isDirectory()) ? entries.map((entry) => entry.name) : [];
   for (let attempt = 0; ; attempt++) {
     for (const entry of entries) {
       const child = join(path, entry.name);
@@ -58,6 +60,29 @@ function remove(path: string): boolean {
       if (errorCode(error) !== "ENOTEMPTY" || attempt === notEmptyRetries) throw error;
     }
     entries = orMissing(() => readdirSync(path, { withFileTypes: true })) ?? [];
+  }
+}
+
+/**
+ * The files of the last directory `remove` read, when it held nothing else. Siblings in a batch
+ * mostly look alike (a blob directory holds `data`, a link directory `link`), so the next one is
+ * first removed by those names without reading it: a third fewer calls, and the sweep of a
+ * large collection is made of little else.
+ */
+let lastFiles: string[] = [];
+
+/**
+ * True when unlinking `lastFiles` in `path` left it empty and it is gone. Any failure (a name
+ * missing or a directory, more entries, no directory at all) leaves the rest to the full removal.
+ */
+function removeLikeLast(path: string): boolean {
+  if (lastFiles.length === 0) return false;
+  try {
+    for (const name of lastFiles) unlinkSync(join(path, name));
+    rmdirSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 
 /**
@@ -8,7 +9,8 @@ import { Worker } from "node:worker_threads";
  * tiny files. Through libuv each one is a hand-off to its thread pool and back, which costs more
  * than the call itself and keeps the event loop busy; garbage collection spent most of its time
  * there. Here a thread runs a chunk of calls back to back and answers once. Several threads run
- * at once because unlink and rmdir mostly wait on the disk's journal, and that waiting overlaps.
+ * at once because unlink and rmdir mostly wait on the disk's journal, and that waiting overlaps;
+ * reads run on as many threads as there are cores.
  *
  * Threads start on demand, up to `threads`, and stop after `idleMs` without work, so a registry
  * that is not scanning holds none. A thread's failure rejects what it was running; the next call
@@ -73,6 +75,7 @@ export class FilesystemBatchPool {
   constructor(
     private readonly maxThreads = 8,
     private readonly idleMs = 5_000,
+    private readonly maxReaders = Math.min(maxThreads, availableParallelism()),
   ) {}
 
   /** Runs `op` on every path, spread over the threads; results in input order. */
@@ -94,18 +97,28 @@ export class FilesystemBatchPool {
 
   private dispatch(): void {
     clearTimeout(this.idleTimer);
-    for (const thread of this.threads) {
-      if (this.queue.length === 0) break;
-      if (!thread.current) this.give(thread, this.queue.shift() as Chunk);
-    }
-    while (this.queue.length > 0 && this.threads.length < this.maxThreads) {
-      const thread = this.start();
-      this.give(thread, this.queue.shift() as Chunk);
+    for (;;) {
+      const index = this.nextChunk();
+      if (index < 0) break;
+      const thread = this.threads.find((candidate) => !candidate.current) ?? (this.threads.length < this.maxThreads ? this.start() : undefined);
+      if (!thread) break;
+      this.give(thread, this.queue.splice(index, 1)[0] as Chunk);
     }
     if (this.queue.length === 0 && this.threads.every((thread) => !thread.current)) {
       this.idleTimer = setTimeout(() => void this.close(), this.idleMs);
       this.idleTimer.unref();
     }
+  }
+
+  /**
+   * The queue's first chunk a thread may take now (-1: none). Reads are answered from the page
+   * cache and want the CPU: more of them at once than there are cores only takes it from the
+   * main thread, which handles their results. Deletes wait on the disk's journal and take every
+   * thread.
+   */
+  private nextChunk(): number {
+    const reading = this.threads.filter((thread) => thread.current && thread.current.request.op !== "delete").length;
+    return reading < this.maxReaders ? (this.queue.length > 0 ? 0 : -1) : this.queue.findIndex((chunk) => chunk.request.op === "delete");
   }
 
   private give(thread: Thread, chunk: Chunk): void {

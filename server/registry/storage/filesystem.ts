@@ -9,7 +9,7 @@ import { StorageError, type FileInfo, type FileWriter, type StorageBatch, type S
 import { BatchPathError, FilesystemBatchPool, type BatchOperation, type NativeInfo } from "./filesystem-batch.js";
 import { errorCode, isMissing, removeTree } from "./filesystem-remove.js";
 import { FilesystemFileWriter } from "./filesystem-writer.js";
-import { ROOT, childPath, components, isValidComponent, isValidPath } from "./paths.js";
+import { ROOT, childPath, isValidComponent, isValidPath } from "./paths.js";
 import { walkTree, type WalkVisitor } from "./walk.js";
 
 /**
@@ -43,11 +43,14 @@ function writeChunk(out: Writable, chunk: Buffer): Promise<void> {
 export class FilesystemDriver implements StorageDriver {
   readonly name = "filesystem";
   readonly root: string;
+  /** What a key is appended to: the root without a trailing slash. */
+  private readonly rootPrefix: string;
   readonly batch: StorageBatch;
   private readonly pool = new FilesystemBatchPool();
 
   constructor(options: FilesystemOptions) {
     this.root = resolve(options.rootdirectory);
+    this.rootPrefix = this.root === "/" ? "" : this.root;
     this.batch = {
       list: async (paths) => {
         const found = await this.runBatch("list", paths, true);
@@ -264,7 +267,8 @@ export class FilesystemDriver implements StorageDriver {
   /** Re-checks the path even behind the base wrapper: this is where a bad key would escape the root. */
   private native(path: string, allowRoot = true): string {
     if (!isValidPath(path, allowRoot)) throw new StorageError("invalid-path", String(path), this.name);
-    return join(this.root, ...components(path));
+    // A valid key has no "." or ".." components and no doubled slashes: appending it is joining.
+    return path === ROOT ? this.root : this.rootPrefix + path;
   }
 
   private translate(error: unknown, path: string, alsoNotFound: string[] = []): unknown {

@@ -6,6 +6,8 @@
  * key space, and no registry key (repository names, tags, digests, "_uploads"...) starts with one.
  */
 const component = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+/** One or more "/component": the same rule, checked in one pass (scans validate tens of thousands of paths). */
+const nonRootPath = /^(?:\/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$/;
 
 export const ROOT = "/";
 
@@ -15,9 +17,9 @@ export function isValidComponent(name: string): boolean {
 
 /** Absolute, "/"-separated, no empty or dot-led components, no trailing slash; "/" only if allowed. */
 export function isValidPath(path: unknown, allowRoot: boolean): path is string {
-  if (typeof path !== "string" || !path.startsWith("/")) return false;
+  if (typeof path !== "string") return false;
   if (path === ROOT) return allowRoot;
-  return path.slice(1).split("/").every(isValidComponent);
+  return nonRootPath.test(path);
 }
 
 /** Components of a valid path; the root has none. */

@@ -435,6 +435,28 @@ export function driverSuite(name: string, makeDriver: () => Promise<DriverFixtur
         await b().delete([]);
       });
 
+      it("deletes sibling trees that differ from the ones before them", async () => {
+        const dir = scratch();
+        await d().putContent(`${dir}/keep/data`, "k");
+        const doomed: string[] = [];
+        for (let i = 0; i < 40; i++) {
+          await d().putContent(`${dir}/${i}/data`, `${i}`);
+          doomed.push(`${dir}/${i}`);
+        }
+        // Each unlike the one before: more files, the same name as a directory, an object,
+        // nothing at all, other names, then alike again.
+        await d().putContent(`${dir}/more/data`, "d");
+        await d().putContent(`${dir}/more/extra`, "e");
+        await d().putContent(`${dir}/nested/data/inner`, "i");
+        await d().putContent(`${dir}/object`, "o");
+        await d().putContent(`${dir}/other/link`, "l");
+        await d().putContent(`${dir}/last/data`, "l");
+        doomed.push(`${dir}/more`, `${dir}/nested`, `${dir}/object`, `${dir}/missing`, `${dir}/other`, `${dir}/last`);
+        await b().delete(doomed);
+        assert.deepEqual(await d().list(dir), [`${dir}/keep`]);
+        assert.equal((await d().getContent(`${dir}/keep/data`)).toString("utf8"), "k");
+      });
+
       it("refuses invalid paths, and the root where it is not a directory to inspect", async () => {
         const n = d().name;
         await rejectsWith(b().getContent(["/ok", "../x"]), "invalid-path", n);
