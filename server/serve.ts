@@ -11,7 +11,7 @@ import { parseListenAddress } from "./config/address.js";
 import { ConfigError, loadConfigWithWarnings, storageDriver } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { createConsole, type ConsoleHandler } from "./console.js";
-import { LoginRateLimit } from "./console-auth/rate-limit.js";
+import { LoginRateLimit } from "./login-rate-limit.js";
 import { Sessions } from "./console-auth/sessions.js";
 import { ConsoleUsers } from "./console-auth/users.js";
 import { createListener, listen } from "./listener.js";

@@ -6,7 +6,7 @@ import type { MetadataIndex } from "../index/metadata-index.js";
 import type { MaintenanceServices } from "../maintenance/services.js";
 import type { ReloadResult } from "../serve.js";
 import type { ConsoleUsers } from "../console-auth/users.js";
-import type { LoginRateLimit } from "../console-auth/rate-limit.js";
+import type { LoginRateLimit } from "../login-rate-limit.js";
 import type { Session, Sessions } from "../console-auth/sessions.js";
 import type { Registry } from "../registry/handler.js";
 

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { SignJWT } from "jose";
 import type { TokenServerConfig } from "../config/schema.js";
 import type { Logger } from "../log.js";
+import { LoginRateLimit } from "../login-rate-limit.js";
 import { basicChallenge, basicCredentials } from "./challenge.js";
 import { HtpasswdFile } from "./htpasswd.js";
 import { loadOrCreateSigningKey, loadSigningKey, type SigningKey } from "./keys.js";
@@ -40,6 +41,22 @@ export interface TokenIssuerOptions {
   signing: SigningKey;
   logger: Logger;
   now?: () => Date;
+  /** Failed logins allowed per address and user name, and per address; defaults in `defaultLoginLimits`. */
+  loginLimits?: LoginLimits;
+}
+
+export interface LoginLimits {
+  perUser: LoginRateLimit;
+  perAddress: LoginRateLimit;
+}
+
+/**
+ * 10 failures per user name and address in 5 minutes, and 100 per address: a client retrying a
+ * wrong password stops on its own account, while clients sharing a NAT or a proxy's address
+ * keep their logins, and trying many user names from one address stops too.
+ */
+export function defaultLoginLimits(): LoginLimits {
+  return { perUser: new LoginRateLimit(10), perAddress: new LoginRateLimit(100) };
 }
 
 export interface TokenServer {
@@ -80,6 +97,13 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
 }
 
+/** The oauth2 `error` of a problem (RFC 6749 §5.2 has none for rate limits; the name says it). */
+function oauthError(problem: HttpProblem): string {
+  if (problem.status === 401) return "invalid_grant";
+  if (problem.status === 429) return "too_many_requests";
+  return problem.code;
+}
+
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -102,6 +126,9 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
  *   Hub and docker/distribution's token servers do.
  * - `POST` form `grant_type=password&username=&password=&service=&scope=` (oauth2, RFC 6749
  *   §4.3); `refresh_token` grants are not supported (no refresh tokens are issued).
+ *
+ * - Repeated wrong passwords from one client → 429 with `Retry-After`, before the password is
+ *   even checked (`defaultLoginLimits`).
  *
  * The token's `access` claim is the intersection of the requested scopes with the rules;
  * a scope the account cannot have is left out, never an error.
@@ -140,9 +167,24 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenServer {
     return requested;
   }
 
-  async function authenticate(username: string, password: string): Promise<string> {
-    if (options.users && (await options.users.verify(username, password))) return username;
-    logger.info("token server: authentication failed", { user: username });
+  const limits = options.loginLimits ?? defaultLoginLimits();
+
+  /** Checks the password unless this client failed too often lately (checked first: bcrypt is costly). */
+  async function authenticate(req: IncomingMessage, username: string, password: string): Promise<string> {
+    const address = req.socket.remoteAddress ?? "local";
+    const userKey = `${address} ${username}`;
+    const wait = Math.max(limits.perUser.retryAfter(userKey), limits.perAddress.retryAfter(address));
+    if (wait > 0) {
+      logger.warn("token server: login refused after repeated failures", { user: username, address });
+      throw new HttpProblem(429, "TOOMANYREQUESTS", `too many failed logins; try again in ${wait} s`, { "Retry-After": String(wait) });
+    }
+    if (options.users && (await options.users.verify(username, password))) {
+      limits.perUser.succeed(userKey);
+      return username;
+    }
+    limits.perUser.fail(userKey);
+    limits.perAddress.fail(address);
+    logger.info("token server: authentication failed", { user: username, address });
     throw new HttpProblem(401, "UNAUTHORIZED", "authentication required: wrong user name or password", {
       "WWW-Authenticate": basicChallenge(basicRealm),
     });
@@ -156,7 +198,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenServer {
       if (!credentials) {
         throw new HttpProblem(401, "UNAUTHORIZED", "authentication required: use HTTP Basic credentials", { "WWW-Authenticate": basicChallenge(basicRealm) });
       }
-      account = await authenticate(credentials.username, credentials.password);
+      account = await authenticate(req, credentials.username, credentials.password);
     }
     const issued = await issue(account, service, parseScopes(query.getAll("scope")));
     logger.debug("token server: token issued", { account: account ?? "(anonymous)", service, access: issued.access });
@@ -171,7 +213,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenServer {
     }
     const username = form.get("username") ?? "";
     const service = audience(form.get("service"));
-    const account = await authenticate(username, form.get("password") ?? "");
+    const account = await authenticate(req, username, form.get("password") ?? "");
     const issued = await issue(account, service, parseScopes(form.getAll("scope")));
     send(res, 200, {
       token: issued.token,
@@ -201,7 +243,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenServer {
         // oauth2 clients (POST) read {error, error_description}; GET clients read the registry's {errors}.
         const body =
           method === "POST"
-            ? { error: error.status === 401 ? "invalid_grant" : error.code, error_description: error.message }
+            ? { error: oauthError(error), error_description: error.message }
             : { errors: [{ code: error.code, message: error.message }] };
         send(res, error.status, body, error.headers);
         return;
@@ -216,6 +258,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenServer {
 
 export interface TokenServerSetup {
   logger: Logger;
+  loginLimits?: LoginLimits;
   /** `tokenserver.keydir` when not configured: `<storage root or ./data>/berth/token` (see `defaultTokenKeyDir`). */
   defaultKeyDir: string;
   now?: () => Date;
@@ -246,5 +289,6 @@ export async function createTokenServer(config: TokenServerConfig, setup: TokenS
     signing,
     logger,
     now: setup.now,
+    loginLimits: setup.loginLimits,
   });
 }

@@ -16,6 +16,7 @@ import { libtrustKeyId } from "../../server/auth/libtrust.js";
 import { allowedActions, globToRegExp, grantAccess, parseScope, parseScopes, type AccessPolicy } from "../../server/auth/rules.js";
 import { createTokenController } from "../../server/auth/token.js";
 import { createTokenServer, isTokenServerPath, type TokenServer } from "../../server/auth/token-server.js";
+import { LoginRateLimit } from "../../server/login-rate-limit.js";
 import { missingCommands } from "../support/commands.js";
 import { basicHeader, capturingLogger, htpasswdText, removeDir, startTestRegistry, tempDir, type TestRegistry } from "./harness.js";
 
@@ -301,6 +302,58 @@ describe("token server endpoint", () => {
   test("the key was created in keydir, and its certificate file is what the tokens carry", async () => {
     const pem = await readFile(join(dir, "keys", "cert.pem"), "utf8");
     assert.equal(pem.trim(), server.signing.certificate.toString().trim());
+  });
+});
+
+describe("token server login limits", () => {
+  let dir: string;
+  let registry: TestRegistry;
+  const logger = capturingLogger();
+
+  before(async () => {
+    dir = await tempDir("token-limits");
+    const users = join(dir, "users.htpasswd");
+    await writeFile(users, htpasswdText({ bob: "bob-pw", carol: "carol-pw" }));
+    const config = parseConfig({ version: "0.1", storage: "inmemory", tokenserver: { enabled: true, service: "berth.test", users } });
+    const server = await createTokenServer(config.tokenserver!, {
+      logger,
+      defaultKeyDir: join(dir, "keys"),
+      loginLimits: { perUser: new LoginRateLimit(3, 60_000), perAddress: new LoginRateLimit(5, 60_000) },
+    });
+    registry = await startTestRegistry({ access: () => undefined, tokenServer: () => server });
+  });
+  after(async () => {
+    await registry.close();
+    await removeDir(dir);
+  });
+
+  const get = (user: string, password: string) =>
+    fetch(`${registry.url}/api/v1/authorize/registry/?service=berth.test&scope=repository:app:pull`, { headers: { Authorization: basicHeader(user, password) } });
+  const post = (user: string, password: string) =>
+    fetch(`${registry.url}/api/v1/authorize/registry/`, { method: "POST", body: new URLSearchParams({ grant_type: "password", username: user, password, service: "berth.test" }) });
+
+  test("a user's repeated failures lock that user out, then the address's lock everyone out from it", async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await get("bob", "wrong")).status, 401);
+    const locked = await get("bob", "bob-pw");
+    assert.equal(locked.status, 429, "the right password is not even checked once locked");
+    const retryAfter = Number(locked.headers.get("retry-after"));
+    assert.ok(retryAfter > 0 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    const body = (await locked.json()) as { errors: { code: string; message: string }[] };
+    assert.equal(body.errors[0]?.code, "TOOMANYREQUESTS");
+    assert.match(body.errors[0]?.message ?? "", /too many failed logins/);
+    const viaPost = await post("bob", "bob-pw");
+    assert.equal(viaPost.status, 429);
+    assert.equal(((await viaPost.json()) as { error: string }).error, "too_many_requests");
+
+    // Another user from the same address is not locked by bob's failures.
+    assert.equal((await get("carol", "carol-pw")).status, 200);
+
+    // Guessing across user names: the address's own limit (5 failures) stops it.
+    assert.equal((await get("dave", "x")).status, 401);
+    assert.equal((await post("erin", "x")).status, 401);
+    assert.equal((await get("frank", "x")).status, 429);
+    assert.equal((await get("carol", "carol-pw")).status, 429);
+    assert.ok(logger.lines.some((line) => line.includes("login refused after repeated failures")));
   });
 });
 

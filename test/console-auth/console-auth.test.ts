@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { createApiHandler } from "../../server/api/handler.js";
 import { berthPaths } from "../../server/console-auth/paths.js";
-import { LoginRateLimit } from "../../server/console-auth/rate-limit.js";
+import { LoginRateLimit } from "../../server/login-rate-limit.js";
 import { Sessions, sessionCookie } from "../../server/console-auth/sessions.js";
 import { createLogger } from "../../server/log.js";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";

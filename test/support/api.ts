@@ -1,7 +1,7 @@
 import { createCaller } from "../../server/api/root.js";
 import { defaultConfigDocument, parseConfig } from "../../server/config/load.js";
 import type { ApiServices } from "../../server/api/trpc.js";
-import { LoginRateLimit } from "../../server/console-auth/rate-limit.js";
+import { LoginRateLimit } from "../../server/login-rate-limit.js";
 import { Sessions } from "../../server/console-auth/sessions.js";
 import { ConsoleUsers } from "../../server/console-auth/users.js";
 import { createLogger, type Logger } from "../../server/log.js";
