@@ -3,6 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
+import { CleanupPolicies } from "./cleanup-policies";
 import { formatAgo, formatBytes, formatTime, imageHref, plural, repositoryHref } from "./format";
 import { useTRPC } from "./trpc";
 import { Badge, Button, Card, Dialog, Digest, Empty, ErrorBox, inputClass, linkClass, Loading, rowClass, tableClass, tdClass, thClass } from "./ui";
@@ -15,7 +16,7 @@ interface RuleDraft {
   olderThanDays: string;
 }
 
-interface Rule {
+export interface Rule {
   repository: string;
   keepLast?: number;
   keepTags?: string;
@@ -24,6 +25,13 @@ interface Rule {
 
 let nextId = 1;
 const newRule = (): RuleDraft => ({ id: nextId++, repository: "**", keepLast: "10", keepTags: "", olderThanDays: "" });
+const draftOf = (rule: Rule): RuleDraft => ({
+  id: nextId++,
+  repository: rule.repository,
+  keepLast: rule.keepLast?.toString() ?? "",
+  keepTags: rule.keepTags ?? "",
+  olderThanDays: rule.olderThanDays?.toString() ?? "",
+});
 
 function toRules(drafts: RuleDraft[]): { rules: Rule[]; errors: string[] } {
   const errors: string[] = [];
@@ -143,6 +151,15 @@ export function CleanupView() {
           </div>
         </form>
       </Card>
+
+      <CleanupPolicies
+        rules={rules}
+        rulesValid={errors.length === 0}
+        onLoad={(saved) => {
+          setDrafts(saved.map(draftOf));
+          setPreviewed(null);
+        }}
+      />
 
       {apply.data ? (
         <Card title="Result">

@@ -285,6 +285,48 @@ test("preview and apply a cleanup rule", async ({ page }) => {
   await expect(page.getByTestId("tag-row").first()).toHaveAttribute("data-tag", /c[45]/);
 });
 
+test("save a cleanup policy, load it into the editor, run it, delete it", async ({ page }) => {
+  await signIn(page);
+  await page.getByRole("link", { name: "Cleanup", exact: true }).click();
+  await expect(page.getByText("No saved policies.")).toBeVisible();
+  await page.getByLabel("Rule 1 repositories").fill("cleanup/*");
+  await page.getByLabel("Rule 1 keep last").fill("1");
+  await page.getByLabel("Policy name").fill("keep newest");
+  await page.getByLabel("Collect garbage after").uncheck();
+  await page.getByLabel("Run every hours").fill("24");
+  await page.getByTestId("save-policy").click();
+  const policy = page.getByTestId("cleanup-policy");
+  await expect(policy).toHaveCount(1);
+  await expect(policy).toContainText("cleanup/*: keep last 1");
+  await expect(policy).toContainText("every 24 hours");
+  await expect(policy).toContainText("no GC");
+  await expect(policy.getByTestId("policy-last-run")).toHaveText("never");
+
+  // Saved in the registry's storage, not in the page.
+  await page.reload();
+  await expect(policy).toHaveCount(1);
+  await expect(page.getByLabel("Rule 1 repositories")).toHaveValue("**");
+  await page.getByRole("button", { name: "Load keep newest into the editor" }).click();
+  await expect(page.getByLabel("Rule 1 repositories")).toHaveValue("cleanup/*");
+  await expect(page.getByLabel("Rule 1 keep last")).toHaveValue("1");
+
+  // cleanup/app has two tags left from the previous test: the policy keeps the newest.
+  await page.getByRole("button", { name: "Run keep newest" }).click();
+  await page.getByTestId("confirm-run-policy").click();
+  await expect(page.getByTestId("policy-result")).toContainText("1 manifest deleted");
+  await expect(policy.getByTestId("policy-last-run")).toContainText("ok");
+  await expect(policy.getByTestId("policy-last-run")).toContainText("1 manifests deleted");
+  await shot(page, "cleanup-policies");
+  await page.goto(berth.url + "/repositories/cleanup/app");
+  await expect(page.getByTestId("tag-row")).toHaveCount(1);
+
+  await page.goto(berth.url + "/cleanup");
+  await page.getByRole("button", { name: "Delete keep newest" }).click();
+  await page.getByTestId("confirm-delete-policy").click();
+  await expect(page.getByText("No saved policies.")).toBeVisible();
+  await expect(policy).toHaveCount(0);
+});
+
 /** Starts a blob upload and keeps its PATCH open: a write in progress that a GC must wait for. */
 async function holdWrite(): Promise<{ release(): Promise<number> }> {
   const start = await fetch(`${berth.url}/v2/held/upload/blobs/uploads/`, { method: "POST" });
