@@ -88,6 +88,11 @@ export function CleanupPolicies({ rules, rulesValid, onLoad }: { rules: Rule[]; 
                   <td className={`${tdClass} whitespace-nowrap`}>{policy.gc ? (policy.deleteUntagged ? "GC, untagged too" : "GC") : "no GC"}</td>
                   <td className={`${tdClass} whitespace-nowrap`}>{policy.everyHours ? `every ${plural(policy.everyHours, "hour")}` : "by hand"}</td>
                   <td className={tdClass} data-testid="policy-last-run">
+                    {policy.running ? (
+                      <div title={formatTime(policy.running.since)}>
+                        <Badge tone="warn">running</Badge> since {formatAgo(policy.running.since)}, by {policy.running.by}
+                      </div>
+                    ) : null}
                     {policy.lastRun ? (
                       <span title={`${formatTime(policy.lastRun.at)} by ${policy.lastRun.by}`}>
                         <Badge tone={policy.lastRun.ok ? "good" : "bad"}>{policy.lastRun.ok ? "ok" : "failed"}</Badge> {formatAgo(policy.lastRun.at)}: {policy.lastRun.summary}

@@ -21,10 +21,17 @@ export type CleanupPolicyInput = z.infer<typeof cleanupPolicyInput>;
 const policySchema = cleanupPolicyInput.extend({
   id: z.string().min(1),
   lastRun: z.object({ at: z.string(), by: z.string(), ok: z.boolean(), summary: z.string() }).optional(),
+  /** A run in progress on some instance; cleared when it ends, ignored once `claimMs` old. */
+  running: z.object({ since: z.string(), by: z.string(), token: z.string() }).optional(),
 });
 export type CleanupPolicy = z.infer<typeof policySchema>;
 
 const policiesPath = `${layoutRoot}/_berth/cleanup/policies.json`;
+/**
+ * How long a run's claim keeps other runs of the policy away: longer than any collection should
+ * take, short enough that a claim left by a crashed instance does not stop the schedule for long.
+ */
+const claimMs = 6 * 3_600_000;
 
 /**
  * Saved cleanup policies, in the registry storage so every instance sees the same ones. A run
@@ -51,7 +58,7 @@ export class CleanupPolicies {
     const policies = await this.list();
     const existing = id ? policies.find((policy) => policy.id === id) : undefined;
     if (id && !existing) throw new PolicyNotFoundError(id);
-    const policy: CleanupPolicy = { ...input, id: existing?.id ?? randomUUID(), lastRun: existing?.lastRun };
+    const policy: CleanupPolicy = { ...input, id: existing?.id ?? randomUUID(), lastRun: existing?.lastRun, running: existing?.running };
     await this.write([...policies.filter((p) => p.id !== policy.id), policy]);
     return policy;
   }
@@ -62,10 +69,14 @@ export class CleanupPolicies {
     await this.write(policies.filter((policy) => policy.id !== id));
   }
 
-  /** Applies a policy now, then collects garbage when it says so; records the outcome. */
+  /**
+   * Applies a policy now, then collects garbage when it says so; records the outcome. Refused
+   * while another run of it (here or on another instance sharing the storage) is in progress:
+   * without the claim, every instance's scheduler would start a due policy, and a run with a
+   * collection lasts longer than the scheduler's period.
+   */
   async run(id: string, user: string): Promise<{ applied: CleanupApplyResult; gc?: GcRunRecord }> {
-    const policy = (await this.list()).find((candidate) => candidate.id === id);
-    if (!policy) throw new PolicyNotFoundError(id);
+    const policy = await this.claim(id, { since: new Date().toISOString(), by: user, token: randomUUID() });
     let outcome: { applied: CleanupApplyResult; gc?: GcRunRecord } | undefined;
     try {
       const applied = await this.cleanup.applyCleanup(policy.rules);
@@ -83,22 +94,60 @@ export class CleanupPolicies {
     }
   }
 
-  /** Policies whose schedule is due at `now`. */
+  /** Policies whose schedule is due at `now` and that no run has claimed. */
   async due(now = Date.now()): Promise<CleanupPolicy[]> {
     return (await this.list()).filter((policy) => {
-      if (policy.everyHours === undefined) return false;
+      if (policy.everyHours === undefined || claimedAt(policy, now)) return false;
       const last = policy.lastRun ? Date.parse(policy.lastRun.at) : 0;
       return now - last >= policy.everyHours * 3_600_000;
     });
   }
 
+  /**
+   * Marks the policy as running, then reads it back: of two instances claiming at once, the one
+   * whose write landed last runs. (The file is rewritten whole, so this narrows the race rather
+   * than closing it; a double run applies rules that are already applied, and the collections
+   * are serialised by the GC lock.)
+   */
+  private async claim(id: string, running: NonNullable<CleanupPolicy["running"]>): Promise<CleanupPolicy> {
+    const current = (await this.list()).find((candidate) => candidate.id === id);
+    if (!current) throw new PolicyNotFoundError(id);
+    const since = claimedAt(current, Date.parse(running.since));
+    if (since) throw new PolicyRunningError(current.name, current.running?.by ?? "", since);
+    await this.update(id, (policy) => ({ ...policy, running }));
+    const claimed = (await this.list()).find((candidate) => candidate.id === id);
+    if (!claimed) throw new PolicyNotFoundError(id);
+    if (claimed.running?.token !== running.token) {
+      throw new PolicyRunningError(claimed.name, claimed.running?.by ?? "", claimed.running ? new Date(claimed.running.since) : new Date());
+    }
+    return claimed;
+  }
+
   private async record(id: string, lastRun: NonNullable<CleanupPolicy["lastRun"]>): Promise<void> {
+    await this.update(id, (policy) => ({ ...policy, lastRun, running: undefined }));
+  }
+
+  private async update(id: string, change: (policy: CleanupPolicy) => CleanupPolicy): Promise<void> {
     const policies = await this.list();
-    await this.write(policies.map((policy) => (policy.id === id ? { ...policy, lastRun } : policy)));
+    await this.write(policies.map((policy) => (policy.id === id ? change(policy) : policy)));
   }
 
   private write(policies: CleanupPolicy[]): Promise<void> {
     return this.driver.putContent(policiesPath, JSON.stringify(policies, null, 2));
+  }
+}
+
+/** When a run of `policy` started, if one is in progress (its claim younger than `claimMs`). */
+function claimedAt(policy: CleanupPolicy, now: number): Date | undefined {
+  if (!policy.running) return undefined;
+  const since = Date.parse(policy.running.since);
+  return now - since < claimMs ? new Date(since) : undefined;
+}
+
+export class PolicyRunningError extends Error {
+  constructor(name: string, by: string, since: Date) {
+    super(`cleanup policy ${JSON.stringify(name)} is already running (started by ${by} at ${since.toISOString()})`);
+    this.name = "PolicyRunningError";
   }
 }
 
@@ -118,9 +167,10 @@ export function schedulePolicies(policies: CleanupPolicies, logger: Logger, chec
     try {
       for (const policy of await policies.due()) {
         logger.info("running scheduled cleanup policy", { policy: policy.name });
-        await policies.run(policy.id, "schedule").catch((error: unknown) =>
-          logger.error("scheduled cleanup policy failed", { policy: policy.name, error: String(error) }),
-        );
+        await policies.run(policy.id, "schedule").catch((error: unknown) => {
+          if (error instanceof PolicyRunningError) logger.info("scheduled cleanup policy already running elsewhere", { policy: policy.name });
+          else logger.error("scheduled cleanup policy failed", { policy: policy.name, error: String(error) });
+        });
       }
     } catch (error) {
       logger.warn("cleanup schedule check failed", { error: String(error) });

@@ -101,4 +101,39 @@ describe("console API: maintenance (read-only, soft delete, cleanup, garbage col
     await caller.maintenance.deletePolicy({ id: saved.id });
     await assert.rejects(caller.maintenance.runPolicy({ id: saved.id }), (error: unknown) => error instanceof TRPCError && error.code === "NOT_FOUND");
   });
+
+  it("a policy run in progress is claimed: not due, a second run refused; a stale claim is ignored", async () => {
+    const caller = callerFor(services);
+    const saved = await caller.maintenance.savePolicy({ policy: { name: "claimed", rules: [{ repository: "nothing/*", keepLast: 1 }], gc: true, deleteUntagged: false, everyHours: 1 } });
+    const later = () => Date.now() + 2 * 3_600_000;
+    assert.equal((await services.maintenance.policies.due(later())).length, 1);
+    // A write in progress holds the run's collection, so the run stays in progress meanwhile.
+    const endWrite = services.maintenance.writes.beginWrite();
+    const first = caller.maintenance.runPolicy({ id: saved.id });
+    let [policy] = (await caller.maintenance.policies()).filter((p) => p.id === saved.id);
+    for (let i = 0; i < 100 && !policy?.running; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      [policy] = (await caller.maintenance.policies()).filter((p) => p.id === saved.id);
+    }
+    assert.equal(policy?.running?.by, "admin");
+    assert.deepEqual(await services.maintenance.policies.due(later()), [], "claimed: the scheduler leaves it alone");
+    await assert.rejects(
+      caller.maintenance.runPolicy({ id: saved.id }),
+      (error: unknown) => error instanceof TRPCError && error.code === "CONFLICT" && /already running/.test(error.message),
+    );
+    endWrite();
+    assert.equal((await first).gc?.status, "succeeded");
+    [policy] = (await caller.maintenance.policies()).filter((p) => p.id === saved.id);
+    assert.equal(policy?.running, undefined, "the claim ends with the run");
+    assert.equal(policy?.lastRun?.ok, true);
+
+    // A claim left behind by an instance that died mid-run stops nothing once it is old.
+    const file = "/docker/registry/v2/_berth/cleanup/policies.json";
+    const stored = JSON.parse((await services.maintenance.driver.getContent(file)).toString("utf8")) as { id: string; running?: unknown }[];
+    const since = new Date(Date.now() - 7 * 3_600_000).toISOString();
+    await services.maintenance.driver.putContent(file, JSON.stringify(stored.map((p) => (p.id === saved.id ? { ...p, running: { since, by: "schedule", token: "dead" } } : p))));
+    assert.equal((await services.maintenance.policies.due(later())).length, 1);
+    assert.equal((await caller.maintenance.runPolicy({ id: saved.id })).gc?.status, "succeeded");
+    await caller.maintenance.deletePolicy({ id: saved.id });
+  });
 });

@@ -1,6 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { PolicyNotFoundError, cleanupPolicyInput } from "../../gc/policies.js";
+import { PolicyNotFoundError, PolicyRunningError, cleanupPolicyInput } from "../../gc/policies.js";
 import { GcBusyError, currentGarbageCollection, listHistory } from "../../gc/runner.js";
 import { CleanupConflictError, cleanupRulesSchema } from "../../gc/cleanup.js";
 import { recordActivity } from "../../maintenance/activity.js";
@@ -19,7 +19,7 @@ function refusal(error: unknown): never {
     throw new TRPCError({ code, message: error.message, cause: error });
   }
   if (error instanceof PolicyNotFoundError) throw new TRPCError({ code: "NOT_FOUND", message: error.message, cause: error });
-  if (error instanceof GcBusyError || error instanceof ReadOnlyConflictError || error instanceof CleanupConflictError) {
+  if (error instanceof GcBusyError || error instanceof ReadOnlyConflictError || error instanceof CleanupConflictError || error instanceof PolicyRunningError) {
     throw new TRPCError({ code: "CONFLICT", message: error.message, cause: error });
   }
   throw error;
