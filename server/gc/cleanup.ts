@@ -188,12 +188,14 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
   /** Manifests of `name` that list `digest` as a child, other than those in `ignore`. */
   async function parentsOf(name: string, digest: string, ignore: Set<string> = new Set()): Promise<string[]> {
     const revisions = await listDigestDirs(driver, layout.revisionsDir(name));
+    const candidates = [...revisions.keys()].filter((candidate) => candidate !== digest && !ignore.has(candidate));
+    // One batch read for all of them; a manifest that cannot be read is nobody's parent, as below.
+    await references.load(candidates).catch(() => undefined);
     const parents: string[] = [];
-    await mapLimit([...revisions.keys()], 8, async (candidate) => {
-      if (candidate === digest || ignore.has(candidate)) return;
+    for (const candidate of candidates) {
       const refs = await references.get(candidate).catch(() => undefined);
       if (refs?.manifests.includes(digest)) parents.push(candidate);
-    });
+    }
     return parents.sort();
   }
 
@@ -264,7 +266,7 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
       const candidates = new Set([...tagsByDigest].filter(([, list]) => list.every((entry) => entry.remove)).map(([digest]) => digest));
       const refs = new Map<string, ManifestReferences | undefined>();
       await references.load(revisions);
-      await mapLimit(revisions, 8, async (digest) => refs.set(digest, await references.get(digest).catch(() => undefined)));
+      for (const digest of revisions) refs.set(digest, await references.get(digest).catch(() => undefined));
       const { remove, protectedBy } = cascade(revisions, refs, tagsByDigest, candidates);
       plans.set(name, { revisions, remove });
 

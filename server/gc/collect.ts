@@ -272,6 +272,8 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
   /** The blobs that go, once every chunk is judged (the `_layers` sweep needs all of them). */
   const doomedBlobs = Promise.all(verdicts).then((chunks) => chunks.flat());
   doomedBlobs.catch(() => undefined);
+  const doomedDigests = doomedBlobs.then((blobs) => new Set(blobs.map(({ digest }) => digest.value)));
+  doomedDigests.catch(() => undefined);
 
   const manifestsDeleted = repositories.flatMap((r) => [...r.remove].sort(compare).map((digest) => ({ repository: r.name, digest })));
   const total = manifestsDeleted.length + unmarked.length + repositories.length;
@@ -323,8 +325,6 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
   // Handled at once, so a failure of one sweep is thrown by the await below, not left unhandled.
   sweepBlobs.catch(() => undefined);
 
-  const doomedDigests = doomedBlobs.then((blobs) => new Set(blobs.map(({ digest }) => digest.value)));
-  doomedDigests.catch(() => undefined);
   const linksDeleted = { tagHistory: 0, referrers: 0, layers: 0 };
   const removeLinks = (paths: string[]) => removeAll(paths, (path) => path, () => undefined);
 

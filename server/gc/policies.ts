@@ -110,11 +110,12 @@ export class CleanupPolicies {
    * are serialised by the GC lock.)
    */
   private async claim(id: string, running: NonNullable<CleanupPolicy["running"]>): Promise<CleanupPolicy> {
-    const current = (await this.list()).find((candidate) => candidate.id === id);
+    const policies = await this.list();
+    const current = policies.find((candidate) => candidate.id === id);
     if (!current) throw new PolicyNotFoundError(id);
     const since = claimedAt(current, Date.parse(running.since));
     if (since) throw new PolicyRunningError(current.name, current.running?.by ?? "", since);
-    await this.update(id, (policy) => ({ ...policy, running }));
+    await this.write(policies.map((policy) => (policy.id === id ? { ...policy, running } : policy)));
     const claimed = (await this.list()).find((candidate) => candidate.id === id);
     if (!claimed) throw new PolicyNotFoundError(id);
     if (claimed.running?.token !== running.token) {
@@ -124,12 +125,8 @@ export class CleanupPolicies {
   }
 
   private async record(id: string, lastRun: NonNullable<CleanupPolicy["lastRun"]>): Promise<void> {
-    await this.update(id, (policy) => ({ ...policy, lastRun, running: undefined }));
-  }
-
-  private async update(id: string, change: (policy: CleanupPolicy) => CleanupPolicy): Promise<void> {
     const policies = await this.list();
-    await this.write(policies.map((policy) => (policy.id === id ? change(policy) : policy)));
+    await this.write(policies.map((policy) => (policy.id === id ? { ...policy, lastRun, running: undefined } : policy)));
   }
 
   private write(policies: CleanupPolicy[]): Promise<void> {

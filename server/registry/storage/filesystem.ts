@@ -288,7 +288,6 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-
 /** Makes the rename itself durable; best effort because not every platform can fsync a directory. */
 async function syncDirectory(dir: string): Promise<void> {
   try {
