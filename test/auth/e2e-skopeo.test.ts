@@ -12,10 +12,10 @@ import { parseConfig } from "../../server/config/load.js";
 import { createRegistry } from "../../server/registry/handler.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { makeImageLayout, sha256Digest, type ImageLayout } from "../support/images.js";
-import { missingCommands, SkopeoError, skopeoCopy, skopeoInspect } from "../support/skopeo.js";
+import { requireCommands } from "../support/commands.js";
+import { SkopeoError, skopeoCopy, skopeoInspect } from "../support/skopeo.js";
 import { capturingLogger, htpasswdText, removeDir, tempDir } from "./harness.js";
 
-const skip = missingCommands("skopeo");
 
 function assertRefusal(error: unknown): boolean {
   assert.ok(error instanceof SkopeoError, String(error));
@@ -23,7 +23,8 @@ function assertRefusal(error: unknown): boolean {
   return true;
 }
 
-describe("skopeo against Berth with token auth and its own token server", { skip }, () => {
+describe("skopeo against Berth with token auth and its own token server", () => {
+  before(() => requireCommands("skopeo"));
   let dir: string;
   let image: ImageLayout;
   let server: Server;

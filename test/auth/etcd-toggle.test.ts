@@ -15,7 +15,7 @@ import { createEtcdClient } from "../../server/etcd/client.js";
 import type { AccessController } from "../../server/registry/access.js";
 import { createRegistry } from "../../server/registry/handler.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
-import { missingCommands } from "../support/commands.js";
+import { requireCommands } from "../support/commands.js";
 import { startEtcd, type RunningEtcd } from "../support/etcd.js";
 import { makeImageLayout, type ImageLayout } from "../support/images.js";
 import { freePort } from "../support/net.js";
@@ -42,7 +42,8 @@ describe("parseEtcdAuthValue", () => {
   });
 });
 
-describe("etcd toggle with a real etcd", { skip: missingCommands("etcd") }, () => {
+describe("etcd toggle with a real etcd", () => {
+  before(() => requireCommands("etcd"));
   let etcd: RunningEtcd;
   let writer: Etcd3;
 
@@ -154,7 +155,8 @@ describe("etcd toggle with a real etcd", { skip: missingCommands("etcd") }, () =
   });
 });
 
-describe("etcd toggle end to end: Berth, LAIN's key, skopeo", { skip: missingCommands("etcd", "skopeo") }, () => {
+describe("etcd toggle end to end: Berth, LAIN's key, skopeo", () => {
+  before(() => requireCommands("etcd", "skopeo"));
   let etcd: RunningEtcd;
   let writer: Etcd3;
   let dir: string;

@@ -17,7 +17,7 @@ import { allowedActions, globToRegExp, grantAccess, parseScope, parseScopes, typ
 import { createTokenController } from "../../server/auth/token.js";
 import { createTokenServer, isTokenServerPath, type TokenServer } from "../../server/auth/token-server.js";
 import { LoginRateLimit } from "../../server/login-rate-limit.js";
-import { missingCommands } from "../support/commands.js";
+import { requireCommands } from "../support/commands.js";
 import { basicHeader, capturingLogger, htpasswdText, removeDir, startTestRegistry, tempDir, type TestRegistry } from "./harness.js";
 
 const run = promisify(execFile);
@@ -141,7 +141,8 @@ describe("token server signing key", () => {
     await assert.rejects(loadSigningKey(a.keyPath, b.certificatePath), /does not belong/);
   });
 
-  test("a configured RSA key + certificate made by openssl", { skip: missingCommands("openssl") }, async () => {
+  test("a configured RSA key + certificate made by openssl", async () => {
+    requireCommands("openssl");
     const key = join(dir, "rsa.key");
     const cert = join(dir, "rsa.pem");
     await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=rsa signer"]);

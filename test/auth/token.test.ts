@@ -15,7 +15,7 @@ import { createSelfSignedCertificate } from "../../server/auth/certs.js";
 import { libtrustKeyId } from "../../server/auth/libtrust.js";
 import { createTokenController } from "../../server/auth/token.js";
 import type { AccessController } from "../../server/registry/access.js";
-import { missingCommands } from "../support/commands.js";
+import { requireCommands } from "../support/commands.js";
 import { capturingLogger, removeDir, startTestRegistry, tempDir, type TestRegistry } from "./harness.js";
 
 const run = promisify(execFile);
@@ -280,7 +280,8 @@ describe("token auth (auth.token) through the engine", () => {
     });
   });
 
-  describe("x5c chains issued by a CA of the bundle (openssl)", { skip: missingCommands("openssl") }, () => {
+  describe("x5c chains issued by a CA of the bundle (openssl)", () => {
+    before(() => requireCommands("openssl"));
     let dir: string;
     let leaf: Signer;
     let caCertificate: X509Certificate;

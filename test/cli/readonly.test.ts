@@ -7,10 +7,11 @@ import { loadConfigWithWarnings } from "../../server/config/load.js";
 import { createLogger } from "../../server/log.js";
 import { serve, type RunningBerth } from "../../server/serve.js";
 import { startEtcd, type RunningEtcd } from "../support/etcd.js";
-import { missingCommands } from "../support/skopeo.js";
+import { requireCommands } from "../support/commands.js";
 import { berth } from "./run.js";
 
-describe("berth readonly against running instances (through etcd)", { skip: missingCommands("etcd") }, () => {
+describe("berth readonly against running instances (through etcd)", () => {
+  before(() => requireCommands("etcd"));
   let dir: string;
   let etcd: RunningEtcd;
   let running: RunningBerth;

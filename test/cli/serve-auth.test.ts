@@ -9,11 +9,13 @@ import { createLogger } from "../../server/log.js";
 import { serve, type RunningBerth } from "../../server/serve.js";
 import { makeImageLayout } from "../support/images.js";
 import { freePort } from "../support/net.js";
-import { missingCommands, skopeoCopy } from "../support/skopeo.js";
+import { requireCommands } from "../support/commands.js";
+import { skopeoCopy } from "../support/skopeo.js";
 
 // The whole process as an operator configures it: token auth with Berth as its own token server,
 // its key and certificate generated on first start (no rootcertbundle to prepare).
-describe("serve with token auth and the built-in token server", { skip: missingCommands("skopeo") }, () => {
+describe("serve with token auth and the built-in token server", () => {
+  before(() => requireCommands("skopeo"));
   let dir: string;
   let running: RunningBerth;
   let registry: string;

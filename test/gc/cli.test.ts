@@ -10,7 +10,7 @@ import { listHistory } from "../../server/gc/runner.js";
 import { ReadOnlyState } from "../../server/maintenance/readonly.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { startEtcd, type RunningEtcd } from "../support/etcd.js";
-import { missingCommands } from "../support/skopeo.js";
+import { requireCommands } from "../support/commands.js";
 import { copyStorage, deleteManifest, difference, pushBlob, pushImage, removeDir, sorted, startBerth, storageBlobs, storageFiles, storageRevisions, tempDir, type PushedImage } from "./harness.js";
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -127,7 +127,8 @@ describe("berth garbage-collect", () => {
   });
 });
 
-describe("berth garbage-collect with etcd configured", { skip: missingCommands("etcd") }, () => {
+describe("berth garbage-collect with etcd configured", () => {
+  before(() => requireCommands("etcd"));
   let etcd: RunningEtcd;
   let scratch: string;
   let client: Etcd3;

@@ -18,6 +18,7 @@ import { ReadOnlyState, WriteTracker } from "../../server/maintenance/readonly.j
 import { createRegistry, type Registry } from "../../server/registry/handler.js";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
+import { requireCommands } from "../support/commands.js";
 import { findDistribution } from "../support/distribution.js";
 import { blobPath, type ImageLayout } from "../support/images.js";
 import { skopeoCopy } from "../support/skopeo.js";
@@ -262,8 +263,8 @@ export interface DistributionGcResult {
 
 /** `docker-registry garbage-collect [--delete-untagged] config.yml` on `root`. */
 export async function distributionGarbageCollect(root: string, options: { deleteUntagged?: boolean; dryRun?: boolean } = {}): Promise<DistributionGcResult> {
-  const binary = findDistribution();
-  if (!binary) throw new Error("docker-registry is not installed");
+  requireCommands("docker-registry");
+  const binary = findDistribution()!;
   const configDir = await tempDir("dist-config");
   const config = join(configDir, "config.yml");
   await writeFile(

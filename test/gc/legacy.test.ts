@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { collectGarbage } from "../../server/gc/collect.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
-import { missingCommands } from "../support/skopeo.js";
+import { requireCommands } from "../support/commands.js";
 import { copyStorage, difference, distributionGarbageCollect, removeDir, sorted, startBerth, storageBlobs, storageRevisions, tempDir, writeStorageFile } from "./harness.js";
 
 /**
@@ -12,7 +12,8 @@ import { copyStorage, difference, distributionGarbageCollect, removeDir, sorted,
  * layers are `fsLayers[].blobSum`. Berth never accepts new ones, but its collector must see what
  * they reference, exactly as distribution's does.
  */
-describe("garbage collection of schema1 manifests left by old registries", { skip: missingCommands("docker-registry") }, () => {
+describe("garbage collection of schema1 manifests left by old registries", () => {
+  before(() => requireCommands("docker-registry"));
   let scratch: string;
   let pristine: string;
   const blobs: Record<string, string> = {};

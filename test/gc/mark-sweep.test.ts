@@ -6,7 +6,8 @@ import { collectGarbage, type GcReport } from "../../server/gc/collect.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { startDistribution } from "../support/distribution.js";
 import { makeImageLayout, type ImageLayout } from "../support/images.js";
-import { missingCommands, skopeoCopy } from "../support/skopeo.js";
+import { requireCommands } from "../support/commands.js";
+import { skopeoCopy } from "../support/skopeo.js";
 import {
   assertPullsIdentical,
   copyStorage,
@@ -27,7 +28,6 @@ import {
   type PushedArtifact,
 } from "./harness.js";
 
-const skip = missingCommands("skopeo", "docker-registry");
 
 /**
  * One storage, filled through Berth's HTTP API by real skopeo pushes and soft deletes, then copied
@@ -42,7 +42,8 @@ const skip = missingCommands("skopeo", "docker-registry");
  *   app/multi:latest  two-platform OCI index; its children are untagged (upstream #3178)
  *   shared/one:v1, shared/two:v1  the same image S in two repositories; shared/one's is deleted
  */
-describe("mark and sweep against distribution's layout", { skip }, () => {
+describe("mark and sweep against distribution's layout", () => {
+  before(() => requireCommands("skopeo", "docker-registry"));
   let scratch: string;
   let pristine: string;
   let A1: ImageLayout;

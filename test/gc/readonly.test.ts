@@ -5,7 +5,7 @@ import { Etcd3 } from "etcd3";
 import { etcdKeys } from "../../server/etcd/keys.js";
 import { ReadOnlyConflictError, ReadOnlyState, WriteTracker, type ReadOnlyStatus } from "../../server/maintenance/readonly.js";
 import { startEtcd, type RunningEtcd } from "../support/etcd.js";
-import { missingCommands } from "../support/skopeo.js";
+import { requireCommands } from "../support/commands.js";
 import { OCI_MANIFEST, pushBlob, pushImage, putManifest, removeDir, sha256, startBerth, startCrashingHolder, tempDir, waitFor, type GcBerth } from "./harness.js";
 
 describe("in-flight write tracker", () => {
@@ -117,7 +117,8 @@ describe("read-only state in one process", () => {
   });
 });
 
-describe("read-only state shared through etcd", { skip: missingCommands("etcd") }, () => {
+describe("read-only state shared through etcd", () => {
+  before(() => requireCommands("etcd"));
   let etcd: RunningEtcd;
   const clients: Etcd3[] = [];
   const states: ReadOnlyState[] = [];

@@ -12,7 +12,7 @@ import type { RegistryEvent } from "../../server/registry/events.js";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { startEtcd, type RunningEtcd } from "../support/etcd.js";
-import { missingCommands } from "../support/skopeo.js";
+import { requireCommands } from "../support/commands.js";
 import {
   deleteManifest,
   pushImage,
@@ -278,7 +278,8 @@ describe("garbage collection on a running registry", () => {
   });
 });
 
-describe("garbage collection across instances (etcd)", { skip: missingCommands("etcd") }, () => {
+describe("garbage collection across instances (etcd)", () => {
+  before(() => requireCommands("etcd"));
   let etcd: RunningEtcd;
   let root: string;
   let berth: GcBerth;

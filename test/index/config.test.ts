@@ -7,7 +7,6 @@ import { validateConfigText } from "../../server/config/validate.js";
 import { parseMysqlDsn } from "../../server/index/dsn.js";
 import { indexSettings } from "../../server/index/settings.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
-import { mariadbMissing } from "../support/mariadb.js";
 import { mariadb } from "./backends.js";
 
 const config = (index: string) => `version: 0.1\nstorage:\n  inmemory:\nconsole:\n  index:\n${index}`;
@@ -45,7 +44,7 @@ describe("console.index configuration", () => {
     assert.equal(plain.config && indexSettings(plain.config).database.backend, "sqlite");
   });
 
-  it("reaches the database in a dry run", { skip: mariadbMissing() }, async () => {
+  it("reaches the database in a dry run", async () => {
     const dsn = await (await mariadb()).createDatabase();
     const check = async (value: string) => {
       const result = await validateConfigText(config(`    backend: mysql\n    dsn: "${value}"\n`), { env: {} });

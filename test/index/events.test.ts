@@ -22,7 +22,7 @@ async function snapshot(index: MetadataIndex) {
 }
 
 for (const backend of indexBackends) {
-  describe(`metadata index fed by registry events (${backend.name})`, { skip: backend.skip }, () => {
+  describe(`metadata index fed by registry events (${backend.name})`, () => {
     let r: TestRegistry;
     let t: IndexUnderTest;
 

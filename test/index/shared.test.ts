@@ -9,11 +9,10 @@ import { createCaller } from "../../server/api/root.js";
 import type { ApiContext } from "../../server/api/trpc.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { pushImage, startRegistry, type TestRegistry } from "../http/harness.js";
-import { mariadbMissing } from "../support/mariadb.js";
 import { mariadb } from "./backends.js";
 import { deleteRef, openIndex, tempDir, type IndexUnderTest } from "./helpers.js";
 
-describe("two instances sharing one MariaDB index", { skip: mariadbMissing() }, () => {
+describe("two instances sharing one MariaDB index", () => {
   let dir: string;
   let a: TestRegistry;
   let b: TestRegistry;

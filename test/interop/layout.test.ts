@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startDistribution, type DistributionRegistry } from "../support/distribution.js";
 import { makeImageLayout, sha256Digest, type ImageLayout, type Platform } from "../support/images.js";
-import { missingCommands, skopeoCopy, skopeoInspect, skopeoListTags } from "../support/skopeo.js";
+import { requireCommands } from "../support/commands.js";
+import { skopeoCopy, skopeoInspect, skopeoListTags } from "../support/skopeo.js";
 import {
   assertBlobsIdentical,
   assertRoundTrip,
@@ -96,9 +97,9 @@ async function readLink(root: string, path: string): Promise<string> {
   return readFile(join(root, "docker/registry/v2/repositories", path), "utf8");
 }
 
-const skipRegistries = missingCommands("skopeo", "docker-registry");
 
-describe("Berth writes, distribution reads", { skip: skipRegistries }, () => {
+describe("Berth writes, distribution reads", () => {
+  before(() => requireCommands("skopeo", "docker-registry"));
   let work: string;
   let root: string;
   let images: Images;
@@ -162,7 +163,8 @@ describe("Berth writes, distribution reads", { skip: skipRegistries }, () => {
   });
 });
 
-describe("distribution writes, Berth reads", { skip: skipRegistries }, () => {
+describe("distribution writes, Berth reads", () => {
+  before(() => requireCommands("skopeo", "docker-registry"));
   let work: string;
   let root: string;
   let images: Images;

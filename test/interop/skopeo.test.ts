@@ -7,7 +7,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { blobPath, makeImageLayout, OCI_INDEX, OCI_MANIFEST, sha256Digest, type ImageLayout, type Platform } from "../support/images.js";
-import { missingCommands, SkopeoError, skopeoCopy, skopeoDelete, skopeoInspect, skopeoListTags } from "../support/skopeo.js";
+import { requireCommands } from "../support/commands.js";
+import { SkopeoError, skopeoCopy, skopeoDelete, skopeoInspect, skopeoListTags } from "../support/skopeo.js";
 import {
   assertBlobsIdentical,
   assertRoundTrip,
@@ -35,9 +36,9 @@ interface ImageConfig {
   config?: { Env?: string[] };
 }
 
-const skip = missingCommands("skopeo");
 
-describe("skopeo against Berth", { skip }, () => {
+describe("skopeo against Berth", () => {
+  before(() => requireCommands("skopeo"));
   let work: string;
   let berth: BerthServer | undefined;
   let single: ImageLayout;

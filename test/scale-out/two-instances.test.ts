@@ -1,8 +1,7 @@
 /**
  * Two `berth serve` processes on one bucket (Ceph radosgw), one `http.secret` and one etcd, and
  * no memory in common: requests alternate between them the way a load balancer without
- * stickiness would send them. Skipped (with the install command) when Ceph, etcd or skopeo is
- * missing.
+ * stickiness would send them.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -15,18 +14,19 @@ import { ConsoleUsers } from "../../server/console-auth/users.js";
 import { createLogger } from "../../server/log.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { buildImage, eventually, pushBlob, pushImage, putManifest, sha256, type Bytes } from "../http/harness.js";
-import { cephMissing, startCeph, type RunningCeph } from "../support/ceph.js";
+import { cephCommands, startCeph, type RunningCeph } from "../support/ceph.js";
+import { requireCommands } from "../support/commands.js";
 import { startEtcd, type RunningEtcd } from "../support/etcd.js";
 import { makeImageLayout } from "../support/images.js";
-import { missingCommands, skopeoCopy, skopeoInspect } from "../support/skopeo.js";
+import { skopeoCopy, skopeoInspect } from "../support/skopeo.js";
 import { startInstance, type BerthInstance } from "./instances.js";
 
-const missing = cephMissing() || missingCommands("etcd", "skopeo");
 const password = "scale-out-admin";
 /** Bound for what travels through etcd (a watch event) before both instances agree. */
 const etcdPropagationMs = 5_000;
 
-describe("two Berth instances on one bucket, one secret, one etcd", { skip: missing }, () => {
+describe("two Berth instances on one bucket, one secret, one etcd", () => {
+  before(() => requireCommands(...cephCommands, "etcd", "skopeo"));
   let dir: string;
   let ceph: RunningCeph;
   let etcd: RunningEtcd;

@@ -21,29 +21,11 @@ import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/pro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { findCommand } from "./commands.js";
+import { findCommand, requireCommands } from "./commands.js";
 import { freePort, waitForHttp } from "./net.js";
 
-/** The Debian packages that provide everything startCeph runs. */
-export const cephPackages = ["ceph-mon", "ceph-osd", "radosgw", "ceph-common"] as const;
-export const cephInstallHint = `apt-get install -y --no-install-recommends ${cephPackages.join(" ")}`;
-
-/** Binaries startCeph runs, with the package each comes from. */
-const binaries: Record<string, string> = {
-  monmaptool: "ceph-mon",
-  "ceph-mon": "ceph-mon",
-  "ceph-osd": "ceph-osd",
-  radosgw: "radosgw",
-  "radosgw-admin": "radosgw",
-  ceph: "ceph-common",
-};
-
-/** A skip reason for `describe(..., { skip })` when Ceph is not installed, else false. */
-export function cephMissing(): string | false {
-  const missing = Object.keys(binaries).filter((name) => findCommand(name) === null && findCommand(`/usr/bin/${name}`) === null);
-  if (missing.length === 0) return false;
-  return `ceph not installed (missing ${missing.join(", ")}): ${cephInstallHint}`;
-}
+/** Binaries startCeph runs (commands.ts names the Debian package of each). */
+export const cephCommands = ["monmaptool", "ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "ceph"];
 
 export interface RunningCeph {
   /** radosgw's S3 endpoint, e.g. `http://127.0.0.1:41234`. */
@@ -80,8 +62,7 @@ const ATTEMPTS = 3;
 
 /** Starts a one-node cluster on loopback; see the file comment. */
 export async function startCeph(options: CephOptions = {}): Promise<RunningCeph> {
-  const reason = cephMissing();
-  if (reason) throw new Error(reason);
+  requireCommands(...cephCommands);
   let lastError: unknown;
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     try {
@@ -285,9 +266,8 @@ function cephEnv(): NodeJS.ProcessEnv {
 }
 
 function binary(name: string): string {
-  const found = findCommand(name) ?? findCommand(`/usr/bin/${name}`);
-  if (found === null) throw new Error(`${name} is not installed (Debian package ${binaries[name]}): ${cephInstallHint}`);
-  return found;
+  requireCommands(name);
+  return findCommand(name)!;
 }
 
 /** Runs a tool to completion; fails with its output on a non-zero exit or at the deadline. */

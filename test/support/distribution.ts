@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { findCommand } from "./commands.js";
+import { findCommand, requireCommands } from "./commands.js";
 import { startServerProcess } from "./process.js";
 
 export interface DistributionOptions {
@@ -35,12 +35,12 @@ export interface DistributionRegistry {
 }
 
 export function findDistribution(): string | null {
-  return findCommand("docker-registry") ?? findCommand("/usr/bin/docker-registry");
+  return findCommand("docker-registry");
 }
 
 export async function startDistribution(options: DistributionOptions = {}): Promise<DistributionRegistry> {
-  const binary = options.binary ?? findDistribution();
-  if (binary === null) throw new Error("docker-registry (CNCF distribution) is not installed: not on PATH nor at /usr/bin");
+  if (!options.binary) requireCommands("docker-registry");
+  const binary = options.binary ?? findDistribution()!;
   const work = await mkdtemp(join(tmpdir(), "berth-distribution-"));
   const root = resolve(options.root ?? join(work, "storage"));
   const cleanup = async (): Promise<void> => {

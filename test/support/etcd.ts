@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findCommand } from "./commands.js";
+import { findCommand, requireCommands } from "./commands.js";
 import { freePort, waitForHttp } from "./net.js";
 
 export interface RunningEtcd {
@@ -16,8 +16,8 @@ export interface RunningEtcd {
 
 /** Starts Debian's real etcd on free loopback ports with a throwaway data directory. */
 export async function startEtcd(): Promise<RunningEtcd> {
-  const binary = findCommand("etcd");
-  if (!binary) throw new Error("etcd is not installed (Debian package etcd-server)");
+  requireCommands("etcd");
+  const binary = findCommand("etcd")!;
   const dir = await mkdtemp(join(tmpdir(), "berth-etcd-"));
   const clientPort = await freePort();
   const peerPort = await freePort();

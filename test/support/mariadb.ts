@@ -8,18 +8,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
-import { findCommand } from "./commands.js";
+import { findCommand, requireCommands } from "./commands.js";
 import { freePort } from "./net.js";
-
-/** mariadbd lives in /usr/sbin, often not on a user's PATH. */
-const sbin = ["/usr/sbin", "/usr/local/sbin"];
-const binaries = ["mariadbd", "mariadb-install-db"];
-
-/** A skip reason for `describe(..., { skip })` when MariaDB is not installed, else false. */
-export function mariadbMissing(): string | false {
-  const missing = binaries.filter((name) => findCommand(name, sbin) === null);
-  return missing.length === 0 ? false : `MariaDB not installed (missing ${missing.join(", ")}): apt-get install -y mariadb-server`;
-}
 
 export interface RunningMariaDb {
   port: number;
@@ -34,8 +24,7 @@ let databases = 0;
 
 /** Starts mariadbd; rejects with its error log when it does not come up within `timeoutMs`. */
 export async function startMariaDb(timeoutMs = 60_000): Promise<RunningMariaDb> {
-  const reason = mariadbMissing();
-  if (reason) throw new Error(reason);
+  requireCommands("mariadbd", "mariadb-install-db");
   const dir = await mkdtemp(join(tmpdir(), "berth-mariadb-"));
   const datadir = join(dir, "data");
   const socket = join(dir, "mysqld.sock");
@@ -43,7 +32,7 @@ export async function startMariaDb(timeoutMs = 60_000): Promise<RunningMariaDb> 
   // mariadbd refuses to run as root unless told which user to be.
   const user = userInfo().username;
   const install = spawnSync(
-    findCommand("mariadb-install-db", sbin)!,
+    findCommand("mariadb-install-db")!,
     ["--no-defaults", `--datadir=${datadir}`, `--user=${user}`, "--auth-root-authentication-method=normal", "--skip-test-db"],
     { encoding: "utf8" },
   );
@@ -53,7 +42,7 @@ export async function startMariaDb(timeoutMs = 60_000): Promise<RunningMariaDb> 
   }
   const port = await freePort();
   const child = spawn(
-    findCommand("mariadbd", sbin)!,
+    findCommand("mariadbd")!,
     [
       "--no-defaults",
       `--datadir=${datadir}`,

@@ -6,9 +6,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findCommand } from "./commands.js";
-
-export { findCommand, hasCommand, missingCommands } from "./commands.js";
+import { findCommand, requireCommands } from "./commands.js";
 
 /** `user:password`, as skopeo's --creds flags take it, or the two parts. */
 export type Credentials = string | { username: string; password: string };
@@ -63,11 +61,9 @@ function isolatedEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 /** Runs `skopeo --insecure-policy ARGS...`; the policy flag spares us an /etc/containers/policy.json. */
 export function skopeo(args: string[], options: SkopeoRunOptions = {}): Promise<SkopeoResult> {
-  const binary = findCommand("skopeo");
+  requireCommands("skopeo");
+  const binary = findCommand("skopeo")!;
   const fullArgs = ["--insecure-policy", ...args];
-  if (binary === null) {
-    return Promise.reject(new SkopeoError(fullArgs, null, "", "skopeo is not installed (not found on PATH)"));
-  }
   return new Promise((resolve, reject) => {
     execFile(
       binary,

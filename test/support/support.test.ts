@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
-import { hasCommand, missingCommands } from "./commands.js";
+import { requireCommands } from "./commands.js";
 import { startDistribution, type DistributionRegistry } from "./distribution.js";
 import {
   blobPath,
@@ -229,7 +229,8 @@ describe("images", () => {
     await verifyLayout(again, [200], [{ os: "linux", architecture: "amd64" }]);
   });
 
-  test("layers are readable by the system tar", { skip: hasCommand("tar") ? false : "tar not on PATH" }, async () => {
+  test("layers are readable by the system tar", async () => {
+    requireCommands("tar");
     const layout = await makeImageLayout(freshDir("tar"), { layers: [1_234], seed: 5 });
     const layer = layout.manifests[0]!.layers[0]!;
     const { stdout } = await promisify(execFile)("tar", ["-tvzf", blobPath(layout.dir, layer.digest)]);
@@ -263,9 +264,8 @@ describe("net", () => {
   });
 });
 
-const skipRegistry = missingCommands("skopeo", "docker-registry");
-
-describe("skopeo against docker-registry", { skip: skipRegistry }, () => {
+describe("skopeo against docker-registry", () => {
+  before(() => requireCommands("skopeo", "docker-registry"));
   let registry: DistributionRegistry;
   let single: ImageLayout;
   let multi: ImageLayout;
