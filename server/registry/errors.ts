@@ -1,6 +1,9 @@
 /**
  * Every error the registry API can answer, declared once with its HTTP status. Handlers throw
- * `RegistryError`; the dispatcher renders it as the spec's JSON body.
+ * `RegistryError`; the dispatcher renders it as the spec's JSON body. Clients match on these
+ * codes, so the list holds only the OCI distribution-spec's codes and the few more that Docker
+ * Registry HTTP API V2 (distribution) defines: TAG_INVALID, MANIFEST_UNVERIFIED, RANGE_INVALID,
+ * PAGINATION_NUMBER_INVALID, UNAVAILABLE and UNKNOWN. Never add one of Berth's own.
  */
 export const errorCodes = {
   BLOB_UNKNOWN: { status: 404, message: "blob unknown to registry" },
@@ -21,8 +24,6 @@ export const errorCodes = {
   TOOMANYREQUESTS: { status: 429, message: "too many requests" },
   RANGE_INVALID: { status: 416, message: "invalid content range" },
   PAGINATION_NUMBER_INVALID: { status: 400, message: "invalid number of results requested" },
-  NOT_FOUND: { status: 404, message: "not found" },
-  METHOD_UNKNOWN: { status: 405, message: "method not allowed for this endpoint" },
   UNAVAILABLE: { status: 503, message: "service unavailable" },
   UNKNOWN: { status: 500, message: "unknown error" },
 } as const;

@@ -137,7 +137,9 @@ export function createRegistry(options: RegistryOptions): Registry {
     const path = queryStart < 0 ? url : url.slice(0, queryStart);
     const query = new URLSearchParams(queryStart < 0 ? "" : url.slice(queryStart + 1));
     const route = matchRoute(path);
-    if (!route) throw new RegistryError("NOT_FOUND", { path }, "no such endpoint");
+    // The spec has no code of its own for an unknown endpoint; UNSUPPORTED ("missing
+    // implementation") is the one that fits, with the 404 that HTTP gives a path nothing serves.
+    if (!route) throw new RegistryError("UNSUPPORTED", { path }, "no such endpoint in the registry API", { status: 404 });
     seen.route = route.kind;
     const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET");
     const handlers: Partial<Record<Method, (ctx: RequestContext, route: Route) => Promise<void>>> = routes[route.kind] as never;

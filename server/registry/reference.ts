@@ -74,7 +74,15 @@ export function parseDigest(value: string): Digest {
 /** A manifest reference: a digest if it has the shape of one, a tag otherwise. */
 export type ManifestReference = { kind: "digest"; digest: Digest } | { kind: "tag"; tag: string };
 
-export function parseReference(reference: string): ManifestReference {
+/**
+ * `invalidTag` is the answer to a reference that is neither: TAG_INVALID where it would create a
+ * tag, MANIFEST_UNKNOWN where it looks one up (no manifest can have such a tag, and the spec's
+ * conformance suite expects a pull of one to get 404).
+ */
+export function parseReference(reference: string, invalidTag: "TAG_INVALID" | "MANIFEST_UNKNOWN" = "TAG_INVALID"): ManifestReference {
   if (reference.includes(":")) return { kind: "digest", digest: parseDigest(reference) };
+  if (invalidTag === "MANIFEST_UNKNOWN" && !isValidTag(reference)) {
+    throw new RegistryError("MANIFEST_UNKNOWN", { tag: reference }, "manifest unknown: the reference is not a valid tag");
+  }
   return { kind: "tag", tag: parseTag(reference) };
 }

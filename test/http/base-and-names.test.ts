@@ -24,10 +24,21 @@ describe("GET /v2/ and unknown endpoints", () => {
     assert.equal((await res.arrayBuffer()).byteLength, 0);
   });
 
-  it("answers an unknown path under /v2/ with a 404 JSON error", async () => {
+  it("answers an unknown path under /v2/ with 404 and the spec's UNSUPPORTED", async () => {
     for (const path of ["/v2/foo", "/v2/foo/bar", "/v2/foo/blobs", "/v2/foo/manifests/", "/v3/"]) {
-      const res = await r.fetch(path);
-      await expectError(res, 404, "NOT_FOUND");
+      for (const method of ["GET", "PUT", "DELETE"]) {
+        const res = await r.fetch(path, { method });
+        await expectError(res, 404, "UNSUPPORTED");
+      }
+    }
+  });
+
+  it("answers a method no endpoint knows with 405 UNSUPPORTED", async () => {
+    for (const method of ["OPTIONS", "TRACE", "PROPFIND"]) {
+      const res = await rawRequest(r.base, method, "/v2/foo/manifests/latest");
+      assert.equal(res.status, 405, `${method}: ${res.body.toString()}`);
+      assert.equal(rawErrorCode(res), "UNSUPPORTED");
+      assert.equal(res.headers.allow, "GET, HEAD, PUT, DELETE");
     }
   });
 

@@ -11,7 +11,7 @@ export const manifestSizeLimit = 4 * 1024 * 1024;
 
 export async function getManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
   const { req, res, services } = ctx;
-  const ref = parseReference(reference);
+  const ref = parseReference(reference, "MANIFEST_UNKNOWN");
   let manifest: StoredManifest;
   if (ref.kind === "tag") {
     const digest = await services.tags.resolve(name, ref.tag);
@@ -51,7 +51,7 @@ export async function putManifest(ctx: RequestContext, name: string, reference: 
 /** By tag: removes the tag only. By digest: removes the manifest and every tag on it. */
 export async function deleteManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
   const { res, services } = ctx;
-  const ref = parseReference(reference);
+  const ref = parseReference(reference, "MANIFEST_UNKNOWN");
   if (!services.deleteEnabled()) throw deletesDisabled();
   if (ref.kind === "tag") await services.tags.untag(name, ref.tag);
   else await services.manifests.delete(name, ref.digest);
