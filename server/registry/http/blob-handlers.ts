@@ -58,16 +58,17 @@ export function deletesDisabled(): RegistryError {
 /**
  * A single `bytes=start-end` or `bytes=-suffix` range as [start, end) within `size`;
  * undefined for no (or an ignorable multi-) range, "unsatisfiable" for one outside the blob.
+ * On an empty blob a non-zero suffix is satisfiable and means the whole blob (RFC 9110 14.1.1),
+ * which no Content-Range can describe: undefined, so the empty blob is served with a 200.
  */
 export function parseRange(header: string | undefined, size: number): [number, number] | "unsatisfiable" | undefined {
   if (!header) return undefined;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match || (match[1] === "" && match[2] === "")) return undefined;
-  if (size === 0) return "unsatisfiable";
   if (match[1] === "") {
     const suffix = Number(match[2]);
     if (suffix === 0) return "unsatisfiable";
-    return [Math.max(0, size - suffix), size];
+    return size === 0 ? undefined : [Math.max(0, size - suffix), size];
   }
   const start = Number(match[1]);
   const last = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
