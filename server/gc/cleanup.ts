@@ -136,6 +136,11 @@ export interface CleanupServiceOptions {
   /** The engine's stores (`registry.services`): deletes go through the same code (and events) as the API. */
   manifests: ManifestStore;
   tags: TagStore;
+  /**
+   * `storage.delete.enabled` (the engine's hook, read per call so a reload applies): the console
+   * deletes only what `DELETE /v2/...` could, so a registry configured to keep everything does.
+   */
+  deleteEnabled: () => boolean;
   /** Deletes are refused while this says read-only. */
   readOnly?: { isReadOnly(): boolean };
   /** Deletes count as writes in progress (a garbage collection waits for them). */
@@ -153,6 +158,14 @@ export interface CleanupService {
    * confirmed) exactly, skipping entries that storage changed since.
    */
   applyCleanup(rules: CleanupRule[], options?: { preview?: CleanupPreview }): Promise<CleanupApplyResult>;
+}
+
+/** Deletes asked for while `storage.delete.enabled` is off. */
+export class DeletesDisabledError extends Error {
+  constructor() {
+    super("deletes are disabled on this registry: set storage.delete.enabled to true in config.yml to delete manifests and tags");
+    this.name = "DeletesDisabledError";
+  }
 }
 
 /** A soft delete that would break a kept manifest (deleting a child of a tagged index). */
@@ -173,7 +186,12 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
 
   const references = new ManifestReferencesReader(batchOf(driver));
 
+  function requireDeletes(): void {
+    if (!options.deleteEnabled()) throw new DeletesDisabledError();
+  }
+
   async function write<T>(run: () => Promise<T>): Promise<T> {
+    requireDeletes();
     const end = options.writes?.beginWrite();
     try {
       if (options.readOnly?.isReadOnly()) {
@@ -351,6 +369,8 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
   }
 
   async function applyCleanup(rules: CleanupRule[], applyOptions: { preview?: CleanupPreview } = {}): Promise<CleanupApplyResult> {
+    // Before the preview's walk of every repository, not only before its deletes.
+    requireDeletes();
     const preview = applyOptions.preview ?? (await previewCleanup(rules));
     const deleted: CleanupManifest[] = [];
     const untagged: CleanupApplyResult["untagged"] = [];

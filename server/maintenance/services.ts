@@ -37,7 +37,7 @@ export function createMaintenance(options: {
   logger: Logger;
 }): MaintenanceServices {
   const { driver, services, readOnly, writes, logger } = options;
-  const cleanup = createCleanupService({ driver, manifests: services.manifests, tags: services.tags, readOnly, writes, logger });
+  const cleanup = createCleanupService({ driver, manifests: services.manifests, tags: services.tags, deleteEnabled: services.deleteEnabled, readOnly, writes, logger });
   const collect: MaintenanceServices["collect"] = ({ user, dryRun, deleteUntagged, onStarted }) =>
     runGarbageCollection({
       driver,

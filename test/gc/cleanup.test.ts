@@ -36,6 +36,7 @@ describe("soft delete and untag", () => {
       driver: berth.driver,
       manifests: berth.registry.services.manifests,
       tags: berth.registry.services.tags,
+      deleteEnabled: berth.registry.services.deleteEnabled,
       readOnly: berth.readOnly,
       writes: berth.writes,
     });
@@ -132,7 +133,12 @@ describe("cleanup rules", () => {
   before(async () => {
     root = await tempDir("cleanup");
     berth = await startBerth(root);
-    cleanup = createCleanupService({ driver: berth.driver, manifests: berth.registry.services.manifests, tags: berth.registry.services.tags });
+    cleanup = createCleanupService({
+      driver: berth.driver,
+      manifests: berth.registry.services.manifests,
+      tags: berth.registry.services.tags,
+      deleteEnabled: berth.registry.services.deleteEnabled,
+    });
     const first = await pushImage(berth.url, "ci/app", "t1", { layers: [700, 300] });
     base = { digest: first.layers[0]!, size: 700 };
     images.t1 = first;

@@ -16,13 +16,13 @@ import type { StorageDriver } from "../../server/registry/storage/driver.js";
  */
 export async function createTestApiServices(
   driver: StorageDriver,
-  options: { logger?: Logger; loginLimit?: LoginRateLimit } = {},
+  options: { logger?: Logger; loginLimit?: LoginRateLimit; deleteEnabled?: () => boolean } = {},
 ): Promise<ApiServices> {
   const logger = options.logger ?? createLogger({ level: "error", write: () => undefined });
   const readOnly = await ReadOnlyState.create({ logger });
   const writes = new WriteTracker();
   const config = parseConfig(defaultConfigDocument());
-  const registry = createRegistry({ driver, logger, secret: "test", deleteEnabled: true, readOnly: () => readOnly.isReadOnly(), writes });
+  const registry = createRegistry({ driver, logger, secret: "test", deleteEnabled: options.deleteEnabled ?? true, readOnly: () => readOnly.isReadOnly(), writes });
   return {
     registry,
     version: "test",

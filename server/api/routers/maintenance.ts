@@ -2,7 +2,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { PolicyNotFoundError, PolicyRunningError, cleanupPolicyInput } from "../../gc/policies.js";
 import { GcBusyError, currentGarbageCollection, listHistory } from "../../gc/runner.js";
-import { CleanupConflictError, cleanupRulesSchema } from "../../gc/cleanup.js";
+import { CleanupConflictError, DeletesDisabledError, cleanupRulesSchema } from "../../gc/cleanup.js";
 import { recordActivity } from "../../maintenance/activity.js";
 import { ReadOnlyConflictError } from "../../maintenance/readonly.js";
 import { RegistryError } from "../../registry/errors.js";
@@ -19,6 +19,7 @@ function refusal(error: unknown): never {
     throw new TRPCError({ code, message: error.message, cause: error });
   }
   if (error instanceof PolicyNotFoundError) throw new TRPCError({ code: "NOT_FOUND", message: error.message, cause: error });
+  if (error instanceof DeletesDisabledError) throw new TRPCError({ code: "PRECONDITION_FAILED", message: error.message, cause: error });
   if (error instanceof GcBusyError || error instanceof ReadOnlyConflictError || error instanceof CleanupConflictError || error instanceof PolicyRunningError) {
     throw new TRPCError({ code: "CONFLICT", message: error.message, cause: error });
   }
