@@ -5,6 +5,7 @@ import type { AuthConfig } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import type { AccessController } from "../registry/access.js";
 import { createHtpasswdController } from "./basic.js";
+import { parseJwks } from "./jwks.js";
 import { readCertificateBundle } from "./certs.js";
 import { createSillyController } from "./silly.js";
 import { createTokenController } from "./token.js";
@@ -28,9 +29,7 @@ export class AuthSetupError extends Error {
 
 function readJwks(path: string): JWK[] {
   try {
-    const parsed = JSON.parse(readFileSync(path, "utf8")) as { keys?: unknown };
-    if (!Array.isArray(parsed.keys)) throw new Error('no "keys" list');
-    return parsed.keys as JWK[];
+    return parseJwks(readFileSync(path, "utf8"));
   } catch (error) {
     throw new AuthSetupError(`auth.token.jwks: ${path} is not a usable JSON Web Key Set (${(error as Error).message})`, { cause: error });
   }

@@ -3,9 +3,7 @@ import { readFileSync, statSync, type Stats } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { compare, hash } from "bcryptjs";
 import type { Logger } from "../log.js";
-
-/** bcrypt as `htpasswd -B` writes it ($2y$), and the other bcrypt prefixes ($2a$, $2b$). */
-const bcryptHash = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+import { parseHtpasswd } from "./htpasswd-entries.js";
 
 export class HtpasswdError extends Error {
   constructor(
@@ -15,41 +13,6 @@ export class HtpasswdError extends Error {
     super(message);
     this.name = "HtpasswdError";
   }
-}
-
-export interface ParsedHtpasswd {
-  /** user → bcrypt hash */
-  users: Map<string, string>;
-  /** One message per refused line ("users.htpasswd line 3: ..."). */
-  problems: string[];
-  /** Accepted but suspicious: a user listed twice (the later entry wins). */
-  warnings: string[];
-}
-
-/** Reads `user:hash` lines; blank lines and `#` comments are skipped; only bcrypt hashes are accepted. */
-export function parseHtpasswd(text: string, source = "htpasswd"): ParsedHtpasswd {
-  const users = new Map<string, string>();
-  const problems: string[] = [];
-  const warnings: string[] = [];
-  text.split(/\r?\n/).forEach((raw, index) => {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) return;
-    const where = `${source} line ${index + 1}`;
-    const colon = line.indexOf(":");
-    if (colon <= 0) {
-      problems.push(`${where}: expected "user:bcrypt-hash"`);
-      return;
-    }
-    const user = line.slice(0, colon);
-    const hashed = line.slice(colon + 1);
-    if (!bcryptHash.test(hashed)) {
-      problems.push(`${where}: the password of "${user}" is not a bcrypt hash ($2a$, $2b$ or $2y$); create entries with \`htpasswd -B\``);
-      return;
-    }
-    if (users.has(user)) warnings.push(`${where}: "${user}" appears again; the later entry wins`);
-    users.set(user, hashed);
-  });
-  return { users, problems, warnings };
 }
 
 function signature(info: Stats): string {

@@ -19,7 +19,8 @@ export {
 } from "./challenge.js";
 export { createAuthState, createEtcdToggle, parseEtcdAuthValue, type AuthState, type AuthStateOptions, type AuthStatus, type EtcdAuthSettings } from "./etcd-toggle.js";
 export { AuthSetupError, authMode, createAccessController, type AccessControllerOptions, type AuthMode } from "./factory.js";
-export { HtpasswdError, HtpasswdFile, parseHtpasswd } from "./htpasswd.js";
+export { HtpasswdError, HtpasswdFile } from "./htpasswd.js";
+export { parseHtpasswd } from "./htpasswd-entries.js";
 export { defaultTokenKeyDir, loadOrCreateSigningKey, loadSigningKey, type SigningKey } from "./keys.js";
 export { base32, libtrustKeyId } from "./libtrust.js";
 export { allowedActions, defaultRules, grantAccess, globToRegExp, parseScope, parseScopes, type AccessPolicy, type AccessRule } from "./rules.js";

@@ -1,5 +1,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { parseHtpasswd } from "../auth/htpasswd-entries.js";
+import { JwksError, parseJwks } from "../auth/jwks.js";
 import { checkListenAddress } from "./address.js";
 import type { KeyPath } from "./positions.js";
 import type { RawProblem } from "./problems.js";
@@ -214,34 +216,16 @@ async function checkCertificates(path: string, where: KeyPath, findings: Finding
   return certificates;
 }
 
-const bcryptHash = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
-
 async function checkHtpasswd(path: string, where: KeyPath, findings: Findings): Promise<void> {
   const content = await readConfigured(path);
   if (content instanceof Error) {
     findings.problems.push({ path: where, message: content.message });
     return;
   }
-  let entries = 0;
-  content.split(/\r?\n/).forEach((raw, index) => {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) return;
-    entries++;
-    const colon = line.indexOf(":");
-    if (colon <= 0) {
-      findings.problems.push({ path: where, message: `${path} line ${index + 1}: expected "user:bcrypt-hash"` });
-      return;
-    }
-    const user = line.slice(0, colon);
-    const hash = line.slice(colon + 1);
-    if (!bcryptHash.test(hash)) {
-      findings.problems.push({
-        path: where,
-        message: `${path} line ${index + 1}: the password of "${user}" is not a bcrypt hash ($2a$, $2b$ or $2y$); create entries with \`htpasswd -B\``,
-      });
-    }
-  });
-  if (entries === 0) findings.warnings.push({ path: where, message: `${path} has no entries: nobody can log in` });
+  const parsed = parseHtpasswd(content, path);
+  findings.problems.push(...parsed.problems.map((message) => ({ path: where, message })));
+  findings.warnings.push(...parsed.warnings.map((message) => ({ path: where, message })));
+  if (parsed.users.size === 0 && parsed.problems.length === 0) findings.warnings.push({ path: where, message: `${path} has no entries: nobody can log in` });
 }
 
 /**
@@ -300,10 +284,10 @@ export async function checkFiles(doc: Record<string, unknown>): Promise<Findings
           return;
         }
         try {
-          const parsed = JSON.parse(content) as { keys?: unknown };
-          if (!Array.isArray(parsed.keys)) throw new Error('no "keys" list');
+          parseJwks(content);
         } catch (error) {
-          findings.problems.push({ path: ["auth", "token", "jwks"], message: `${jwks} is not a JSON Web Key Set (${(error as Error).message})` });
+          if (!(error instanceof JwksError)) throw error;
+          findings.problems.push({ path: ["auth", "token", "jwks"], message: `${jwks} is not a JSON Web Key Set (${error.message})` });
         }
       })(),
     );

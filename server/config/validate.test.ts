@@ -85,7 +85,11 @@ describe("token auth", () => {
     const jwks = await file("keys.jwks", JSON.stringify({ keys: [] }));
     assertOk(await validate(yaml("auth:", "  token: {realm: r, service: s, issuer: i, jwks: " + jwks + "}")));
     const bad = await validate(yaml("auth:", "  token: {realm: r, service: s, issuer: i, jwks: " + (await file("bad.jwks", "{}")) + "}"));
-    assert.match(problem(bad, "auth.token.jwks")?.message ?? "", /not a JSON Web Key Set/);
+    assert.match(problem(bad, "auth.token.jwks")?.message ?? "", /not a JSON Web Key Set \(no "keys" list\)/);
+    // JSON.parse's own message would quote the file ("root:x:0:0"... is not valid JSON).
+    const passwd = await validate(yaml("auth:", "  token: {realm: r, service: s, issuer: i, jwks: " + (await file("passwd", "root:x:0:0:root:/root:/bin/bash\n")) + "}"));
+    assert.match(problem(passwd, "auth.token.jwks")?.message ?? "", /is not a JSON Web Key Set \(not valid JSON\)$/);
+    assert.ok(!JSON.stringify(passwd.problems).includes("root:x"), JSON.stringify(passwd.problems));
   });
 
   test("only one auth method at a time", async () => {
@@ -203,10 +207,22 @@ describe("htpasswd", () => {
     const result = await validate(htpasswd(path));
     const messages = result.problems.map((p) => p.message);
     assert.equal(messages.length, 3);
-    assert.match(messages[0] ?? "", /line 2: the password of "bob" is not a bcrypt hash/);
-    assert.match(messages[1] ?? "", /line 5: the password of "carol" is not a bcrypt hash/);
-    assert.match(messages[2] ?? "", /line 6: expected "user:bcrypt-hash"/);
+    assert.match(messages[0] ?? "", /line 2 is not a valid htpasswd entry: expected user:bcrypt-hash/);
+    assert.match(messages[1] ?? "", /line 5 is not a valid htpasswd entry/);
+    assert.match(messages[2] ?? "", /line 6 is not a valid htpasswd entry/);
     assert.ok(result.problems.every((p) => p.path === "auth.htpasswd.path"));
+  });
+
+  test("a path pointing at another kind of file: line numbers, never its content", async () => {
+    const shadow = ["root:$6$Zq9vX1sAltSalt$hashedSecretValue0123456789:19700:0:99999:7:::", "daemon:*:19700:0:99999:7:::", "operator:!:19700::::::"];
+    const path = await file("shadow", shadow.join("\n") + "\n");
+    const result = await validate(htpasswd(path));
+    const shown = JSON.stringify([...result.problems, ...result.warnings]);
+    assert.deepEqual(
+      result.problems.map((p) => p.message),
+      [1, 2, 3].map((n) => `${path} line ${n} is not a valid htpasswd entry: expected user:bcrypt-hash ($2a$, $2b$ or $2y$; create entries with \`htpasswd -B\`)`),
+    );
+    for (const fragment of ["root", "daemon", "operator", "$6$", "hashedSecretValue", "19700", "99999"]) assert.ok(!shown.includes(fragment), `${fragment} echoed: ${shown}`);
   });
 
   test("all-bcrypt files pass ($2a$, $2b$, $2y$); an empty one is a warning", async () => {

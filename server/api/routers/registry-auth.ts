@@ -4,7 +4,7 @@ import { TRPCError } from "@trpc/server";
 import type { Etcd3 } from "etcd3";
 import { z } from "zod";
 import { parseEtcdAuthValue, type EtcdAuthSettings } from "../../auth/etcd-toggle.js";
-import { parseHtpasswd } from "../../auth/htpasswd.js";
+import { parseHtpasswd } from "../../auth/htpasswd-entries.js";
 import { defaultRules } from "../../auth/rules.js";
 import { tokenServerPath } from "../../auth/token-server.js";
 import { defaultEtcdAuthKey } from "../../config/schema.js";
