@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -45,12 +45,13 @@ describe("berth config validate / print", () => {
     assert.ok(report.problems.some((p) => p.path === "http.addr" && p.line === 7));
   });
 
-  it("dry run writes and removes a probe in the storage", async () => {
+  it("dry run writes and removes a probe in the storage, and the directories it created for it", async () => {
+    // An existing, empty storage root: the dry run must leave it exactly as it found it.
+    await mkdir(join(dir, "data"), { recursive: true });
     const result = await berth(["config", "validate", "--dry-run", valid]);
     assert.equal(result.code, 0, result.stdout + result.stderr);
     assert.match(result.stdout, /dry run/);
-    const left = await readdir(join(dir, "data"), { recursive: true }).catch(() => []);
-    assert.ok(!left.some((entry) => String(entry).includes("probe")), `probe left behind: ${left.join(", ")}`);
+    assert.deepEqual(await readdir(join(dir, "data"), { recursive: true }), []);
   });
 
   it("dry run fails when the storage cannot be written", async () => {
