@@ -132,7 +132,7 @@ for (const driverName of drivers) {
       await abortMidBody(r.base, "PATCH", location, bytes, 100 * 1024);
       // The aborted request has settled once the reported range stops moving.
       let received = -1;
-      await eventually(async () => {
+      const steady = await eventually(async () => {
         const status = await r.fetch(location);
         assert.equal(status.status, 204);
         const range = /^0-(\d+)$/.exec(status.headers.get("range") ?? "");
@@ -142,6 +142,7 @@ for (const driverName of drivers) {
         received = now;
         return settled;
       });
+      assert.ok(steady, `the reported range was still moving (${received} bytes)`);
       // "0-0" is also what an empty upload reports; resume from there either way.
       const offset = received === 1 ? 0 : received;
       assert.ok(offset <= 100 * 1024, `the upload reports ${offset} bytes, more than were sent`);
