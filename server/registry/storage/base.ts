@@ -1,6 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { objectExists, StorageError, type FileInfo, type FileWriter, type StorageBatch, type StorageDriver } from "./driver.js";
+import { objectExists, StorageError, type FileInfo, type FileWriter, type PutOptions, type StorageBatch, type StorageDriver } from "./driver.js";
 import { isBelow, isValidPath } from "./paths.js";
 import type { WalkVisitor } from "./walk.js";
 
@@ -52,8 +52,8 @@ class BaseDriver implements StorageDriver {
     return this.call(path, false, () => this.inner.getContent(path));
   }
 
-  putContent(path: string, content: Buffer | string): Promise<void> {
-    return this.call(path, false, () => this.inner.putContent(path, content));
+  putContent(path: string, content: Buffer | string, options?: PutOptions): Promise<void> {
+    return this.call(path, false, () => this.inner.putContent(path, content, options));
   }
 
   reader(path: string, offset = 0, end?: number): Promise<Readable> {

@@ -1,5 +1,14 @@
 import type { Readable, Writable } from "node:stream";
 
+export interface PutOptions {
+  /**
+   * A secret (Berth's session key, console users): a driver with file permissions creates it
+   * readable by its owner only (filesystem: 0600). Object stores have no per-object mode and
+   * ignore it; their bucket's policy is what protects it.
+   */
+  private?: boolean;
+}
+
 /**
  * The raw storage operations the registry needs. Paths are absolute, slash-separated keys
  * ("/docker/registry/v2/blobs/..."), the same on every driver; drivers never see HTTP input
@@ -12,7 +21,7 @@ export interface StorageDriver {
   /** Whole content of a small object (links, manifests, upload metadata). */
   getContent(path: string): Promise<Buffer>;
   /** Replaces an object atomically: readers see the old or the new content, never a mix. */
-  putContent(path: string, content: Buffer | string): Promise<void>;
+  putContent(path: string, content: Buffer | string, options?: PutOptions): Promise<void>;
 
   /** Streams an object from `offset` (inclusive) to `end` (exclusive, default: object end). */
   reader(path: string, offset?: number, end?: number): Promise<Readable>;

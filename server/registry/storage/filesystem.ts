@@ -5,7 +5,7 @@ import { lstat, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises"
 import { basename, dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { Readable, type Writable } from "node:stream";
-import { StorageError, type FileInfo, type FileWriter, type StorageBatch, type StorageDriver } from "./driver.js";
+import { StorageError, type FileInfo, type FileWriter, type PutOptions, type StorageBatch, type StorageDriver } from "./driver.js";
 import { BatchPathError, FilesystemBatchPool, type BatchOperation, type NativeInfo } from "./filesystem-batch.js";
 import { errorCode, isMissing, removeTree } from "./filesystem-remove.js";
 import { FilesystemFileWriter } from "./filesystem-writer.js";
@@ -83,13 +83,14 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async putContent(path: string, content: Buffer | string): Promise<void> {
+  async putContent(path: string, content: Buffer | string, options?: PutOptions): Promise<void> {
     const target = this.native(path);
     const dir = dirname(target);
     await mkdir(dir, { recursive: true });
     // Same directory as the target so the rename is atomic; the dot keeps it out of list/walk.
     const temp = join(dir, `.${basename(target)}.tmp-${randomBytes(8).toString("hex")}`);
-    const handle = await open(temp, "wx");
+    // Created with its final mode, so a secret is never readable by others, not even briefly.
+    const handle = await open(temp, "wx", options?.private ? 0o600 : 0o666);
     try {
       try {
         await handle.writeFile(content);
