@@ -1,3 +1,4 @@
+import { BlobTooLargeError, type BlobStore } from "../registry/blobs.js";
 import { RegistryError } from "../registry/errors.js";
 import { ManifestFormatError, type Descriptor, type ParsedManifest } from "../registry/media-types.js";
 import { parseDigest } from "../registry/reference.js";
@@ -15,22 +16,28 @@ export const imageConfigMediaTypes: ReadonlySet<string> = new Set([
 /** Configs larger than this are not read (real ones are a few KiB; long histories ~100 KiB). */
 export const maxConfigBytes = 4 * 1024 * 1024;
 
-/** Where the describer reads manifests and blobs: the engine's stores. */
+/** Where the describer reads manifests and image configs: the engine's stores. */
 export interface DescribeSource {
   manifest(repository: string, digest: string): Promise<{ content: Buffer; parsed: ParsedManifest }>;
-  blob(digest: string): Promise<Buffer>;
+  /** An image config blob, read only when it is at most `maxConfigBytes` (else BlobTooLargeError). */
+  config(digest: string): Promise<Buffer>;
+}
+
+/** Reads a config blob within `maxConfigBytes`, whatever size its descriptor claims. */
+export function readConfig(blobs: Pick<BlobStore, "getContentUpTo">, digest: string): Promise<Buffer> {
+  return blobs.getContentUpTo(parseDigest(digest), maxConfigBytes);
 }
 
 export function servicesSource(services: Pick<Services, "manifests" | "blobs">): DescribeSource {
   return {
     manifest: (repository, digest) => services.manifests.get(repository, parseDigest(digest)),
-    blob: (digest) => services.blobs.getContent(parseDigest(digest)),
+    config: (digest) => readConfig(services.blobs, digest),
   };
 }
 
-/** A manifest or blob that is gone or not what it claims: skipped, not an I/O failure. */
+/** A manifest or blob that is gone, too large to read, or not what it claims: skipped, not an I/O failure. */
 export function isMissingOrInvalid(error: unknown): boolean {
-  if (isNotFound(error) || error instanceof ManifestFormatError || error instanceof SyntaxError) return true;
+  if (isNotFound(error) || error instanceof ManifestFormatError || error instanceof SyntaxError || error instanceof BlobTooLargeError) return true;
   return error instanceof RegistryError && ["MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "DIGEST_INVALID", "MANIFEST_INVALID"].includes(error.code);
 }
 
@@ -76,7 +83,7 @@ export class ManifestDescriber {
       let platforms: Platform[] = [];
       if (imageConfigMediaTypes.has(config.mediaType) && config.size <= maxConfigBytes) {
         try {
-          const raw = parseImageConfig(await this.limit(() => this.source.blob(config.digest)));
+          const raw = parseImageConfig(await this.limit(() => this.source.config(config.digest)));
           created = parseTime(raw.created);
           const platform = platformOf(raw);
           if (platform) platforms = [platform];

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import type { Logger } from "../log.js";
+import { BlobTooLargeError } from "../registry/blobs.js";
 import { RegistryError } from "../registry/errors.js";
 import type { RegistryEvent } from "../registry/events.js";
 import type { Services } from "../registry/http/context.js";
@@ -16,6 +17,7 @@ import {
   ManifestDescriber,
   maxConfigBytes,
   parseImageConfig,
+  readConfig,
   servicesSource,
   summarizeConfig,
   type DescribeSource,
@@ -380,7 +382,7 @@ export class MetadataIndex {
         const content = await this.services.blobs.getContent(parseDigest(digest));
         return { content, parsed: parseManifest(content, undefined, { stored: true }) };
       },
-      blob: (digest) => this.services.blobs.getContent(parseDigest(digest)),
+      config: (digest) => readConfig(this.services.blobs, digest),
     };
     const describer = new ManifestDescriber(source, limit, 10_000);
     // The walk bounds its own concurrency (16 directory listings at once).
@@ -633,12 +635,16 @@ export class MetadataIndex {
       configError = `the config is too large to show (${config.size} bytes)`;
     } else {
       try {
-        const raw = parseImageConfig(await this.services.blobs.getContent(parseDigest(config.digest)));
+        const raw = parseImageConfig(await readConfig(this.services.blobs, config.digest));
         configSummary = summarizeConfig(raw);
         history = configHistory(raw);
       } catch (error) {
         if (!isMissingOrInvalid(error)) throw error;
-        configError = isNotFound(error) ? "the config blob is missing from storage" : `the config blob is not valid JSON: ${(error as Error).message}`;
+        configError = isNotFound(error)
+          ? "the config blob is missing from storage"
+          : error instanceof BlobTooLargeError
+            ? `the config is too large to show (${error.size} bytes stored, though the manifest says ${config.size})`
+            : `the config blob is not valid JSON: ${(error as Error).message}`;
       }
     }
     return {

@@ -68,6 +68,30 @@ export class BlobStore {
   getContent(digest: Digest): Promise<Buffer> {
     return this.driver.getContent(layout.blobData(digest));
   }
+
+  /**
+   * The blob's content when it is at most `maxBytes`, judged by the stored size: a descriptor's
+   * size is only what the pusher claimed, and a manifest stored before Berth checked sizes (or by
+   * another registry) may claim a few bytes for a blob of gigabytes.
+   */
+  async getContentUpTo(digest: Digest, maxBytes: number): Promise<Buffer> {
+    const path = layout.blobData(digest);
+    const { size } = await this.driver.stat(path);
+    if (size > maxBytes) throw new BlobTooLargeError(digest.value, size, maxBytes);
+    return this.driver.getContent(path);
+  }
+}
+
+/** A blob read into memory only up to a limit was larger than that. */
+export class BlobTooLargeError extends Error {
+  constructor(
+    readonly digest: string,
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`blob ${digest} is ${size} bytes, more than the ${limit} bytes read into memory`);
+    this.name = "BlobTooLargeError";
+  }
 }
 
 /** Reads a link file; undefined when it does not exist. */

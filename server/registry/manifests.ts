@@ -1,3 +1,4 @@
+import { mapLimit } from "../concurrency.js";
 import type { BlobStore } from "./blobs.js";
 import { digestOf } from "./digest.js";
 import { RegistryError } from "./errors.js";
@@ -6,6 +7,7 @@ import { layout } from "./layout.js";
 import { WeightedLRU } from "./lru.js";
 import {
   artifactTypeOf,
+  descriptorCount,
   ManifestFormatError,
   parseManifest,
   referencedBlobs,
@@ -20,6 +22,15 @@ import type { TagStore } from "./tags.js";
 
 const manifestCacheBytes = 32 * 1024 * 1024;
 const taggedRevisionEntries = 65_536;
+
+/**
+ * Descriptors (config and layers, or an index's children) one pushed manifest may carry. Docker
+ * runs images of at most 125 layers and a multi-platform index lists a few dozen, so this leaves
+ * room for large artifacts while bounding the storage lookups one PUT can cause.
+ */
+export const maxManifestReferences = 1_000;
+/** Lookups of one PUT's references in flight at once, so one large manifest cannot flood storage. */
+const referenceCheckConcurrency = 16;
 
 export interface StoredManifest {
   digest: Digest;
@@ -124,19 +135,54 @@ export class ManifestStore {
     return { digest, subject };
   }
 
+  /**
+   * Everything the manifest references must be in the repository with the size its descriptor
+   * declares: clients and the console trust a descriptor's size (to allocate, to cap a read), so a
+   * manifest that lies about one is refused rather than stored.
+   */
   private async checkReferences(name: string, parsed: ParsedManifest): Promise<void> {
-    const missing: string[] = [];
-    await Promise.all([
-      ...referencedBlobs(parsed).map(async (descriptor) => {
-        if (!(await this.blobs.isLinked(name, parseDigest(descriptor.digest)))) missing.push(descriptor.digest);
-      }),
-      ...referencedManifests(parsed).map(async (descriptor) => {
-        if (!(await this.exists(name, parseDigest(descriptor.digest)))) missing.push(descriptor.digest);
-      }),
-    ]);
-    if (missing.length > 0) {
-      throw new RegistryError("MANIFEST_BLOB_UNKNOWN", { digests: missing.sort() }, `manifest references unknown blobs or manifests: ${missing.join(", ")}`);
+    const count = descriptorCount(parsed);
+    if (count > maxManifestReferences) {
+      throw new RegistryError(
+        "MANIFEST_INVALID",
+        { references: count, limit: maxManifestReferences },
+        `manifest has ${count} descriptors; at most ${maxManifestReferences} are accepted`,
+      );
     }
+    const checks = [
+      ...referencedBlobs(parsed).map((descriptor) => ({ descriptor, kind: "blob" as const })),
+      ...referencedManifests(parsed).map((descriptor) => ({ descriptor, kind: "manifest" as const })),
+    ];
+    const keyOf = (check: (typeof checks)[number]) => `${check.kind} ${check.descriptor.digest}`;
+    // A layer listed twice is looked up once.
+    const unique = [...new Map(checks.map((check) => [keyOf(check), check])).values()];
+    const found = await mapLimit(unique, referenceCheckConcurrency, (check) => this.storedSize(name, check.kind, parseDigest(check.descriptor.digest)));
+    const sizes = new Map(unique.map((check, i) => [keyOf(check), found[i]]));
+    const missing = new Set<string>();
+    const wrongSize: { digest: string; size: number; stored: number }[] = [];
+    for (const check of checks) {
+      const { digest, size } = check.descriptor;
+      const stored = sizes.get(keyOf(check));
+      if (stored === undefined) missing.add(digest);
+      else if (stored !== size) wrongSize.push({ digest, size, stored });
+    }
+    if (missing.size > 0) {
+      const digests = [...missing].sort();
+      throw new RegistryError("MANIFEST_BLOB_UNKNOWN", { digests }, `manifest references unknown blobs or manifests: ${digests.join(", ")}`);
+    }
+    if (wrongSize.length > 0) {
+      const list = wrongSize.map((d) => `${d.digest} is ${d.stored} bytes, not ${d.size}`).join("; ");
+      throw new RegistryError("MANIFEST_INVALID", { sizes: wrongSize }, `manifest declares wrong sizes: ${list}`);
+    }
+  }
+
+  /** The size of a blob or manifest as `name` sees it; undefined when it is not in the repository. */
+  private async storedSize(name: string, kind: "blob" | "manifest", digest: Digest): Promise<number | undefined> {
+    const [linked, size] = await Promise.all([
+      kind === "blob" ? this.blobs.isLinked(name, digest) : this.exists(name, digest),
+      this.blobs.statData(digest),
+    ]);
+    return linked ? size : undefined;
   }
 
   /** Deletes a manifest from a repository with every tag pointing at it. */

@@ -191,6 +191,12 @@ export function referencedManifests(parsed: ParsedManifest): Descriptor[] {
   return parsed.kind === "index" ? parsed.manifest.manifests : [];
 }
 
+/** How many descriptors a manifest lists: config and layers, or an index's manifests (its subject aside). */
+export function descriptorCount(parsed: ParsedManifest): number {
+  if (parsed.kind === "image") return 1 + parsed.manifest.layers.length;
+  return parsed.kind === "index" ? parsed.manifest.manifests.length : 0;
+}
+
 /** The artifact type the referrers API reports for a manifest. */
 export function artifactTypeOf(parsed: ParsedManifest): string | undefined {
   if (parsed.kind === "schema1") return undefined;

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { maxManifestReferences } from "../../server/registry/manifests.js";
+import { createDriver } from "../../server/registry/storage/factory.js";
 import {
   buildImage,
   descriptor,
@@ -407,6 +409,111 @@ describe("manifests: content negotiation", () => {
   it("does not answer a Docker-only client with an OCI child of an index", async () => {
     const res = await r.fetch("/v2/neg/app/manifests/multi", { headers: { Accept: DOCKER_MANIFEST } });
     await expectError(res, 404, "MANIFEST_UNKNOWN");
+  });
+});
+
+describe("manifests: descriptors are checked against storage", () => {
+  let r: TestRegistry;
+  /** While `on`: storage calls running now and the most seen at once, each held for 2 ms so they overlap. */
+  const calls = { on: false, running: 0, most: 0 };
+  async function measured<T>(request: () => Promise<T>): Promise<T> {
+    Object.assign(calls, { on: true, running: 0, most: 0 });
+    try {
+      return await request();
+    } finally {
+      calls.on = false;
+    }
+  }
+  before(async () => {
+    const inner = createDriver("inmemory");
+    const driver = new Proxy(inner, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== "function") return value;
+        return async (...args: unknown[]) => {
+          const call = () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          if (!calls.on) return call();
+          calls.running += 1;
+          calls.most = Math.max(calls.most, calls.running);
+          try {
+            await new Promise((resolve) => setTimeout(resolve, 2));
+            return await call();
+          } finally {
+            calls.running -= 1;
+          }
+        };
+      },
+    });
+    r = await startRegistry({ driver });
+  });
+  after(() => r.close());
+
+  function imageBody(config: Descriptor, layers: Descriptor[]): Bytes {
+    return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers }));
+  }
+
+  it("refuses a layer or config whose declared size differs from the stored blob with 400 MANIFEST_INVALID", async () => {
+    const image = await buildImage(r, "sizes/app");
+    const config = descriptor(OCI_CONFIG, image.config);
+    const layer = descriptor(OCI_LAYER, image.layers[0]!);
+    for (const [tag, body, wrong] of [
+      ["small-layer", imageBody(config, [{ ...layer, size: layer.size - 1 }]), layer],
+      ["large-layer", imageBody(config, [{ ...layer, size: 4 * 1024 ** 3 }]), layer],
+      ["config", imageBody({ ...config, size: config.size + 1 }, [layer]), config],
+    ] as const) {
+      const error = await expectError(await putManifest(r, "sizes/app", tag, body, OCI_MANIFEST), 400, "MANIFEST_INVALID");
+      const declared = (JSON.parse(body.toString()) as { config: Descriptor; layers: Descriptor[] });
+      const size = [declared.config, ...declared.layers].find((d) => d.digest === wrong.digest)!.size;
+      assert.deepEqual(error.errors[0]!.detail, { sizes: [{ digest: wrong.digest, size, stored: wrong.size }] });
+      await expectError(await r.fetch(`/v2/sizes/app/manifests/${tag}`), 404, "MANIFEST_UNKNOWN");
+    }
+    const res = await putManifest(r, "sizes/app", "right", image.manifest, OCI_MANIFEST);
+    assert.equal(res.status, 201, await res.text());
+  });
+
+  it("refuses an index whose child's declared size differs from the stored manifest with 400 MANIFEST_INVALID", async () => {
+    const child = await pushImage(r, "sizes/multi", undefined);
+    const platform = { os: "linux", architecture: "amd64" };
+    const lying = indexBody(OCI_INDEX, [{ image: { ...child, size: child.size + 10 }, platform }]);
+    const error = await expectError(await putManifest(r, "sizes/multi", "lying", lying, OCI_INDEX), 400, "MANIFEST_INVALID");
+    assert.deepEqual(error.errors[0]!.detail, { sizes: [{ digest: child.digest, size: child.size + 10, stored: child.size }] });
+    const res = await putManifest(r, "sizes/multi", "honest", indexBody(OCI_INDEX, [{ image: child, platform }]), OCI_INDEX);
+    assert.equal(res.status, 201, await res.text());
+  });
+
+  it("answers MANIFEST_BLOB_UNKNOWN, not a size error, when a reference is missing as well", async () => {
+    const image = await buildImage(r, "sizes/both");
+    const missing = descriptor(OCI_LAYER, randomBytes(16));
+    const config = descriptor(OCI_CONFIG, image.config);
+    const body = imageBody({ ...config, size: 1 }, [missing]);
+    const error = await expectError(await putManifest(r, "sizes/both", "both", body, OCI_MANIFEST), 400, "MANIFEST_BLOB_UNKNOWN");
+    assert.deepEqual(error.errors[0]!.detail, { digests: [missing.digest] });
+  });
+
+  it(`accepts ${maxManifestReferences} descriptors and refuses one more with 400 MANIFEST_INVALID before any lookup`, async () => {
+    const image = await buildImage(r, "sizes/many");
+    const config = descriptor(OCI_CONFIG, image.config);
+    const layer = descriptor(OCI_LAYER, image.layers[0]!);
+    const most = imageBody(config, Array.from({ length: maxManifestReferences - 1 }, () => layer));
+    const res = await putManifest(r, "sizes/many", "most", most, OCI_MANIFEST);
+    assert.equal(res.status, 201, await res.text());
+    const tooMany = imageBody(config, Array.from({ length: maxManifestReferences }, () => descriptor(OCI_LAYER, randomBytes(8))));
+    const refused = await measured(() => putManifest(r, "sizes/many", "too-many", tooMany, OCI_MANIFEST));
+    const error = await expectError(refused, 400, "MANIFEST_INVALID");
+    assert.deepEqual(error.errors[0]!.detail, { references: maxManifestReferences + 1, limit: maxManifestReferences });
+    assert.equal(calls.most, 0, "the refused manifest made no storage calls");
+  });
+
+  it("looks up a manifest's references a bounded number at a time", async () => {
+    const layers = Array.from({ length: 100 }, () => randomBytes(8));
+    const config = Buffer.from("{}");
+    await Promise.all([config, ...layers].map((blob) => pushBlob(r, "sizes/wide", blob)));
+    const body = imageBody(descriptor(OCI_CONFIG, config), layers.map((layer) => descriptor(OCI_LAYER, layer)));
+    const res = await measured(() => putManifest(r, "sizes/wide", "wide", body, OCI_MANIFEST));
+    assert.equal(res.status, 201, await res.text());
+    // Two calls (link and data) per reference looked up, 16 references at a time; 202 unbounded.
+    assert.ok(calls.most > 2, `lookups overlapped (${calls.most} at once)`);
+    assert.ok(calls.most <= 32, `${calls.most} storage calls at once`);
   });
 });
 

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { maxConfigBytes } from "../../server/index/describe.js";
 import { classifyIndexError, IndexNotFoundError } from "../../server/index/errors.js";
 import { RegistryError } from "../../server/registry/errors.js";
+import { layout } from "../../server/registry/layout.js";
+import { parseDigest } from "../../server/registry/reference.js";
 import {
   descriptor,
+  OCI_CONFIG,
   OCI_EMPTY,
   OCI_INDEX,
   OCI_MANIFEST,
@@ -191,5 +195,54 @@ describe("metadata index image detail", () => {
     ] as const) {
       await assert.rejects(t.index.image(repository, reference), (error: unknown) => classifyIndexError(error) === "bad-request");
     }
+  });
+});
+
+describe("metadata index and a config larger than its descriptor says", () => {
+  let r: TestRegistry;
+  let t: IndexUnderTest;
+  const declaredSize = 300;
+  let storedSize: number;
+
+  before(async () => {
+    r = await startRegistry();
+    // Such a manifest cannot be pushed to Berth any more (sizes are checked), but one stored by an
+    // older Berth or by distribution can be in the storage: written here the way they wrote it.
+    const padding = " ".repeat(maxConfigBytes);
+    const config = Buffer.from(`{"os":"linux","architecture":"amd64","created":"2024-01-02T03:04:05Z"${padding}}`);
+    storedSize = config.length;
+    const configDigest = parseDigest(sha256(config));
+    const manifest = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, digest: configDigest.value, size: declaredSize }, layers: [] }),
+    );
+    const manifestDigest = parseDigest(sha256(manifest));
+    const { driver, registry } = r;
+    await driver.putContent(layout.blobData(configDigest), config);
+    await driver.putContent(layout.layerLink("huge/config", configDigest), configDigest.value);
+    await driver.putContent(layout.blobData(manifestDigest), manifest);
+    await driver.putContent(layout.revisionLink("huge/config", manifestDigest), manifestDigest.value);
+    await registry.services.tags.tag("huge/config", "v1", manifestDigest);
+    t = await openIndex(r);
+    await (await t.index.start()).rebuild;
+  });
+  after(async () => {
+    await t.index.close();
+    await r.close();
+  });
+
+  it("indexes the image without reading the config: no platform, no created time", async () => {
+    const row = (await t.index.listTags("huge/config", { filter: "v1" })).rows[0];
+    assert.ok(row, "the tag is indexed");
+    assert.deepEqual(row.platforms, []);
+    assert.equal(row.created, null);
+  });
+
+  it("shows the image with a note that its config is too large, instead of its summary", async () => {
+    const detail = await t.index.image("huge/config", "v1");
+    assert.equal(detail.kind, "image");
+    if (detail.kind !== "image") return;
+    assert.equal(detail.configSummary, null);
+    assert.deepEqual(detail.history, []);
+    assert.equal(detail.configError, `the config is too large to show (${storedSize} bytes stored, though the manifest says ${declaredSize})`);
   });
 });
