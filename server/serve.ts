@@ -121,7 +121,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   await index?.start();
   const users = new ConsoleUsers(driver, logger);
   if (consoleEnabled) await users.ensureAdmin(process.env.BERTH_ADMIN_PASSWORD);
-  const sessions = await Sessions.open(driver);
+  const sessions = await Sessions.open(driver, users);
   const maintenance = createMaintenance({ driver, services: registry.services, readOnly, writes, etcd, etcdPrefix: config.etcd?.prefix, logger });
   const api = createApiHandler({
     registry,

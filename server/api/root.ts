@@ -5,6 +5,7 @@ import { maintenanceRouter } from "./routers/maintenance.js";
 import { registryAuthRouter } from "./routers/registry-auth.js";
 import { repositoriesRouter } from "./routers/repositories.js";
 import { systemRouter } from "./routers/system.js";
+import { usersRouter } from "./routers/users.js";
 import { createCallerFactory, router } from "./trpc.js";
 
 export const appRouter = router({
@@ -15,6 +16,7 @@ export const appRouter = router({
   images: imagesRouter,
   config: configRouter,
   registryAuth: registryAuthRouter,
+  users: usersRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -45,14 +45,30 @@ export interface ApiContext extends ApiServices {
   res?: ServerResponse;
 }
 
-const t = initTRPC.context<ApiContext>().create();
+export interface ProcedureMeta {
+  /**
+   * The procedure acts only on the caller's own session or account (log out, change one's own
+   * password), so any logged-in user may call it even when it is a mutation.
+   */
+  selfService?: boolean;
+}
+
+const t = initTRPC.context<ApiContext>().meta<ProcedureMeta>().create();
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 /** Only for logging in: everything else in the console needs a session. */
 export const publicProcedure = t.procedure;
 
-export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+/**
+ * Everything but login. Roles are decided here, once, by the kind of procedure, so a new one
+ * cannot forget its check: queries are for any logged-in user, mutations (and anything else
+ * that is not a query) for admins only, unless the procedure is `selfService`.
+ */
+export const protectedProcedure = t.procedure.use(({ ctx, type, meta, next }) => {
   if (!ctx.session) throw new TRPCError({ code: "UNAUTHORIZED", message: "log in to use the console" });
+  if (type !== "query" && !meta?.selfService && ctx.session.role !== "admin") {
+    throw new TRPCError({ code: "FORBIDDEN", message: `only an admin may do this; ${ctx.session.user} is a ${ctx.session.role}` });
+  }
   return next({ ctx: { ...ctx, session: ctx.session } });
 });

@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import http, { type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createApiHandler } from "../../server/api/handler.js";
+import { sessionStateTtlMs } from "../../server/console-auth/generations.js";
 import { berthPaths } from "../../server/console-auth/paths.js";
+import { ConsoleUsers } from "../../server/console-auth/users.js";
 import { LoginRateLimit } from "../../server/login-rate-limit.js";
 import { Sessions, sessionCookie } from "../../server/console-auth/sessions.js";
 import { createLogger } from "../../server/log.js";
@@ -11,14 +17,32 @@ import type { StorageDriver } from "../../server/registry/storage/driver.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { createTestApiServices } from "../support/api.js";
 
-/** The console API on a real HTTP server, as the browser reaches it. */
+type Api = Awaited<ReturnType<typeof startApi>>;
+
+/** The console API on a real HTTP server, as the browser reaches it: one Berth instance's worth. */
 async function startApi(driver: StorageDriver, logLines: string[] = []) {
   const logger = createLogger({ level: "info", write: (line) => logLines.push(line) });
   const services = await createTestApiServices(driver, { logger, loginLimit: new LoginRateLimit(3, 60_000) });
   const server = http.createServer(createApiHandler(services));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/trpc`;
-  return { users: services.users, sessions: services.sessions, base, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return {
+    users: services.users,
+    sessions: services.sessions,
+    base,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await services.maintenance.readOnly.close();
+    },
+  };
+}
+
+/** Two instances sharing one filesystem storage: each with its own driver, caches and key copy. */
+async function startPair() {
+  const dir = await mkdtemp(join(tmpdir(), "berth-sessions-"));
+  const a = await startApi(createDriver("filesystem", { rootdirectory: dir }));
+  const b = await startApi(createDriver("filesystem", { rootdirectory: dir }));
+  return { dir, a, b, close: async () => (await Promise.all([a.close(), b.close()]), await rm(dir, { recursive: true, force: true })) };
 }
 
 const login = (base: string, user: string, password: string, headers: Record<string, string> = {}) =>
@@ -28,9 +52,35 @@ const login = (base: string, user: string, password: string, headers: Record<str
     body: JSON.stringify({ user, password }),
   });
 
+const cookieOf = (res: Response) => (res.headers.get("set-cookie") ?? "").split(";")[0] as string;
+
+async function loggedIn(api: Api, user: string, password: string): Promise<string> {
+  const res = await login(api.base, user, password);
+  assert.equal(res.status, 200, await res.clone().text());
+  return cookieOf(res);
+}
+
+const query = (api: Api, procedure: string, cookie: string) => fetch(`${api.base}/${procedure}`, { headers: { Cookie: cookie } });
+const mutate = (api: Api, procedure: string, cookie: string, input: unknown = {}) =>
+  fetch(`${api.base}/${procedure}`, { method: "POST", headers: { "Content-Type": "application/json", Cookie: cookie }, body: JSON.stringify(input) });
+const meStatus = async (api: Api, cookie: string) => (await query(api, "auth.me", cookie)).status;
+
+/**
+ * Asserts that `api` refuses the cookie within the documented bound: the instance that made a
+ * change honours it at once, the others once their cached session state is older than the TTL.
+ */
+async function refusedWithinBound(api: Api, cookie: string, what: string): Promise<void> {
+  const started = Date.now();
+  while (Date.now() - started <= sessionStateTtlMs + 1_000) {
+    if ((await meStatus(api, cookie)) === 401) return;
+    await sleep(100);
+  }
+  assert.fail(`${what}: still accepted ${Date.now() - started} ms later (bound ${sessionStateTtlMs} ms)`);
+}
+
 describe("console login", () => {
   const driver = createDriver("inmemory");
-  let api: Awaited<ReturnType<typeof startApi>>;
+  let api: Api;
 
   before(async () => {
     api = await startApi(driver);
@@ -48,21 +98,22 @@ describe("console login", () => {
     assert.equal(res.status, 200);
     const cookie = res.headers.get("set-cookie") ?? "";
     assert.match(cookie, /^berth_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
-    const session = cookie.split(";")[0] as string;
+    const session = cookieOf(res);
     const health = await fetch(`${api.base}/system.health`, { headers: { Cookie: session } });
     assert.equal(health.status, 200);
-    const me = (await (await fetch(`${api.base}/auth.me`, { headers: { Cookie: session } })).json()) as { result: { data: { user: string } } };
-    assert.equal(me.result.data.user, "admin");
+    const me = (await (await query(api, "auth.me", session)).json()) as { result: { data: { user: string; role: string } } };
+    assert.deepEqual(me.result.data, { user: "admin", role: "admin" });
   });
 
   it("refuses a tampered or foreign cookie", async () => {
-    const { value } = api.sessions.issue("admin", true);
+    const { value } = await api.sessions.issue("admin");
     const [payload, mac] = value.split(".") as [string, string];
-    const forged = Buffer.from(JSON.stringify({ user: "admin", admin: true, expiresAt: Date.now() + 1e9 })).toString("base64url");
+    const claim = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
+    const forged = Buffer.from(JSON.stringify({ ...claim, expiresAt: Date.now() + 1e9 })).toString("base64url");
     for (const cookie of [`${forged}.${mac}`, `${payload}.${mac.slice(1)}x`, "garbage"]) {
       assert.equal((await fetch(`${api.base}/system.health`, { headers: { Cookie: `berth_session=${cookie}` } })).status, 401, cookie);
     }
-    const expired = api.sessions.issue("admin", true, Date.now() - 13 * 3600_000).value;
+    const expired = (await api.sessions.issue("admin", Date.now() - 13 * 3600_000)).value;
     assert.equal((await fetch(`${api.base}/system.health`, { headers: { Cookie: `berth_session=${expired}` } })).status, 401);
   });
 
@@ -101,34 +152,173 @@ describe("the first admin", () => {
     }
   });
 
-  it("takes BERTH_ADMIN_PASSWORD, and a new value replaces the old one", async () => {
+  it("takes BERTH_ADMIN_PASSWORD; the same value at a restart keeps the admin's sessions, a new one ends them", async () => {
     const driver = createDriver("inmemory");
     const api = await startApi(driver);
     try {
       await api.users.ensureAdmin("first");
-      assert.equal((await login(api.base, "admin", "first")).status, 200);
+      const cookie = await loggedIn(api, "admin", "first");
+      await api.users.ensureAdmin("first");
+      assert.equal(await meStatus(api, cookie), 200, "a restart with the same password logs nobody out");
       await api.users.ensureAdmin("second");
+      assert.equal(await meStatus(api, cookie), 401, "a new password ends the sessions of the old one");
       assert.equal((await login(api.base, "admin", "first")).status, 401);
       assert.equal((await login(api.base, "admin", "second")).status, 200);
     } finally {
       await api.close();
     }
   });
+
+  it("reads a users file written before roles existed (admin: true|false)", async () => {
+    const driver = createDriver("inmemory");
+    const api = await startApi(driver);
+    try {
+      await api.users.ensureAdmin("correct horse");
+      await api.users.add("erin", "erin's password", "viewer");
+      const file = JSON.parse((await driver.getContent(berthPaths.consoleUsers)).toString("utf8")) as { users: Record<string, unknown>[] };
+      const legacy = file.users.map(({ role, ...user }) => ({ ...user, admin: role === "admin" }));
+      await driver.putContent(berthPaths.consoleUsers, JSON.stringify({ users: legacy }));
+      assert.deepEqual(await new ConsoleUsers(driver, createLogger({ level: "error", write: () => undefined })).list(), [
+        { name: "admin", role: "admin" },
+        { name: "erin", role: "viewer" },
+      ]);
+    } finally {
+      await api.close();
+    }
+  });
 });
 
-describe("console sessions across instances", () => {
+describe("console sessions are server-side and revocable, across instances on one storage", () => {
+  let pair: Awaited<ReturnType<typeof startPair>>;
+  let adminCookie: string;
+
+  before(async () => {
+    pair = await startPair();
+    await pair.a.users.ensureAdmin("correct horse");
+    await pair.a.users.add("erin", "erin's password", "viewer");
+    adminCookie = await loggedIn(pair.a, "admin", "correct horse");
+  });
+  after(() => pair.close());
+
+  it("logout ends every session of the user: at once where it happened, within the bound elsewhere", async () => {
+    const { a, b } = pair;
+    const first = await loggedIn(a, "erin", "erin's password");
+    const second = await loggedIn(b, "erin", "erin's password");
+    // B has now read erin's session state (and may keep it for the TTL).
+    assert.equal(await meStatus(b, first), 200);
+    const out = await mutate(a, "auth.logout", second);
+    assert.equal(out.status, 200);
+    assert.match(out.headers.get("set-cookie") ?? "", /^berth_session=; .*Max-Age=0/);
+    assert.equal(await meStatus(a, first), 401, "the other browser's session ended too");
+    assert.equal(await meStatus(a, second), 401, "the cookie replayed after logout");
+    await refusedWithinBound(b, first, "the other instance");
+    await refusedWithinBound(b, second, "the other instance");
+    assert.equal(await meStatus(b, adminCookie), 200, "other users' sessions go on");
+    assert.equal(await meStatus(b, await loggedIn(b, "erin", "erin's password")), 200, "and erin can log in again");
+  });
+
+  it("a password change ends the user's other sessions; the browser that changed it gets a new cookie", async () => {
+    const { a, b } = pair;
+    const mine = await loggedIn(b, "erin", "erin's password");
+    const elsewhere = await loggedIn(a, "erin", "erin's password");
+    assert.equal(await meStatus(a, elsewhere), 200);
+    const wrong = await mutate(b, "auth.changePassword", mine, { current: "not it", password: "a new password" });
+    assert.equal(wrong.status, 400);
+    assert.equal(await meStatus(b, mine), 200, "a refused change ends nothing");
+
+    const changed = await mutate(b, "auth.changePassword", mine, { current: "erin's password", password: "a new password" });
+    assert.equal(changed.status, 200, await changed.clone().text());
+    assert.equal(await meStatus(b, mine), 401, "the old cookie, replayed after the change");
+    assert.equal(await meStatus(b, elsewhere), 401);
+    await refusedWithinBound(a, elsewhere, "the other instance");
+    assert.equal(await meStatus(a, cookieOf(changed)), 200, "the new cookie works on every instance");
+    assert.equal((await login(a.base, "erin", "erin's password")).status, 401);
+    await pair.a.users.setPassword("erin", "erin's password");
+  });
+
+  it("an admin setting a user's password or removing the user ends that user's sessions", async () => {
+    const { a, b } = pair;
+    assert.equal((await mutate(b, "users.add", adminCookie, { name: "frank", password: "frank's password", role: "viewer" })).status, 200);
+    let frank = await loggedIn(a, "frank", "frank's password");
+    assert.equal(await meStatus(a, frank), 200);
+    assert.equal((await mutate(b, "users.setPassword", adminCookie, { name: "frank", password: "reset by admin" })).status, 200);
+    assert.equal(await meStatus(b, frank), 401);
+    await refusedWithinBound(a, frank, "the other instance, after a password reset");
+
+    frank = await loggedIn(a, "frank", "reset by admin");
+    assert.equal(await meStatus(b, frank), 200);
+    assert.equal((await mutate(a, "users.remove", adminCookie, { name: "frank" })).status, 200);
+    assert.equal(await meStatus(a, frank), 401);
+    await refusedWithinBound(b, frank, "the other instance, after a removal");
+    // A user of the same name later is a new account: the old cookie stays dead.
+    assert.equal((await mutate(a, "users.add", adminCookie, { name: "frank", password: "reset by admin", role: "admin" })).status, 200);
+    assert.equal(await meStatus(a, frank), 401);
+  });
+
+  it("a role change applies to running sessions", async () => {
+    const { a, b } = pair;
+    const erin = await loggedIn(a, "erin", "erin's password");
+    const readOnlyOff = () => mutate(b, "maintenance.setReadOnly", erin, { enabled: false });
+    assert.equal((await readOnlyOff()).status, 403);
+    assert.equal((await mutate(a, "users.setRole", adminCookie, { name: "erin", role: "admin" })).status, 200);
+    const started = Date.now();
+    while ((await readOnlyOff()).status === 403 && Date.now() - started <= sessionStateTtlMs + 1_000) await sleep(100);
+    assert.equal((await readOnlyOff()).status, 200, "erin's running session is an admin's now, on the other instance too");
+    assert.equal((await mutate(a, "users.setRole", adminCookie, { name: "erin", role: "viewer" })).status, 200);
+    assert.equal((await mutate(a, "maintenance.setReadOnly", erin, { enabled: false })).status, 403);
+  });
+
+  it("keeps at least one admin", async () => {
+    const { a } = pair;
+    await a.users.remove("frank");
+    const demote = await mutate(a, "users.setRole", adminCookie, { name: "admin", role: "viewer" });
+    assert.equal(demote.status, 409);
+    assert.match(await demote.text(), /at least one admin/);
+    assert.equal((await mutate(a, "users.remove", adminCookie, { name: "admin" })).status, 409);
+    assert.equal((await mutate(a, "users.remove", adminCookie, { name: "nobody" })).status, 404);
+  });
+});
+
+describe("console secrets on the filesystem driver", () => {
+  it("writes the session key, the users and the session state 0600; other objects keep the usual mode", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "berth-secret-modes-"));
+    const umask = process.umask(0o022);
+    const driver = createDriver("filesystem", { rootdirectory: dir });
+    const api = await startApi(driver);
+    try {
+      await api.users.ensureAdmin("correct horse");
+      await loggedIn(api, "admin", "correct horse");
+      const modeOf = async (path: string) => (await stat(join(dir, path))).mode & 0o777;
+      for (const path of [berthPaths.sessionKey, berthPaths.consoleUsers, berthPaths.sessionGeneration("admin")]) {
+        assert.equal((await modeOf(path)).toString(8), "600", path);
+      }
+      await driver.putContent("/docker/registry/v2/repositories/app/_layers/plain", "not a secret");
+      assert.equal((await modeOf("/docker/registry/v2/repositories/app/_layers/plain")).toString(8), "644");
+    } finally {
+      process.umask(umask);
+      await api.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("console session keys across instances", () => {
   it("converge on the stored key when two instances started on an empty storage each wrote one", async () => {
     const driver = createDriver("inmemory");
+    const logger = createLogger({ level: "error", write: () => undefined });
+    const users = new ConsoleUsers(driver, logger);
+    await users.ensureAdmin("correct horse");
+    await users.add("erin", "erin's password", "viewer");
     // A writes its key and reads it back before B's write lands; B's is the one storage keeps.
-    const a = await Sessions.open(driver);
+    const a = await Sessions.open(driver, new ConsoleUsers(driver, logger));
     await driver.delete(berthPaths.sessionKey);
-    const b = await Sessions.open(driver);
+    const b = await Sessions.open(driver, new ConsoleUsers(driver, logger));
     const cookie = (value: string) => ({ headers: { cookie: `${sessionCookie}=${value}` } }) as IncomingMessage;
 
-    const fromB = b.issue("admin", true).value;
+    const fromB = (await b.issue("admin")).value;
     assert.equal((await a.fromRequest(cookie(fromB)))?.user, "admin", "A adopts the stored key");
-    const fromA = a.issue("erin", false).value;
-    assert.equal((await b.fromRequest(cookie(fromA)))?.user, "erin", "A now signs with the key B uses");
+    const fromA = (await a.issue("erin")).value;
+    assert.deepEqual({ ...(await b.fromRequest(cookie(fromA))), expiresAt: 0 }, { user: "erin", role: "viewer", expiresAt: 0 }, "A now signs with the key B uses");
     assert.equal(await a.fromRequest(cookie(`${fromB.split(".")[0]}.forged`)), undefined, "a bad signature is still refused");
   });
 });

@@ -27,7 +27,7 @@ describe("console API: repositories and images", () => {
   let r: TestRegistry;
   let t: IndexUnderTest;
   let image: PushedImage;
-  const admin = { user: "admin", admin: true, expiresAt: Date.now() + 1e6 };
+  const admin = { user: "admin", role: "admin" as const, expiresAt: Date.now() + 1e6 };
 
   before(async () => {
     r = await startRegistry();

@@ -3,7 +3,7 @@ import { defaultConfigDocument, parseConfig } from "../../server/config/load.js"
 import type { ApiServices } from "../../server/api/trpc.js";
 import { LoginRateLimit } from "../../server/login-rate-limit.js";
 import { Sessions } from "../../server/console-auth/sessions.js";
-import { ConsoleUsers } from "../../server/console-auth/users.js";
+import { ConsoleUsers, type Role } from "../../server/console-auth/users.js";
 import { createLogger, type Logger } from "../../server/log.js";
 import { ReadOnlyState, WriteTracker } from "../../server/maintenance/readonly.js";
 import { createMaintenance } from "../../server/maintenance/services.js";
@@ -22,13 +22,14 @@ export async function createTestApiServices(
   const readOnly = await ReadOnlyState.create({ logger });
   const writes = new WriteTracker();
   const config = parseConfig(defaultConfigDocument());
+  const users = new ConsoleUsers(driver, logger);
   const registry = createRegistry({ driver, logger, secret: "test", deleteEnabled: options.deleteEnabled ?? true, readOnly: () => readOnly.isReadOnly(), writes });
   return {
     registry,
     version: "test",
     startedAt: new Date(),
-    users: new ConsoleUsers(driver, logger),
-    sessions: await Sessions.open(driver),
+    users,
+    sessions: await Sessions.open(driver, users),
     loginLimit: options.loginLimit ?? new LoginRateLimit(),
     secure: false,
     authStatus: () => ({ source: "config", connected: false, mode: "none", since: new Date(0).toISOString() }),
@@ -37,7 +38,7 @@ export async function createTestApiServices(
   };
 }
 
-/** A tRPC caller logged in as `user` (admin by default). */
-export function callerFor(services: ApiServices, user = "admin", admin = true) {
-  return createCaller({ ...services, session: { user, admin, expiresAt: Date.now() + 3_600_000 } });
+/** A tRPC caller logged in as `user` (an admin by default). */
+export function callerFor(services: ApiServices, user = "admin", role: Role = "admin") {
+  return createCaller({ ...services, session: { user, role, expiresAt: Date.now() + 3_600_000 } });
 }

@@ -1,7 +1,14 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { sessionCookieHeader, sessionMaxAgeSeconds } from "../../console-auth/sessions.js";
-import { protectedProcedure, publicProcedure, router } from "../trpc.js";
+import { newPassword } from "../../console-auth/users.js";
+import { protectedProcedure, publicProcedure, router, type ApiContext } from "../trpc.js";
+import { userRefusal } from "./users.js";
+
+async function setSessionCookie(ctx: ApiContext, user: string): Promise<void> {
+  const { value } = await ctx.sessions.issue(user);
+  ctx.res?.setHeader("Set-Cookie", sessionCookieHeader(value, ctx.secure, sessionMaxAgeSeconds));
+}
 
 export const authRouter = router({
   login: publicProcedure
@@ -18,14 +25,26 @@ export const authRouter = router({
         throw new TRPCError({ code: "UNAUTHORIZED", message: "wrong user name or password" });
       }
       ctx.loginLimit.succeed(client);
-      await ctx.sessions.adoptStoredKey();
-      const { value, session } = ctx.sessions.issue(user.name, user.admin);
-      ctx.res?.setHeader("Set-Cookie", sessionCookieHeader(value, ctx.secure, sessionMaxAgeSeconds));
-      return { user: session.user, admin: session.admin };
+      await setSessionCookie(ctx, user.name);
+      return user;
     }),
-  logout: protectedProcedure.mutation(({ ctx }) => {
+
+  /** Ends every session of the user, in every browser and on every instance, not only this cookie. */
+  logout: protectedProcedure.meta({ selfService: true }).mutation(async ({ ctx }) => {
+    await ctx.sessions.endAll(ctx.session.user);
     ctx.res?.setHeader("Set-Cookie", sessionCookieHeader("", ctx.secure, 0));
     return { ok: true };
   }),
-  me: protectedProcedure.query(({ ctx }) => ({ user: ctx.session.user, admin: ctx.session.admin })),
+
+  /** The caller's own password: their other sessions end, this browser gets a new cookie. */
+  changePassword: protectedProcedure
+    .meta({ selfService: true })
+    .input(z.object({ current: z.string().min(1).max(1024), password: newPassword }))
+    .mutation(async ({ ctx, input }) => {
+      await ctx.users.changePassword(ctx.session.user, input.current, input.password).catch(userRefusal);
+      await setSessionCookie(ctx, ctx.session.user);
+      return { ok: true };
+    }),
+
+  me: protectedProcedure.query(({ ctx }) => ({ user: ctx.session.user, role: ctx.session.role })),
 });
