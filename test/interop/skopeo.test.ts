@@ -199,7 +199,7 @@ describe("skopeo against Berth", () => {
     // A missing tag is an error, not an empty answer.
     await assert.rejects(skopeoInspect(ref("interop/inspect:nope")), (error: unknown) => {
       assert.ok(error instanceof SkopeoError);
-      assert.match(error.stderr, /manifest unknown|not found/i);
+      assert.match(error.stderr, /reading manifest nope in [^:]+:\d+\/interop\/inspect: manifest unknown/);
       return true;
     });
   });
