@@ -4,6 +4,7 @@ import { SignJWT } from "jose";
 import type { TokenServerConfig } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import { LoginRateLimit } from "../login-rate-limit.js";
+import type { ErrorCode } from "../registry/errors.js";
 import { basicChallenge, basicCredentials } from "./challenge.js";
 import { HtpasswdFile } from "./htpasswd.js";
 import { loadOrCreateSigningKey, loadSigningKey, type SigningKey } from "./keys.js";
@@ -69,12 +70,18 @@ export interface TokenServer {
   readonly service: string | undefined;
 }
 
+/**
+ * A refused token request. `code` is what GET clients (docker, containerd) read in the registry's
+ * `{errors}` body, so it is one of the registry spec's codes; `oauth` is the RFC 6749 `error`
+ * answered to POST clients when its status does not already say it (see oauthError).
+ */
 class HttpProblem extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
+    readonly oauth?: string,
   ) {
     super(message);
   }
@@ -85,13 +92,13 @@ const maxBody = 64 * 1024;
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
   if (type !== "application/x-www-form-urlencoded") {
-    throw new HttpProblem(400, "invalid_request", "expected an application/x-www-form-urlencoded body");
+    throw new HttpProblem(400, "UNSUPPORTED", "expected an application/x-www-form-urlencoded body");
   }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > maxBody) throw new HttpProblem(413, "invalid_request", "request body too large");
+    if (size > maxBody) throw new HttpProblem(413, "SIZE_INVALID", "request body too large");
     chunks.push(chunk as Buffer);
   }
   return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
@@ -99,9 +106,10 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 
 /** The oauth2 `error` of a problem (RFC 6749 §5.2 has none for rate limits; the name says it). */
 function oauthError(problem: HttpProblem): string {
+  if (problem.oauth) return problem.oauth;
   if (problem.status === 401) return "invalid_grant";
   if (problem.status === 429) return "too_many_requests";
-  return problem.code;
+  return "invalid_request";
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -159,11 +167,11 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenServer {
   function audience(requested: string | null): string {
     if (options.service !== undefined) {
       if (requested && requested !== options.service) {
-        throw new HttpProblem(400, "invalid_request", `unknown service ${JSON.stringify(requested)}: this token server issues tokens for ${JSON.stringify(options.service)}`);
+        throw new HttpProblem(400, "UNSUPPORTED", `unknown service ${JSON.stringify(requested)}: this token server issues tokens for ${JSON.stringify(options.service)}`);
       }
       return options.service;
     }
-    if (!requested) throw new HttpProblem(400, "invalid_request", "the service parameter is required");
+    if (!requested) throw new HttpProblem(400, "UNSUPPORTED", "the service parameter is required");
     return requested;
   }
 
@@ -209,7 +217,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenServer {
     const form = await readForm(req);
     const grant = form.get("grant_type");
     if (grant !== "password") {
-      throw new HttpProblem(400, "unsupported_grant_type", `grant_type ${JSON.stringify(grant ?? "")} is not supported; use "password"`);
+      throw new HttpProblem(400, "UNSUPPORTED", `grant_type ${JSON.stringify(grant ?? "")} is not supported; use "password"`, {}, "unsupported_grant_type");
     }
     const username = form.get("username") ?? "";
     const service = audience(form.get("service"));
@@ -233,7 +241,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenServer {
         ? handleGet(req, res, url.searchParams)
         : method === "POST"
           ? handlePost(req, res)
-          : Promise.reject(new HttpProblem(405, "METHOD_UNKNOWN", `${method} is not supported here`, { Allow: "GET, POST" }));
+          : Promise.reject(new HttpProblem(405, "UNSUPPORTED", `${method} is not supported here`, { Allow: "GET, POST" }));
     work.catch((error: unknown) => {
       if (res.headersSent) {
         res.destroy();

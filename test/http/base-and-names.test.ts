@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { errorCodes } from "../../server/registry/errors.js";
+import { ociErrorCodes, specErrorCodes } from "../support/error-codes.js";
 import { expectError, pushImage, rawErrorCode, rawRequest, startRegistry, type TestRegistry } from "./harness.js";
 
 describe("GET /v2/ and unknown endpoints", () => {
@@ -22,6 +24,12 @@ describe("GET /v2/ and unknown endpoints", () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("docker-distribution-api-version"), "registry/2.0");
     assert.equal((await res.arrayBuffer()).byteLength, 0);
+  });
+
+  it("declares only the specs' error codes, and every one of the OCI spec's", () => {
+    const declared = Object.keys(errorCodes);
+    assert.deepEqual(declared.filter((code) => !specErrorCodes.has(code)), [], "codes in no spec");
+    assert.deepEqual(ociErrorCodes.filter((code) => !declared.includes(code)), [], "OCI codes missing");
   });
 
   it("answers an unknown path under /v2/ with 404 and the spec's UNSUPPORTED", async () => {
