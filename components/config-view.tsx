@@ -24,7 +24,7 @@ interface Problem {
 }
 
 type Outcome =
-  | { kind: "validated"; ok: boolean; problems: Problem[]; warnings: Problem[]; dryRun: boolean }
+  | { kind: "validated"; ok: boolean; problems: Problem[]; warnings: Problem[]; dryRun: boolean; connect: boolean; unreached: string[] }
   | { kind: "applied"; applied: string[]; restartNeeded: string[]; unchanged: boolean; warnings: Problem[] }
   | { kind: "refused"; problems: Problem[]; warnings: Problem[] };
 
@@ -35,6 +35,7 @@ export function ConfigView() {
   const config = useQuery({ ...trpc.config.get.queryOptions(), staleTime: Infinity, refetchOnWindowFocus: false });
   const [draft, setDraft] = useState<string | null>(null);
   const [probe, setProbe] = useState(false);
+  const [connect, setConnect] = useState(false);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [diff, setDiff] = useState<{ unified: string; added: number; removed: number } | null>(null);
   const [confirming, setConfirming] = useState(false);
@@ -45,7 +46,16 @@ export function ConfigView() {
 
   const validate = useMutation(
     trpc.config.validate.mutationOptions({
-      onSuccess: (result, input) => setOutcome({ kind: "validated", ok: result.ok, problems: result.problems, warnings: result.warnings, dryRun: input.dryRun ?? false }),
+      onSuccess: (result, input) =>
+        setOutcome({
+          kind: "validated",
+          ok: result.ok,
+          problems: result.problems,
+          warnings: result.warnings,
+          dryRun: input.dryRun ?? false,
+          connect: input.connect ?? false,
+          unreached: result.unreached,
+        }),
     }),
   );
   const diffMutation = useMutation(trpc.config.diff.mutationOptions({ onSuccess: (result) => setDiff(result) }));
@@ -106,9 +116,13 @@ export function ConfigView() {
           <>
             <label className="flex items-center gap-1.5 text-sm">
               <input type="checkbox" checked={probe} onChange={(event) => setProbe(event.target.checked)} />
-              probe storage and etcd
+              probe the local storage
             </label>
-            <Button onClick={() => validate.mutate({ text, dryRun: probe })} disabled={validate.isPending} data-testid="config-validate">
+            <label className="flex items-center gap-1.5 text-sm" title="Connects to the configured etcd, S3/OSS storage and MySQL index">
+              <input type="checkbox" checked={connect} onChange={(event) => setConnect(event.target.checked)} data-testid="config-connect" />
+              connection check
+            </label>
+            <Button onClick={() => validate.mutate({ text, dryRun: probe, connect })} disabled={validate.isPending} data-testid="config-validate">
               {validate.isPending ? "Validating…" : "Validate"}
             </Button>
             <Button onClick={() => diffMutation.mutate({ text })} disabled={diffMutation.isPending} data-testid="config-diff">
@@ -231,6 +245,13 @@ function ProblemList({ problems, tone, onGoTo }: { problems: Problem[]; tone: "e
   );
 }
 
+/** What a valid outcome checked beyond the file: the storage probe, and the services reached. */
+function checkedSummary(outcome: { dryRun: boolean; connect: boolean; unreached: string[] }): string {
+  if (outcome.connect) return "; the storage and every configured service answered";
+  if (!outcome.dryRun) return "";
+  return `; the dry run passed${outcome.unreached.length > 0 ? ` (not contacted without a connection check: ${outcome.unreached.join(", ")})` : ""}`;
+}
+
 function OutcomeCard({ outcome, onGoTo }: { outcome: Outcome; onGoTo: (line: number, column?: number) => void }) {
   if (outcome.kind === "applied") {
     return (
@@ -264,7 +285,7 @@ function OutcomeCard({ outcome, onGoTo }: { outcome: Outcome; onGoTo: (line: num
       <div className="space-y-3" role="status">
         {ok ? (
           <p className="text-sm font-medium text-emerald-700 dark:text-emerald-400" data-testid="config-valid">
-            The configuration is valid{outcome.kind === "validated" && outcome.dryRun ? "; storage and etcd answered" : ""}.
+            The configuration is valid{outcome.kind === "validated" ? checkedSummary(outcome) : ""}.
           </p>
         ) : (
           <>

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { dryRun } from "../config/dryrun.js";
+import { dryRun, unreachedServices } from "../config/dryrun.js";
 import { ConfigError, loadConfigWithWarnings } from "../config/load.js";
 import { formatProblem, type Problem } from "../config/problems.js";
 import { printConfig } from "../config/redact.js";
@@ -8,11 +8,13 @@ import { validateConfigText } from "../config/validate.js";
 import { createDriver, knownDrivers } from "../registry/storage/factory.js";
 
 export const configUsage = `Usage:
-  berth config validate [--dry-run] [--json] config.yml
+  berth config validate [--dry-run] [--connect] [--json] config.yml
       Checks the file (YAML, schema, cross-field rules, referenced files) with REGISTRY_*
       overrides applied, and lists every problem with its line and column. --dry-run also
-      writes, reads and deletes a probe object in the storage and reaches etcd when configured;
-      it changes nothing else. Exit status: 0 valid, 1 invalid.
+      writes, reads and deletes a probe object in a local storage (filesystem, inmemory);
+      it changes nothing else and connects to nothing. --connect (implies --dry-run) also
+      reaches what is on the network: S3/OSS storage, etcd, the MySQL index.
+      Exit status: 0 valid, 1 invalid.
   berth config print [config.yml]
       Prints the effective configuration (file + REGISTRY_* overrides + defaults), secrets redacted.
 `;
@@ -29,7 +31,7 @@ async function validateCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { "dry-run": { type: "boolean", default: false }, json: { type: "boolean", default: false } },
+    options: { "dry-run": { type: "boolean", default: false }, connect: { type: "boolean", default: false }, json: { type: "boolean", default: false } },
   });
   const file = positionals[0];
   if (!file || positionals.length > 1) {
@@ -44,22 +46,38 @@ async function validateCommand(args: string[]): Promise<number> {
   }
   const result = await validateConfigText(text, { file, drivers: knownDrivers() });
   const problems = [...result.problems];
-  if (values["dry-run"] && result.ok && result.config) {
-    problems.push(...(await dryRun(result.config, { createDriver })));
+  const connect = values.connect;
+  let dryRunDone: DryRunDone | undefined;
+  if ((values["dry-run"] || connect) && result.ok && result.config) {
+    problems.push(...(await dryRun(result.config, { createDriver, connect })));
+    dryRunDone = { connect, unreached: connect ? [] : unreachedServices(result.config) };
   }
-  return report(file, values.json, problems, result.warnings, values["dry-run"]);
+  return report(file, values.json, problems, result.warnings, dryRunDone);
 }
 
-function report(file: string, json: boolean, problems: Problem[], warnings: Problem[], dryRunDone = false): number {
+interface DryRunDone {
+  connect: boolean;
+  /** Services on the network a dry run without --connect left alone. */
+  unreached: string[];
+}
+
+function dryRunSummary(done: DryRunDone): string {
+  if (done.connect) return " (dry run: storage and every configured service answered)";
+  const left = done.unreached.length > 0 ? `; not reached without --connect: ${done.unreached.join(", ")}` : "";
+  return ` (dry run: storage probe passed, nothing on the network contacted${left})`;
+}
+
+function report(file: string, json: boolean, problems: Problem[], warnings: Problem[], dryRunDone?: DryRunDone): number {
   const ok = problems.length === 0;
   if (json) {
-    process.stdout.write(JSON.stringify({ file, ok, dryRun: dryRunDone, problems, warnings }, null, 2) + "\n");
+    const dry = { dryRun: dryRunDone !== undefined, connect: dryRunDone?.connect ?? false, unreached: dryRunDone?.unreached ?? [] };
+    process.stdout.write(JSON.stringify({ file, ok, ...dry, problems, warnings }, null, 2) + "\n");
   } else {
     for (const problem of problems) process.stdout.write(`error: ${formatProblem(problem, file)}\n`);
     for (const warning of warnings) process.stdout.write(`warning: ${formatProblem(warning, file)}\n`);
     process.stdout.write(
       ok
-        ? `${file}: valid${dryRunDone ? " (dry run: storage and etcd reachable)" : ""}\n`
+        ? `${file}: valid${dryRunDone ? dryRunSummary(dryRunDone) : ""}\n`
         : `${file}: ${problems.length} problem${problems.length === 1 ? "" : "s"}\n`,
     );
   }

@@ -10,8 +10,9 @@ Commands:
       --registry-only    Serve the registry API only, without the console.
       --dev              Run the console in development mode (hot reload).
 
-  config validate [--dry-run] [--json] config.yml
+  config validate [--dry-run] [--connect] [--json] config.yml
                          Check a configuration; every problem with its line and column.
+                         --dry-run probes a local storage; --connect also etcd, S3, MySQL.
   config print [config.yml]
                          The effective configuration, secrets redacted.
   garbage-collect [--dry-run] [--delete-untagged] [--json] config.yml

@@ -15,7 +15,7 @@ export interface Findings {
   warnings: RawProblem[];
 }
 
-function get(doc: unknown, path: KeyPath): unknown {
+export function get(doc: unknown, path: KeyPath): unknown {
   let current = doc;
   for (const part of path) {
     if (typeof part === "number") current = Array.isArray(current) ? current[part] : undefined;
@@ -24,7 +24,7 @@ function get(doc: unknown, path: KeyPath): unknown {
   return current;
 }
 
-function text(doc: unknown, path: KeyPath): string | undefined {
+export function text(doc: unknown, path: KeyPath): string | undefined {
   const value = toText(get(doc, path));
   return value === undefined || value === "" ? undefined : value;
 }

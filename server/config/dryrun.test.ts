@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createDriver } from "../registry/storage/factory.js";
-import { dryRun } from "./dryrun.js";
+import { dryRun, unreachedServices } from "./dryrun.js";
 import { parseConfig } from "./load.js";
 
 let dir: string;
@@ -63,7 +63,7 @@ describe("dryRun: storage", () => {
   test("works on inmemory, and reports a driver Berth cannot open", async () => {
     assert.deepEqual(await dryRun(parseConfig({ version: "0.1", storage: "inmemory" }), { createDriver }), []);
     const swift = parseConfig({ version: "0.1", storage: { swift: { container: "c" } } });
-    const problems = await dryRun(swift, { createDriver });
+    const problems = await dryRun(swift, { createDriver, connect: true });
     assert.equal(problems[0]?.path, "storage.swift");
     assert.match(problems[0]?.message ?? "", /cannot open the swift storage driver: unknown storage driver "swift"/);
   });
@@ -85,7 +85,7 @@ describe("dryRun: etcd", () => {
   test("reports an endpoint nobody answers on", async () => {
     const port = await closedPort();
     const config = filesystem(join(dir, "etcd-closed"), { etcd: { endpoints: [`http://127.0.0.1:${port}`] } });
-    const problems = await dryRun(config, { createDriver, etcdTimeoutMs: 2000 });
+    const problems = await dryRun(config, { createDriver, etcdTimeoutMs: 2000, connect: true });
     assert.equal(problems.length, 1);
     assert.equal(problems[0]?.path, "etcd.endpoints[0]");
     assert.match(problems[0]?.message ?? "", new RegExp(`cannot reach etcd at http://127.0.0.1:${port}: .*ECONNREFUSED`));
@@ -102,7 +102,7 @@ describe("dryRun: etcd", () => {
     });
     try {
       const config = filesystem(join(dir, "etcd-up"), { etcd: { endpoints: [etcd.url + "/", other.url] } });
-      const problems = await dryRun(config, { createDriver });
+      const problems = await dryRun(config, { createDriver, connect: true });
       assert.deepEqual(problems.map((p) => p.path), ["etcd.endpoints[1]"]);
       assert.match(problems[0]?.message ?? "", /answered, but not like etcd/);
     } finally {
@@ -115,11 +115,42 @@ describe("dryRun: etcd", () => {
     const silent = await listen(() => undefined); // never answers
     try {
       const config = filesystem(join(dir, "etcd-silent"), { etcd: { endpoints: [silent.url], dialtimeout: "200ms" } });
-      const problems = await dryRun(config, { createDriver });
+      const problems = await dryRun(config, { createDriver, connect: true });
       assert.match(problems[0]?.message ?? "", /no answer within 200 ms/);
     } finally {
       silent.server.closeAllConnections();
       silent.server.close();
+    }
+  });
+});
+
+describe("dryRun without connect: nothing on the network", () => {
+  test("etcd is not contacted, an S3 storage not opened, and both are named as unreached", async () => {
+    let requests = 0;
+    const etcd = await listen((_req, res) => {
+      requests++;
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ etcdserver: "3.5.9" }));
+    });
+    try {
+      const local = filesystem(join(dir, "offline"), { etcd: { endpoints: [etcd.url] } });
+      assert.deepEqual(await dryRun(local, { createDriver }), []);
+      assert.equal(requests, 0, "a plain dry run must not reach etcd");
+      assert.deepEqual(unreachedServices(local), ["etcd.endpoints"]);
+      assert.deepEqual(await dryRun(local, { createDriver, connect: true }), []);
+      assert.equal(requests, 1, "the connection check reaches it");
+
+      const opened: string[] = [];
+      const s3 = parseConfig({ version: "0.1", storage: { s3: { region: "r", bucket: "b", regionendpoint: etcd.url } } });
+      const recording = (name: string, params: Record<string, unknown>) => {
+        opened.push(name);
+        return createDriver(name, params);
+      };
+      assert.deepEqual(await dryRun(s3, { createDriver: recording }), []);
+      assert.deepEqual(opened, [], "a storage on the network is not opened without connect");
+      assert.deepEqual(unreachedServices(s3), ["storage.s3"]);
+    } finally {
+      etcd.server.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { storageDriver } from "./load.js";
+import { storageDriver, storageDriverNames } from "./load.js";
 import type { Problem } from "./problems.js";
 import type { Config } from "./schema.js";
 
@@ -19,6 +19,25 @@ export interface DryRunOptions {
   fetch?: typeof fetch;
   /** Per etcd endpoint; default `etcd.dialtimeout`, else 3 s. */
   etcdTimeoutMs?: number;
+  /**
+   * Also reach what is on the network: etcd, S3/OSS storage, the MySQL index. Off, the dry run
+   * connects to nothing (see `unreachedServices`), so that validating a configuration cannot be
+   * used to probe hosts and ports unless someone asks for exactly that.
+   */
+  connect?: boolean;
+}
+
+/** Storage drivers that live on this machine: probing them connects to nothing. */
+const localDrivers: ReadonlySet<string> = new Set(["filesystem", "inmemory"]);
+
+/** What a dry run without `connect` leaves out: the configured services on the network, by key. */
+export function unreachedServices(config: Config): string[] {
+  const unreached: string[] = [];
+  const storage = storageDriverNames(config)[0];
+  if (storage !== undefined && !localDrivers.has(storage)) unreached.push(`storage.${storage}`);
+  if (config.etcd && config.etcd.endpoints.length > 0) unreached.push("etcd.endpoints");
+  if (indexDsn(config) !== undefined) unreached.push("console.index.dsn");
+  return unreached;
 }
 
 /** Where the probe object goes: below distribution's root, in a directory only Berth uses. */
@@ -27,18 +46,30 @@ export const probeDirectory = "/docker/registry/v2/_berth_probe";
 /**
  * Checks that the configured services are usable without changing anything: opens the storage
  * driver and writes, reads back and deletes a probe object under `_berth_probe/` (removing the
- * directories it had to create), when `etcd.endpoints` is set, asks each endpoint for
- * `/version`, and with a MySQL index logs in to its database. Returns the problems found (empty when everything answered).
+ * directories it had to create); with `connect`, also a storage on the network, each
+ * `etcd.endpoints`' `/version`, and a MySQL index's database (a login). Returns the problems found
+ * (empty when everything answered).
  */
 export async function dryRun(config: Config, options: DryRunOptions): Promise<Problem[]> {
-  const [storage, etcd, index] = await Promise.all([probeStorage(config, options), probeEtcd(config, options), probeIndex(config)]);
+  const unreached = options.connect ? [] : unreachedServices(config);
+  const [storage, etcd, index] = await Promise.all([
+    unreached.some((key) => key.startsWith("storage.")) ? [] : probeStorage(config, options),
+    unreached.includes("etcd.endpoints") ? [] : probeEtcd(config, options),
+    unreached.includes("console.index.dsn") ? [] : probeIndex(config),
+  ]);
   return [...storage, ...etcd, ...index];
+}
+
+/** The MySQL index's DSN, when the console keeps its index there. */
+function indexDsn(config: Config): string | undefined {
+  const { backend, dsn } = config.console.index;
+  return backend === "mysql" && config.console.enabled !== false ? dsn : undefined;
 }
 
 /** With `console.index.backend: mysql`, logs in to the DSN's database and reads nothing else (no table is created). */
 async function probeIndex(config: Config): Promise<Problem[]> {
-  const { backend, dsn } = config.console.index;
-  if (backend !== "mysql" || dsn === undefined || config.console.enabled === false) return [];
+  const dsn = indexDsn(config);
+  if (dsn === undefined) return [];
   const { probeMysql } = await import("../index/mysql.js");
   try {
     await probeMysql(dsn);

@@ -23,7 +23,7 @@ import { GiB, MiB, parseDuration, parseSize } from "./units.js";
  *   `{ endpoints: [url...], prefix?, authkey = "/lain/config/auth/registry", username?, password?,
  *   dialtimeout? }`.
  * - `console`: the admin console served next to `/v2/`. `{ enabled = true, statedir, indexmaxage?,
- *   index: { backend = sqlite | mysql, dsn? } }`.
+ *   index: { backend = sqlite | mysql, dsn? }, allowedpaths? }`.
  * - `tokenserver`: Berth's built-in docker token server. `{ enabled = false, issuer = "auth server",
  *   service?, users? (htpasswd), admins = [], groups?, key?, certificate?, keydir?, expiration = 5m,
  *   rules? }` (server/auth/README.md).
@@ -640,6 +640,11 @@ export const consoleSchema = section({
   /** Rebuild the metadata index from storage when its last rebuild is older than this. */
   indexmaxage: optional(duration()),
   index: always(consoleIndexSchema),
+  /**
+   * Directories a configuration saved or validated in the console may name (server/config/paths.ts);
+   * absent: the config file's directory, the storage root and `statedir`.
+   */
+  allowedpaths: optional(strList()),
 });
 
 /**

@@ -2,6 +2,7 @@ import { load, YAMLException } from "js-yaml";
 import { checkFiles, crossCheck, normalizeDocument, unknownKeyWarnings } from "./checks.js";
 import { applyEnvOverrides, yamlSchema, type EnvSource } from "./env.js";
 import { unimplementedKeys } from "./features.js";
+import { confinePaths, type PathPolicy } from "./paths.js";
 import { formatPath, PositionMap, type KeyPath } from "./positions.js";
 import type { Problem, RawProblem, ValidationResult } from "./problems.js";
 import { configSchema, storageOptionKeys, type Config } from "./schema.js";
@@ -18,6 +19,11 @@ export interface ValidateOptions {
   checkFiles?: boolean;
   /** Storage drivers Berth can open, for the "not implemented" warnings (default: filesystem, inmemory). */
   drivers?: readonly string[];
+  /**
+   * The console's confinement (`consolePathPolicy`): paths outside the allowed directories are
+   * problems, and their files are not read. Absent: any path (the operator's own file).
+   */
+  paths?: PathPolicy;
 }
 
 /**
@@ -70,8 +76,14 @@ export interface DocumentOptions extends ValidateOptions {
 /** `validateConfigText` for an already-loaded document (e.g. `defaultConfigDocument()`). */
 export async function validateDocument(doc: Record<string, unknown>, options: DocumentOptions = {}): Promise<ValidationResult> {
   const analysis = analyzeDocument(doc, options);
+  let readable = analysis.doc;
+  if (options.paths) {
+    const confined = await confinePaths(analysis.doc, analysis.config ?? analysis.doc, options.paths);
+    analysis.problems.push(...confined.problems.map(analysis.locate));
+    readable = confined.doc;
+  }
   if (options.checkFiles !== false) {
-    const files = await checkFiles(analysis.doc);
+    const files = await checkFiles(readable);
     analysis.problems.push(...files.problems.map(analysis.locate));
     analysis.warnings.push(...files.warnings.map(analysis.locate));
   }

@@ -44,12 +44,12 @@ describe("console.index configuration", () => {
     assert.equal(plain.config && indexSettings(plain.config).database.backend, "sqlite");
   });
 
-  it("reaches the database in a dry run", async () => {
+  it("reaches the database in a dry run with connect", async () => {
     const dsn = await (await mariadb()).createDatabase();
     const check = async (value: string) => {
       const result = await validateConfigText(config(`    backend: mysql\n    dsn: "${value}"\n`), { env: {} });
       assert.ok(result.config, JSON.stringify(result.problems));
-      return dryRun(result.config, { createDriver });
+      return dryRun(result.config, { createDriver, connect: true });
     };
     assert.deepEqual(await check(dsn), []);
     const wrong = await check(dsn.replace(/:[^:@]*@/, ":wrong-password@"));

@@ -3,7 +3,8 @@ import { open, readFile, realpath, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { dryRun } from "../../config/dryrun.js";
+import { dryRun, unreachedServices } from "../../config/dryrun.js";
+import { consolePathPolicy } from "../../config/paths.js";
 import type { Problem } from "../../config/problems.js";
 import { printConfig } from "../../config/redact.js";
 import { validateConfigText } from "../../config/validate.js";
@@ -44,18 +45,31 @@ interface Checked {
   config?: import("../../config/schema.js").Config;
 }
 
-/** Restores the placeholders, validates, and maps the problems back to the edited text's lines. */
-async function check(edited: string, current: string, file: string | undefined, withDryRun: boolean): Promise<Checked> {
+interface CheckOptions {
+  /** Probe the storage (a local one only, unless `connect`). */
+  dryRun: boolean;
+  /** Also reach the services on the network (etcd, S3/OSS, MySQL): only when the admin asks. */
+  connect: boolean;
+}
+
+/**
+ * Restores the placeholders, validates, and maps the problems back to the edited text's lines.
+ * The paths the text names are confined to `console.allowedpaths` (or its defaults): the editor
+ * must not make Berth read or write files the operator did not allow, nor report on them.
+ */
+async function check(ctx: ApiContext, edited: string, current: string, options: CheckOptions): Promise<Checked> {
+  const { file } = ctx.configuration;
   const restored = restoreText(edited, current);
-  const result = await validateConfigText(restored.text, { file, drivers: knownDrivers() });
+  const paths = consolePathPolicy(ctx.configuration.current(), file);
+  const result = await validateConfigText(restored.text, { file, drivers: knownDrivers(), paths });
   const locate = (problem: Problem): Problem => ({
     ...problem,
     message: restored.scrub(problem.message),
     ...(problem.line !== undefined && problem.source !== "env" ? { line: restored.lineOf(problem.line) } : {}),
   });
   const problems = [...restored.problems, ...result.problems.map(locate)];
-  if (withDryRun && problems.length === 0 && result.config) {
-    problems.push(...(await dryRun(result.config, { createDriver })).map(locate));
+  if ((options.dryRun || options.connect) && problems.length === 0 && result.config) {
+    problems.push(...(await dryRun(result.config, { createDriver, connect: options.connect })).map(locate));
   }
   problems.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
   return { ok: problems.length === 0, problems, warnings: result.warnings.map(locate), restored: restored.text, config: result.config };
@@ -112,11 +126,15 @@ export const configRouter = router({
   /** `http.host`'s host (what `docker pull` uses), or null: the console's own address is the registry's. */
   host: protectedProcedure.query(({ ctx }) => ({ host: registryHost(ctx) })),
 
-  validate: protectedProcedure.input(z.object({ text: textInput, dryRun: z.boolean().default(false) })).mutation(async ({ ctx, input }) => {
-    const current = await readCurrent(ctx);
-    const checked = await check(input.text, current?.text ?? "", current?.file, input.dryRun);
-    return { ok: checked.ok, problems: checked.problems, warnings: checked.warnings };
-  }),
+  /** `dryRun` probes a local storage; `connect` (implies it) also reaches etcd, S3/OSS and MySQL. */
+  validate: protectedProcedure
+    .input(z.object({ text: textInput, dryRun: z.boolean().default(false), connect: z.boolean().default(false) }))
+    .mutation(async ({ ctx, input }) => {
+      const current = await readCurrent(ctx);
+      const checked = await check(ctx, input.text, current?.text ?? "", input);
+      const unreached = input.dryRun && !input.connect && checked.config ? unreachedServices(checked.config) : [];
+      return { ok: checked.ok, problems: checked.problems, warnings: checked.warnings, unreached };
+    }),
 
   diff: protectedProcedure.input(z.object({ text: textInput })).mutation(async ({ ctx, input }) => {
     const current = await readCurrent(ctx);
@@ -143,7 +161,7 @@ export const configRouter = router({
         if (input.revision && input.revision !== revisionOf(current.text)) {
           throw new TRPCError({ code: "CONFLICT", message: `${current.file} changed on disk since it was loaded in the editor; reload it and apply your changes again` });
         }
-        const checked = await check(input.text, current.text, current.file, false);
+        const checked = await check(ctx, input.text, current.text, { dryRun: false, connect: false });
         if (!checked.ok) return { ok: false as const, problems: checked.problems, warnings: checked.warnings, applied: [], restartNeeded: [] };
         if (checked.restored === current.text) {
           return { ok: true as const, problems: [], warnings: checked.warnings, applied: [], restartNeeded: [], unchanged: true };
