@@ -65,6 +65,8 @@ for (const backend of indexBackends) {
       timings.push(["build (insert API, 40 transactions)", performance.now() - started]);
     });
     after(async () => {
+      // Reported, not a test: the bound each timing must meet is asserted where it is measured.
+      console.log(timings.map(([label, ms]) => `  ${label.padEnd(55)} ${ms.toFixed(1).padStart(8)} ms`).join("\n"));
       await index.close();
     });
 
@@ -105,7 +107,9 @@ for (const backend of indexBackends) {
       const next = await timed("listRepositories pushed desc, next page by cursor", () => index.listRepositories({ sort: "pushed", order: "desc", limit: 50, cursor: first.nextCursor! }));
       assert.ok(next.rows[0]!.lastPush! <= first.rows[49]!.lastPush!);
       const search = await timed('listRepositories search "service-12"', () => index.listRepositories({ search: "service-12", limit: 50 }));
-      assert.ok(search.total > 100 && search.rows.every((row) => row.name.includes("service-12")));
+      // service-12, service-120..129 and service-1200..1299.
+      assert.equal(search.total, 111);
+      assert.ok(search.rows.every((row) => row.name.includes("service-12")));
       const namespace = await timed('listRepositories namespace "team-07" by size', () => index.listRepositories({ namespace: "team-07", sort: "size", order: "desc", limit: 50 }));
       assert.equal(namespace.total, 200);
       const namespaces = await timed("namespaces()", () => index.namespaces());
@@ -123,17 +127,16 @@ for (const backend of indexBackends) {
       const deep = await timed("listTags big pushed desc offset 9,000", () => index.listTags("big/monorepo", { sort: "pushed", order: "desc", limit: 50, offset: 9000 }));
       assert.equal(deep.rows.length, 50);
       const filtered = await timed('listTags big filter "build-12"', () => index.listTags("big/monorepo", { filter: "build-12", sort: "size", order: "desc" }));
-      assert.ok(filtered.total > 100);
+      // build-12, build-120..129 and build-1200..1299 (the tags run up to build-10008).
+      assert.equal(filtered.total, 111);
+      assert.ok(filtered.rows.every((row) => row.tag.includes("build-12")));
       const small = await timed("listTags small repository by created", () => index.listTags("team-01/service-1", { sort: "created", order: "desc" }));
       assert.equal(small.total, smallTags);
       const sharing = await timed("tagsSharing", () => index.tagsSharing("team-01/service-1", small.rows[0]!.digest));
-      assert.ok(sharing.length >= 1);
-      await timed("recentActivity(50)", () => index.recentActivity(50));
-    });
-
-    it("prints the measured timings", async (t) => {
-      for (const [label, ms] of timings) t.diagnostic(`${label}: ${ms.toFixed(1)} ms`);
-      console.log(timings.map(([label, ms]) => `  ${label.padEnd(55)} ${ms.toFixed(1).padStart(8)} ms`).join("\n"));
+      const sameDigest = small.rows.filter((row) => row.digest === small.rows[0]!.digest).map((row) => row.tag);
+      assert.deepEqual(sharing, sameDigest.sort());
+      // Only registry events record activity; the insert API used here records none.
+      assert.deepEqual(await timed("recentActivity(50)", () => index.recentActivity(50)), []);
     });
   });
 }
