@@ -13,6 +13,12 @@ export function UserMenu() {
       <span data-testid="current-user" className="text-slate-600">
         {me.data.user}
       </span>
+      {/* The API refuses a viewer's changes (403); say so before they try. */}
+      {me.data.role === "viewer" ? (
+        <span data-testid="current-role" title="A viewer sees everything; changes need an admin." className="rounded bg-slate-100 px-2 py-0.5 text-xs text-slate-600 dark:bg-slate-800 dark:text-slate-300">
+          viewer (read-only)
+        </span>
+      ) : null}
       <button type="button" onClick={() => logout.mutate()} className="rounded border border-slate-300 px-3 py-1 hover:bg-slate-100">
         Log out
       </button>

@@ -113,9 +113,9 @@ export async function startBerth(options: StartOptions = {}): Promise<BerthProce
 }
 
 /** Logs in through the login page, as a person would. */
-export async function logIn(page: import("@playwright/test").Page, url: string, password = adminPassword): Promise<void> {
+export async function logIn(page: import("@playwright/test").Page, url: string, password = adminPassword, user = "admin"): Promise<void> {
   await page.goto(url + "/login");
-  await page.getByLabel("User").fill("admin");
+  await page.getByLabel("User").fill(user);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
 }
