@@ -33,6 +33,14 @@ export const layout = {
   uploadDir: (name: string, id: string) => `${repositoriesRoot}/${name}/_uploads/${id}`,
   uploadData: (name: string, id: string) => `${repositoriesRoot}/${name}/_uploads/${id}/data`,
   uploadStartedAt: (name: string, id: string) => `${repositoriesRoot}/${name}/_uploads/${id}/startedat`,
+  /** Berth's: the claim of the one request writing the upload (upload-lease.ts). */
+  uploadLock: (name: string, id: string) => `${repositoriesRoot}/${name}/_uploads/${id}/lock`,
+  /**
+   * Berth's: the resumable sha256 state at an offset. Not distribution's `hashstates/` (Go's
+   * encoding of its hash), which Berth cannot write; an upload is continued by the software that
+   * began it.
+   */
+  uploadHashState: (name: string, id: string) => `${repositoriesRoot}/${name}/_uploads/${id}/berth-hashstate`,
 
   /**
    * Berth's own addition: which manifests of a repository name a given subject, kept so the

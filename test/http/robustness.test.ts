@@ -80,7 +80,9 @@ for (const driverName of drivers) {
       const content = Buffer.from(await got.arrayBuffer());
       assert.equal(content.length, bytes.length);
       assert.equal(sha256(content), digest);
-      assert.deepEqual(await uploadsInStorage(r.driver, "race/blob"), []);
+      // Leftovers go after the answers (uploads.ts), so they are polled for.
+      const cleaned = await eventually(async () => (await uploadsInStorage(r.driver, "race/blob")).length === 0);
+      assert.ok(cleaned, `upload data left behind: ${(await uploadsInStorage(r.driver, "race/blob")).join(", ")}`);
     });
 
     it("leaves a tag on one complete manifest after 10 concurrent PUTs to it", async () => {

@@ -102,8 +102,8 @@ describe("blob upload sessions", () => {
     const first = await patch(r, location, data.subarray(0, 100), "0-99");
     assert.equal(first.status, 202);
     const next = pathOf(first.headers.get("location"));
-    await expectError(await patch(r, next, data.subarray(150, 200), "150-199"), 416, "RANGE_INVALID");
-    await expectError(await patch(r, next, data.subarray(0, 100), "0-99"), 416, "RANGE_INVALID");
+    await expectError(await patch(r, next, data.subarray(150, 200), "150-199"), 416, "BLOB_UPLOAD_INVALID");
+    await expectError(await patch(r, next, data.subarray(0, 100), "0-99"), 416, "BLOB_UPLOAD_INVALID");
     const status = await r.fetch(next);
     assert.equal(status.status, 204);
     assert.equal(status.headers.get("range"), "0-99", "a refused chunk adds nothing");

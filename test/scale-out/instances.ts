@@ -5,8 +5,11 @@ import { startServerProcess, type ServerProcess } from "../support/process.js";
 
 export interface SharedSetup {
   /** `storage.s3` parameters: every instance gets the same bucket. */
-  s3: Record<string, unknown>;
-  etcdEndpoint: string;
+  s3?: Record<string, unknown>;
+  /** Or one filesystem root for all of them. */
+  filesystem?: { rootdirectory: string };
+  /** Without it the instances share nothing but the storage and the secret. */
+  etcdEndpoint?: string;
   secret: string;
 }
 
@@ -46,7 +49,8 @@ function configYaml(shared: SharedSetup, port: number, stateDir: string): string
     "  accesslog:",
     "    disabled: true",
     "storage:",
-    `  s3: ${JSON.stringify(shared.s3)}`,
+    ...(shared.s3 ? [`  s3: ${JSON.stringify(shared.s3)}`] : []),
+    ...(shared.filesystem ? [`  filesystem: ${JSON.stringify(shared.filesystem)}`] : []),
     "  delete:",
     "    enabled: true",
     "  maintenance:",
@@ -55,8 +59,7 @@ function configYaml(shared: SharedSetup, port: number, stateDir: string): string
     "http:",
     `  addr: 127.0.0.1:${port}`,
     `  secret: ${JSON.stringify(shared.secret)}`,
-    "etcd:",
-    `  endpoints: [${JSON.stringify(shared.etcdEndpoint)}]`,
+    ...(shared.etcdEndpoint ? ["etcd:", `  endpoints: [${JSON.stringify(shared.etcdEndpoint)}]`] : []),
     "console:",
     `  statedir: ${JSON.stringify(stateDir)}`,
     "",

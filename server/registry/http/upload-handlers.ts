@@ -1,5 +1,5 @@
 import type { UploadToken } from "../upload-state.js";
-import type { Upload } from "../uploads.js";
+import type { Upload, UploadLease } from "../uploads.js";
 import { RegistryError } from "../errors.js";
 import { parseDigest, parseName } from "../reference.js";
 import { contentLength, discard, hasBody } from "./body.js";
@@ -43,27 +43,31 @@ export async function startUpload(ctx: RequestContext, name: string): Promise<vo
   sendEmpty(res, 202, uploadHeaders(ctx, upload));
 }
 
-/** PATCH: append a chunk (ordered by Content-Range when given) or a streamed body. */
+/**
+ * PATCH: append a chunk or a streamed body. A Content-Range must start where the upload ends
+ * (416 otherwise, with nothing appended and the upload as it was).
+ */
 export async function appendUpload(ctx: RequestContext, name: string, id: string): Promise<void> {
   const { req, res, services } = ctx;
-  const upload = await loadUpload(ctx, name, id);
   const length = contentLength(req);
   const range = req.headers["content-range"];
-  if (range !== undefined) {
-    const match = /^(?:bytes[ =])?(\d+)-(\d+)$/.exec(range.trim());
-    const start = Number(match?.[1]);
-    const end = Number(match?.[2]);
-    const outOfOrder = !match || start !== upload.offset || end < start || (length !== undefined && end - start + 1 !== length);
-    if (outOfOrder) {
-      throw new RegistryError(
-        "RANGE_INVALID",
-        { contentRange: range, expectedStart: upload.offset },
-        `chunk must start at byte ${upload.offset}`,
-        { headers: stringHeaders(uploadHeaders(ctx, upload)) },
-      );
+  const written = await withUpload(ctx, name, id, async (upload, lease) => {
+    if (range !== undefined) {
+      const match = /^(?:bytes[ =])?(\d+)-(\d+)$/.exec(range.trim());
+      const start = Number(match?.[1]);
+      const end = Number(match?.[2]);
+      const outOfOrder = !match || start !== upload.offset || end < start || (length !== undefined && end - start + 1 !== length);
+      if (outOfOrder) {
+        throw new RegistryError(
+          "BLOB_UPLOAD_INVALID",
+          { contentRange: range, expectedStart: upload.offset },
+          `chunk must start at byte ${upload.offset}`,
+          { status: 416, headers: stringHeaders(uploadHeaders(ctx, upload)) },
+        );
+      }
     }
-  }
-  const written = await services.uploads.append(upload, req, length);
+    return services.uploads.append(upload, req, length, lease);
+  });
   sendEmpty(res, 202, uploadHeaders(ctx, written));
 }
 
@@ -75,10 +79,11 @@ export async function finishUpload(ctx: RequestContext, name: string, id: string
     throw new RegistryError("DIGEST_INVALID", undefined, "the digest query parameter is required to complete an upload");
   }
   const digest = parseDigest(digestParam);
-  let upload = await loadUpload(ctx, name, id);
-  if (hasBody(req)) upload = await services.uploads.append(upload, req, contentLength(req));
-  else discard(req);
-  await services.uploads.finish(upload, digest);
+  await withUpload(ctx, name, id, async (upload, lease) => {
+    const complete = hasBody(req) ? await services.uploads.append(upload, req, contentLength(req), lease) : upload;
+    discard(req);
+    await services.uploads.finish(complete, digest);
+  });
   sendEmpty(res, 201, blobCreatedHeaders(ctx, name, digest.value));
 }
 
@@ -88,27 +93,36 @@ export async function uploadStatus(ctx: RequestContext, name: string, id: string
 }
 
 export async function cancelUpload(ctx: RequestContext, name: string, id: string): Promise<void> {
-  const upload = await loadUpload(ctx, name, id);
-  await ctx.services.uploads.cancel(name, upload.id);
+  await withUpload(ctx, name, id, (upload) => ctx.services.uploads.cancel(name, upload.id));
   sendEmpty(ctx.res, 204);
 }
 
-/**
- * The upload as storage has it, after checking the signed state of the URL when present (an
- * unknown upload is reported before an invalid state).
- */
-async function loadUpload(ctx: RequestContext, name: string, id: string): Promise<Upload> {
+/** The signed state of the URL, when present and valid; an invalid one is reported after an unknown upload. */
+function verifiedState(ctx: RequestContext, name: string, id: string): { token?: UploadToken; invalid?: unknown } {
   const state = ctx.query.get("_state");
-  let token: UploadToken | undefined;
-  let invalid: unknown;
   try {
-    if (state !== null) token = ctx.services.signer.verify(state, name, id);
+    return { token: state !== null ? ctx.services.signer.verify(state, name, id) : undefined };
   } catch (error) {
-    invalid = error;
+    return { invalid: error };
   }
+}
+
+/** The upload as storage has it, after checking the signed state of the URL. */
+async function loadUpload(ctx: RequestContext, name: string, id: string): Promise<Upload> {
+  const { token, invalid } = verifiedState(ctx, name, id);
   const upload = await ctx.services.uploads.get(name, id, token?.startedAt);
   if (invalid !== undefined) throw invalid;
   return upload;
+}
+
+/** Runs `work` as the upload's only writer on any instance (uploads.ts), after the state check. */
+async function withUpload<T>(ctx: RequestContext, name: string, id: string, work: (upload: Upload, lease: UploadLease) => Promise<T>): Promise<T> {
+  const { token, invalid } = verifiedState(ctx, name, id);
+  if (invalid !== undefined) {
+    await ctx.services.uploads.get(name, id);
+    throw invalid;
+  }
+  return ctx.services.uploads.exclusive(name, id, token?.startedAt, work);
 }
 
 function uploadHeaders(ctx: RequestContext, upload: Upload): Headers {

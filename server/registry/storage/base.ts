@@ -56,6 +56,10 @@ class BaseDriver implements StorageDriver {
     return this.call(path, false, () => this.inner.putContent(path, content, options));
   }
 
+  putContentIfAbsent(path: string, content: Buffer | string, options?: PutOptions): Promise<boolean> {
+    return this.call(path, false, () => this.inner.putContentIfAbsent(path, content, options));
+  }
+
   reader(path: string, offset = 0, end?: number): Promise<Readable> {
     return this.call(path, false, () => {
       const badEnd = end !== undefined && !(Number.isSafeInteger(end) && end >= offset);
@@ -100,6 +104,13 @@ class BaseDriver implements StorageDriver {
         throw new StorageError("invalid-path", dest, this.name, `${this.name}: cannot move ${source} into itself (${dest})`);
       }
       return this.inner.move(source, dest);
+    });
+  }
+
+  moveIfAbsent(source: string, dest: string): Promise<boolean> {
+    return this.call(source, false, () => {
+      this.check(dest, false);
+      return this.inner.moveIfAbsent(source, dest);
     });
   }
 

@@ -22,6 +22,11 @@ export interface StorageDriver {
   getContent(path: string): Promise<Buffer>;
   /** Replaces an object atomically: readers see the old or the new content, never a mix. */
   putContent(path: string, content: Buffer | string, options?: PutOptions): Promise<void>;
+  /**
+   * Creates an object only when none is at `path`, atomically: of racing calls (on any instance
+   * sharing the storage) exactly one gets true. Locks and first commits are built on it.
+   */
+  putContentIfAbsent(path: string, content: Buffer | string, options?: PutOptions): Promise<boolean>;
 
   /** Streams an object from `offset` (inclusive) to `end` (exclusive, default: object end). */
   reader(path: string, offset?: number, end?: number): Promise<Readable>;
@@ -42,6 +47,12 @@ export interface StorageDriver {
   list(path: string): Promise<string[]>;
   /** Moves an object, replacing any object at `dest`. */
   move(source: string, dest: string): Promise<void>;
+  /**
+   * Moves an object unless an object is at `dest`: false, with the source left as it was, when
+   * one is. A committed blob is never replaced; where the store cannot refuse atomically
+   * (S3's copy), racing moves can only be of verified bytes of one digest, so either wins.
+   */
+  moveIfAbsent(source: string, dest: string): Promise<boolean>;
   /** Deletes an object or a whole directory tree. */
   delete(path: string): Promise<void>;
   /**

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { Stats } from "node:fs";
 import { readFile } from "node:fs";
-import { lstat, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
+import { copyFile, link, lstat, mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { Readable, type Writable } from "node:stream";
@@ -84,26 +85,59 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async putContent(path: string, content: Buffer | string, options?: PutOptions): Promise<void> {
+    await this.placeContent(path, content, options, (temp, target) => rename(temp, target).then(() => true));
+  }
+
+  /** A hard link cannot replace what is there: of racing creators, one link succeeds. */
+  async putContentIfAbsent(path: string, content: Buffer | string, options?: PutOptions): Promise<boolean> {
+    return this.placeContent(path, content, options, async (temp, target) => {
+      try {
+        await link(temp, target);
+        return true;
+      } catch (error) {
+        if (errorCode(error) === "EEXIST") return false;
+        if (!cannotLink(error)) throw error;
+      }
+      // A filesystem without hard links: an exclusive copy (the content is small).
+      return copyFile(temp, target, fsConstants.COPYFILE_EXCL).then(
+        () => true,
+        (error: unknown) => (errorCode(error) === "EEXIST" ? false : Promise.reject(error)),
+      );
+    });
+  }
+
+  /**
+   * Writes a synced temporary file next to the target and lets `place` put it there, so the
+   * target appears whole or not at all; the temporary file never outlives the call.
+   */
+  private async placeContent(
+    path: string,
+    content: Buffer | string,
+    options: PutOptions | undefined,
+    place: (temp: string, target: string) => Promise<boolean>,
+  ): Promise<boolean> {
     const target = this.native(path);
     const dir = dirname(target);
     await mkdir(dir, { recursive: true });
     // Same directory as the target so the rename is atomic; the dot keeps it out of list/walk.
     const temp = join(dir, `.${basename(target)}.tmp-${randomBytes(8).toString("hex")}`);
-    // Created with its final mode, so a secret is never readable by others, not even briefly.
-    const handle = await open(temp, "wx", options?.private ? 0o600 : 0o666);
+    let placed: boolean;
     try {
+      // Created with its final mode, so a secret is never readable by others, not even briefly.
+      const handle = await open(temp, "wx", options?.private ? 0o600 : 0o666);
       try {
         await handle.writeFile(content);
         await handle.sync();
       } finally {
         await handle.close();
       }
-      await rename(temp, target);
-    } catch (error) {
+      placed = await place(temp, target);
+    } finally {
+      // After a rename there is nothing left to remove; after a link, the temporary name.
       await rm(temp, { force: true });
-      throw error;
     }
-    await syncDirectory(dir);
+    if (placed) await syncDirectory(dir);
+    return placed;
   }
 
   async reader(path: string, offset = 0, end?: number): Promise<Readable> {
@@ -228,6 +262,38 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   /**
+   * A hard link to the destination, then the source's name removed: the link fails when the
+   * destination exists, where a rename would replace it. Without hard links, a rename after an
+   * existence check (racing moves of one digest's verified bytes are interchangeable).
+   */
+  async moveIfAbsent(source: string, dest: string): Promise<boolean> {
+    const from = this.native(source);
+    const to = this.native(dest);
+    let isDir: boolean;
+    try {
+      isDir = (await lstat(from)).isDirectory();
+    } catch (error) {
+      throw this.translate(error, source);
+    }
+    if (isDir) throw new StorageError("invalid-path", source, this.name, `${this.name}: ${source} is a directory`);
+    await mkdir(dirname(to), { recursive: true });
+    try {
+      await link(from, to);
+    } catch (error) {
+      if (errorCode(error) === "EEXIST") return false;
+      if (!cannotLink(error)) throw this.translate(error, source);
+      if (await lstat(to).then(() => true, () => false)) return false;
+      await this.move(source, dest);
+      return true;
+    }
+    await unlink(from).catch((error: unknown) => {
+      if (!isMissing(error)) throw error;
+    });
+    await syncDirectory(dirname(to));
+    return true;
+  }
+
+  /**
    * On libuv, not the batch threads: a request deleting one upload must not wait for a thread
    * to start.
    */
@@ -278,6 +344,11 @@ export class FilesystemDriver implements StorageDriver {
     }
     return error;
   }
+}
+
+/** What a filesystem without hard links (some network and FUSE filesystems) answers to link(). */
+function cannotLink(error: unknown): boolean {
+  return ["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EXDEV", "EMLINK"].includes(errorCode(error) ?? "");
 }
 
 function rootInfo(): FileInfo {

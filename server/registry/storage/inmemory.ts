@@ -21,6 +21,12 @@ export class InMemoryDriver implements StorageDriver {
     this.tree.set(path, newFile([bytes]));
   }
 
+  async putContentIfAbsent(path: string, content: Buffer | string): Promise<boolean> {
+    if (this.tree.find(path)?.kind === "file") return false;
+    await this.putContent(path, content);
+    return true;
+  }
+
   async reader(path: string, offset = 0, end?: number): Promise<Readable> {
     const file = this.file(path);
     if (offset > file.size) {
@@ -63,6 +69,18 @@ export class InMemoryDriver implements StorageDriver {
     // Attach first: if the destination is refused, the source is still where it was.
     this.tree.set(dest, node);
     this.tree.remove(source, node);
+  }
+
+  /**
+   * Attaches a copy of the source's chunk list, not the node: a writer still holding the upload's
+   * node can never add to the blob.
+   */
+  async moveIfAbsent(source: string, dest: string): Promise<boolean> {
+    const node = this.file(source);
+    if (this.tree.find(dest)?.kind === "file") return false;
+    this.tree.set(dest, newFile(node.chunks.slice()));
+    this.tree.remove(source, node);
+    return true;
   }
 
   async delete(path: string): Promise<void> {

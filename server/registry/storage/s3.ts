@@ -20,7 +20,7 @@ import {
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
 import { ROOT, compareLexically, isValidComponent } from "./paths.js";
-import { DELETE_BATCH, createS3Client, isMissingKey, partRanges, runLimited, s3ErrorCode } from "./s3-client.js";
+import { DELETE_BATCH, createS3Client, isMissingKey, partRanges, runLimited, s3ErrorCode, s3Status } from "./s3-client.js";
 import { GiB, MAX_PART_SIZE, MIN_PART_SIZE, MiB, validatedChunkSize, type S3DriverOptions } from "./s3-options.js";
 import { S3FileWriter, abortUpload, copySource, listUploads, type Committed, type ObjectParams, type WriterContext } from "./s3-writer.js";
 import type { WalkVisitor } from "./walk.js";
@@ -101,6 +101,24 @@ export class S3Driver implements StorageDriver {
     await this.client.send(
       new PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: body, ContentLength: body.length, ...this.objectParams }),
     );
+  }
+
+  /**
+   * A PutObject with `If-None-Match: *`: the store refuses it (412) when the key exists; of
+   * racing writes one wins (AWS may answer 409 to the others, which lost too).
+   */
+  async putContentIfAbsent(path: string, content: Buffer | string): Promise<boolean> {
+    const body = typeof content === "string" ? Buffer.from(content, "utf8") : content;
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: body, ContentLength: body.length, IfNoneMatch: "*", ...this.objectParams }),
+      );
+      return true;
+    } catch (error) {
+      const status = s3Status(error);
+      if (status === 412 || status === 409) return false;
+      throw error;
+    }
   }
 
   async reader(path: string, offset = 0, end?: number): Promise<Readable> {
@@ -225,6 +243,16 @@ export class S3Driver implements StorageDriver {
     if (from === to) return;
     await this.copyObject(from, to, size);
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: from }));
+  }
+
+  /**
+   * A HEAD of the destination, then the move. S3 has no conditional copy: two moves racing past
+   * the HEAD both store the verified bytes of one digest, so the object is the same either way.
+   */
+  async moveIfAbsent(source: string, dest: string): Promise<boolean> {
+    if ((await this.head(this.key(dest))) !== undefined) return false;
+    await this.move(source, dest);
+    return true;
   }
 
   /**
