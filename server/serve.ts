@@ -22,6 +22,7 @@ import { packageRoot, version } from "./package-info.js";
 import { createRegistry, type Registry } from "./registry/handler.js";
 import { createDriver, knownDrivers } from "./registry/storage/factory.js";
 import { schedulePurging } from "./registry/upload-purge.js";
+import { guardProcess } from "./process-guard.js";
 
 export interface ServeOptions {
   config: Config;
@@ -34,6 +35,8 @@ export interface ServeOptions {
   /** Serve `/v2/` only, without the console (also `console.enabled: false`). */
   registryOnly?: boolean;
   logger?: Logger;
+  /** Log and survive errors no request handler caught (process-guard.ts); `berth serve` sets it. */
+  guardProcess?: boolean;
 }
 
 export interface ReloadResult {
@@ -71,6 +74,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   const logger =
     options.logger ?? createLogger({ level: () => config.log.level, format: config.log.formatter, fields: config.log.fields });
   for (const line of options.warnings ?? []) logger.warn(line);
+  const unguard = options.guardProcess ? guardProcess(logger) : undefined;
   const { name, params } = storageDriver(config);
   const driver = createDriver(name, params);
   const prefix = (config.http.prefix ?? "/").replace(/\/$/, "");
@@ -242,6 +246,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       notifier.stop();
       await Promise.all([closeServer(server), debugServer ? closeServer(debugServer) : undefined]);
       await index?.close();
+      unguard?.();
     },
   };
 }

@@ -73,7 +73,7 @@ async function serveCommand(args: string[]): Promise<number> {
   const file = positionals[0];
   const [{ knownDrivers }, { serve }] = await Promise.all([import("../registry/storage/factory.js"), import("../serve.js")]);
   const { config, warningLines } = await loadConfigWithWarnings(file, { drivers: knownDrivers() });
-  const running = await serve({ config, file, warnings: warningLines, dev: values.dev, registryOnly: values["registry-only"] });
+  const running = await serve({ config, file, warnings: warningLines, dev: values.dev, registryOnly: values["registry-only"], guardProcess: true });
   // A failed reload is logged by reload() and leaves the running configuration in place.
   process.on("SIGHUP", () => running.reload().catch(() => undefined));
   await new Promise<void>((resolve) => {
