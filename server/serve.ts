@@ -11,7 +11,8 @@ import { parseListenAddress } from "./config/address.js";
 import { ConfigError, loadConfigWithWarnings, storageDriver } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { createConsole, type ConsoleHandler } from "./console.js";
-import { LoginRateLimit } from "./login-rate-limit.js";
+import { clientAddress } from "./client-address.js";
+import { defaultLoginLimits, LoginRateLimit, type LoginGuard } from "./login-rate-limit.js";
 import { Sessions } from "./console-auth/sessions.js";
 import { ConsoleUsers } from "./console-auth/users.js";
 import { createListener, listen } from "./listener.js";
@@ -88,8 +89,11 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   });
   const writes = new WriteTracker();
   const defaultKeyDir = defaultTokenKeyDir(name === "filesystem" ? (params.rootdirectory as string) : undefined);
+  // One set of failed-login limits for the token server and htpasswd auth, kept across reloads;
+  // the client's address follows `http.clientaddressheader` as it is now.
+  const logins: LoginGuard = { limits: defaultLoginLimits(), clientAddress: (req) => clientAddress(req, config.http.clientaddressheader) };
   // Rebuilt on reload when `auth` or `tokenserver` change; the engine reads it per request.
-  let auth = await setupAuth({ config, logger, prefix, etcd, defaultKeyDir });
+  let auth = await setupAuth({ config, logger, prefix, etcd, defaultKeyDir, logins });
   const prometheus = config.http.debug?.prometheus?.enabled ? config.http.debug.prometheus : undefined;
   const metrics = prometheus ? new RegistryMetrics(() => registry.services.uploads.counts) : undefined;
   const registry = createRegistry({
@@ -215,7 +219,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     // Built before anything is switched, so a new auth setup that fails leaves all as it was.
     const nextAuth =
       changed((c) => c.auth) || changed((c) => c.tokenserver)
-        ? await setupAuth({ config: next, logger, prefix, etcd, defaultKeyDir }).catch((error: unknown) => {
+        ? await setupAuth({ config: next, logger, prefix, etcd, defaultKeyDir, logins }).catch((error: unknown) => {
             logger.error("configuration reload failed; keeping the running configuration", { problems: [String(error)] });
             throw error;
           })

@@ -3,6 +3,7 @@ import type { Etcd3, Watcher } from "etcd3";
 import type { Config } from "../config/schema.js";
 import { createEtcdClient } from "../etcd/client.js";
 import type { Logger } from "../log.js";
+import type { LoginGuard } from "../login-rate-limit.js";
 import type { AccessController } from "../registry/access.js";
 import { readCertificateBundle } from "./certs.js";
 import { authMode, createAccessController, type AuthMode } from "./factory.js";
@@ -250,6 +251,8 @@ export interface AuthStateOptions {
   etcd?: Etcd3;
   /** The built-in token server: its certificate is trusted when config.yml names no rootcertbundle. */
   tokenServer?: TokenServer;
+  /** The login limits of htpasswd auth. */
+  logins?: LoginGuard;
   pollIntervalMs?: number;
   requestTimeoutMs?: number;
 }
@@ -264,7 +267,7 @@ export interface AuthStateOptions {
 export async function createAuthState(options: AuthStateOptions): Promise<AuthState> {
   const { config, logger } = options;
   const defaultCertificates = options.tokenServer?.signing.chain;
-  const controller = createAccessController(config.auth, { logger, defaultCertificates });
+  const controller = createAccessController(config.auth, { logger, defaultCertificates, logins: options.logins });
   const mode = authMode(config.auth);
   if (!config.etcd) {
     const since = new Date().toISOString();

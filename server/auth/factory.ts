@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import type { JWK } from "jose";
 import type { AuthConfig } from "../config/schema.js";
 import type { Logger } from "../log.js";
+import type { LoginGuard } from "../login-rate-limit.js";
 import type { AccessController } from "../registry/access.js";
 import { createHtpasswdController } from "./basic.js";
 import { parseJwks } from "./jwks.js";
@@ -42,6 +43,8 @@ export interface AccessControllerOptions {
    * server's certificate (`TokenServer.signing.chain`).
    */
   defaultCertificates?: X509Certificate[];
+  /** The login limits of htpasswd auth (shared with the token server, kept across reloads). */
+  logins?: LoginGuard;
 }
 
 /**
@@ -59,7 +62,7 @@ export function createAccessController(auth: AuthConfig | undefined, options: Ac
   }
   if (mode === "htpasswd") {
     const htpasswd = auth!.htpasswd!;
-    return createHtpasswdController({ realm: htpasswd.realm, path: htpasswd.path, logger });
+    return createHtpasswdController({ realm: htpasswd.realm, path: htpasswd.path, logger, logins: options.logins });
   }
   if (mode === "token") {
     const token = auth!.token!;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Etcd3 } from "etcd3";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../log.js";
+import type { LoginGuard } from "../login-rate-limit.js";
 import type { AccessController } from "../registry/access.js";
 import { createAuthState, type AuthState, type AuthStatus } from "./etcd-toggle.js";
 import { createTokenServer, isTokenServerPath, type TokenServer } from "./token-server.js";
@@ -35,6 +36,11 @@ export interface AuthSetupOptions {
   defaultKeyDir: string;
   /** A shared etcd client (else one is created from `config.etcd` when configured, and closed by `close()`). */
   etcd?: Etcd3;
+  /**
+   * Failed-login limits for the token server and htpasswd auth, and who the client is. Pass the
+   * same one to every setup (serve.ts does), so a reload does not forget a guesser.
+   */
+  logins?: LoginGuard;
   /** `http.prefix` without the trailing slash ("" for none): the token endpoint lives below it too. */
   prefix?: string;
   /** etcd safety-net poll (default 5 s) and read deadline (default `etcd.dialtimeout`, else 3 s). */
@@ -64,13 +70,14 @@ export interface AuthSetup {
 export async function setupAuth(options: AuthSetupOptions): Promise<AuthSetup> {
   const { config, logger } = options;
   const tokenServer = config.tokenserver?.enabled
-    ? await createTokenServer(config.tokenserver, { logger, defaultKeyDir: options.defaultKeyDir })
+    ? await createTokenServer(config.tokenserver, { logger, defaultKeyDir: options.defaultKeyDir, logins: options.logins })
     : undefined;
   const state = await createAuthState({
     config,
     logger,
     etcd: options.etcd,
     tokenServer,
+    logins: options.logins,
     pollIntervalMs: options.pollIntervalMs,
     requestTimeoutMs: options.requestTimeoutMs,
   });

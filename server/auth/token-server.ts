@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { SignJWT } from "jose";
 import type { TokenServerConfig } from "../config/schema.js";
 import type { Logger } from "../log.js";
-import { LoginRateLimit } from "../login-rate-limit.js";
+import { checkLogin, defaultLoginLimits, type LoginGuard } from "../login-rate-limit.js";
 import type { ErrorCode } from "../registry/errors.js";
 import { basicChallenge, basicCredentials } from "./challenge.js";
 import { HtpasswdFile } from "./htpasswd.js";
@@ -42,22 +42,8 @@ export interface TokenIssuerOptions {
   signing: SigningKey;
   logger: Logger;
   now?: () => Date;
-  /** Failed logins allowed per address and user name, and per address; defaults in `defaultLoginLimits`. */
-  loginLimits?: LoginLimits;
-}
-
-export interface LoginLimits {
-  perUser: LoginRateLimit;
-  perAddress: LoginRateLimit;
-}
-
-/**
- * 10 failures per user name and address in 5 minutes, and 100 per address: a client retrying a
- * wrong password stops on its own account, while clients sharing a NAT or a proxy's address
- * keep their logins, and trying many user names from one address stops too.
- */
-export function defaultLoginLimits(): LoginLimits {
-  return { perUser: new LoginRateLimit(10), perAddress: new LoginRateLimit(100) };
+  /** Failed logins allowed per client and user name, and per client; default `defaultLoginLimits` by TCP peer. */
+  logins?: LoginGuard;
 }
 
 export interface TokenServer {
@@ -175,23 +161,18 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenServer {
     return requested;
   }
 
-  const limits = options.loginLimits ?? defaultLoginLimits();
+  const logins = options.logins ?? { limits: defaultLoginLimits() };
 
-  /** Checks the password unless this client failed too often lately (checked first: bcrypt is costly). */
+  /** Checks the password unless this client failed too often lately (`checkLogin`). */
   async function authenticate(req: IncomingMessage, username: string, password: string): Promise<string> {
-    const address = req.socket.remoteAddress ?? "local";
-    const userKey = `${address} ${username}`;
-    const wait = Math.max(limits.perUser.retryAfter(userKey), limits.perAddress.retryAfter(address));
-    if (wait > 0) {
+    const users = options.users;
+    const outcome = await checkLogin(logins, req, username, async () => users !== undefined && (await users.verify(username, password)));
+    const { address } = outcome;
+    if (outcome.kind === "ok") return username;
+    if (outcome.kind === "limited") {
       logger.warn("token server: login refused after repeated failures", { user: username, address });
-      throw new HttpProblem(429, "TOOMANYREQUESTS", `too many failed logins; try again in ${wait} s`, { "Retry-After": String(wait) });
+      throw new HttpProblem(429, "TOOMANYREQUESTS", `too many failed logins; try again in ${outcome.retryAfter} s`, { "Retry-After": String(outcome.retryAfter) });
     }
-    if (options.users && (await options.users.verify(username, password))) {
-      limits.perUser.succeed(userKey);
-      return username;
-    }
-    limits.perUser.fail(userKey);
-    limits.perAddress.fail(address);
     logger.info("token server: authentication failed", { user: username, address });
     throw new HttpProblem(401, "UNAUTHORIZED", "authentication required: wrong user name or password", {
       "WWW-Authenticate": basicChallenge(basicRealm),
@@ -266,7 +247,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenServer {
 
 export interface TokenServerSetup {
   logger: Logger;
-  loginLimits?: LoginLimits;
+  logins?: LoginGuard;
   /** `tokenserver.keydir` when not configured: `<storage root or ./data>/berth/token` (see `defaultTokenKeyDir`). */
   defaultKeyDir: string;
   now?: () => Date;
@@ -297,6 +278,6 @@ export async function createTokenServer(config: TokenServerConfig, setup: TokenS
     signing,
     logger,
     now: setup.now,
-    loginLimits: setup.loginLimits,
+    logins: setup.logins,
   });
 }

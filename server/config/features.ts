@@ -23,6 +23,7 @@ export const implementedKeys: ReadonlySet<string> = new Set([
   "http.secret",
   "http.prefix",
   "http.host",
+  "http.clientaddressheader",
   "http.headers",
   "http.tls.certificate",
   "http.tls.key",

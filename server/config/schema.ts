@@ -453,6 +453,14 @@ export const httpSchema = section({
   host: optional(absoluteUrl()),
   secret: optional(str()),
   relativeurls: optional(bool()),
+  /**
+   * Berth's own: the header a proxy in front of Berth sets to the client's address
+   * (`X-Forwarded-For`, `X-Real-IP`), for the login rate limits. Absent: the TCP peer's address
+   * (a client could write any header itself).
+   */
+  clientaddressheader: optional(
+    nonEmptyStr().refine((name) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name), { error: "must be an HTTP header name such as X-Forwarded-For" }),
+  ),
   draintimeout: optional(duration()),
   tls: optional(
     section(

@@ -1,25 +1,33 @@
 /**
- * silly and htpasswd auth through the real engine over HTTP, and the htpasswd file's rules
- * (bcrypt only, reload on change).
+ * silly and htpasswd auth through the real engine over HTTP, the htpasswd file's rules (bcrypt
+ * only, reload on change), and its login limits.
  */
 import assert from "node:assert/strict";
 import { utimes, writeFile } from "node:fs/promises";
+import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createHtpasswdController } from "../../server/auth/basic.js";
 import { HtpasswdError, HtpasswdFile } from "../../server/auth/htpasswd.js";
 import { parseHtpasswd } from "../../server/auth/htpasswd-entries.js";
 import { createSillyController } from "../../server/auth/silly.js";
+import { clientAddress } from "../../server/client-address.js";
+import { LoginRateLimit } from "../../server/login-rate-limit.js";
 import type { AccessController } from "../../server/registry/access.js";
 import { basicHeader, capturingLogger, eventually, htpasswdText, removeDir, startTestRegistry, tempDir, type TestRegistry } from "./harness.js";
 
-async function call(registry: TestRegistry, path: string, init: { method?: string; authorization?: string } = {}) {
+async function call(registry: TestRegistry, path: string, init: { method?: string; authorization?: string; forwardedFor?: string } = {}) {
   const res = await fetch(`${registry.url}${path}`, {
     method: init.method ?? "GET",
-    headers: init.authorization ? { Authorization: init.authorization } : {},
+    headers: { ...(init.authorization ? { Authorization: init.authorization } : {}), ...(init.forwardedFor ? { "X-Forwarded-For": init.forwardedFor } : {}) },
   });
   const text = await res.text();
-  return { status: res.status, challenge: res.headers.get("www-authenticate"), body: text ? (JSON.parse(text) as { errors?: { code: string }[] }) : {} };
+  return {
+    status: res.status,
+    challenge: res.headers.get("www-authenticate"),
+    retryAfter: res.headers.get("retry-after"),
+    body: text ? (JSON.parse(text) as { errors?: { code: string }[] }) : {},
+  };
 }
 
 describe("silly auth", () => {
@@ -175,5 +183,72 @@ describe("htpasswd file", () => {
     assert.deepEqual([...parsed.users.keys()], ["x"]);
     assert.deepEqual(parsed.problems, ["f line 3 is not a valid htpasswd entry: expected user:bcrypt-hash ($2a$, $2b$ or $2y$; create entries with `htpasswd -B`)"]);
     assert.deepEqual(parsed.warnings, ["f line 5 names the user of line 4 again; the later entry wins"]);
+  });
+});
+
+describe("htpasswd login limits", () => {
+  let dir: string;
+  let file: string;
+  before(async () => {
+    dir = await tempDir("htpasswd-limits");
+    file = join(dir, "users.htpasswd");
+    await writeFile(file, htpasswdText({ alice: "wonderland", bob: "builder" }));
+  });
+  after(() => removeDir(dir));
+
+  /** A registry whose controller counts the password checks that really ran (bcrypt). */
+  async function start(clientAddressHeader?: string) {
+    const logins = {
+      limits: { perUser: new LoginRateLimit(3, 60_000), perAddress: new LoginRateLimit(5, 60_000) },
+      clientAddress: (req: IncomingMessage) => clientAddress(req, clientAddressHeader),
+    };
+    const controller = createHtpasswdController({ realm: "Berth Registry", path: file, logger: capturingLogger(), logins });
+    const verify = controller.file.verify.bind(controller.file);
+    const checks = { count: 0 };
+    controller.file.verify = (user, password) => {
+      checks.count++;
+      return verify(user, password);
+    };
+    const registry = await startTestRegistry({ access: () => controller });
+    return { registry, checks };
+  }
+
+  test("repeated wrong passwords: 429 TOOMANYREQUESTS with Retry-After, without checking the password; other users and a spoofed X-Forwarded-For change nothing", async () => {
+    const { registry, checks } = await start();
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await call(registry, "/v2/", { authorization: basicHeader("alice", "guess") })).status, 401);
+      assert.equal(checks.count, 3);
+      const limited = await call(registry, "/v2/", { authorization: basicHeader("alice", "wonderland") });
+      assert.equal(limited.status, 429);
+      assert.equal(limited.body.errors?.[0]?.code, "TOOMANYREQUESTS");
+      const wait = Number(limited.retryAfter);
+      assert.ok(wait > 0 && wait <= 60, `Retry-After ${limited.retryAfter}`);
+      assert.equal(checks.count, 3, "no bcrypt while limited");
+      // Without http.clientaddressheader the header is the client's own word.
+      assert.equal((await call(registry, "/v2/", { authorization: basicHeader("alice", "wonderland"), forwardedFor: "203.0.113.7" })).status, 429);
+      // bob's account from the same address is not locked by alice's failures…
+      assert.equal((await call(registry, "/v2/", { authorization: basicHeader("bob", "builder") })).status, 200);
+      // …until the address itself has failed 5 times, whatever the names.
+      assert.equal((await call(registry, "/v2/", { authorization: basicHeader("carol", "x") })).status, 401);
+      assert.equal((await call(registry, "/v2/", { authorization: basicHeader("dave", "x") })).status, 401);
+      assert.equal((await call(registry, "/v2/", { authorization: basicHeader("bob", "builder") })).status, 429);
+      // No credentials at all is no login attempt: still the challenge.
+      assert.equal((await call(registry, "/v2/")).status, 401);
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test("behind a proxy (http.clientaddressheader): clients are told apart by the last address the proxy added", async () => {
+    const { registry } = await start("X-Forwarded-For");
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await call(registry, "/v2/", { authorization: basicHeader("alice", "guess"), forwardedFor: "198.51.100.1" })).status, 401);
+      assert.equal((await call(registry, "/v2/", { authorization: basicHeader("alice", "wonderland"), forwardedFor: "198.51.100.1" })).status, 429);
+      assert.equal((await call(registry, "/v2/", { authorization: basicHeader("alice", "wonderland"), forwardedFor: "198.51.100.2" })).status, 200);
+      // An address the client wrote before the proxy's own entry does not help it.
+      assert.equal((await call(registry, "/v2/", { authorization: basicHeader("alice", "wonderland"), forwardedFor: "198.51.100.9, 198.51.100.1" })).status, 429);
+    } finally {
+      await registry.close();
+    }
   });
 });

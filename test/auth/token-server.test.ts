@@ -319,7 +319,7 @@ describe("token server login limits", () => {
     const server = await createTokenServer(config.tokenserver!, {
       logger,
       defaultKeyDir: join(dir, "keys"),
-      loginLimits: { perUser: new LoginRateLimit(3, 60_000), perAddress: new LoginRateLimit(5, 60_000) },
+      logins: { limits: { perUser: new LoginRateLimit(3, 60_000), perAddress: new LoginRateLimit(5, 60_000) } },
     });
     registry = await startTestRegistry({ access: () => undefined, tokenServer: () => server });
   });

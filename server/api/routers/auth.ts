@@ -1,5 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import { clientAddress } from "../../client-address.js";
 import { sessionCookieHeader, sessionMaxAgeSeconds } from "../../console-auth/sessions.js";
 import { newPassword } from "../../console-auth/users.js";
 import { protectedProcedure, publicProcedure, router, type ApiContext } from "../trpc.js";
@@ -14,7 +15,7 @@ export const authRouter = router({
   login: publicProcedure
     .input(z.object({ user: z.string().min(1).max(128), password: z.string().min(1).max(1024) }))
     .mutation(async ({ ctx, input }) => {
-      const client = ctx.req?.socket.remoteAddress ?? "local";
+      const client = ctx.req ? clientAddress(ctx.req, ctx.configuration.current().http.clientaddressheader) : "local";
       const wait = ctx.loginLimit.retryAfter(client);
       if (wait > 0) {
         throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: `too many failed logins; try again in ${wait} s` });
