@@ -307,10 +307,9 @@ describe("manifests: refused pushes", () => {
         controller.close();
       },
     });
-    const streamed = await r
-      .fetch("/v2/bad/repo/manifests/huge", { method: "PUT", headers: { "Content-Type": OCI_MANIFEST }, body: stream, duplex: "half" } as RequestInit)
-      .catch((error: unknown) => error as Error);
-    if (streamed instanceof Response) await expectError(streamed, 413, "SIZE_INVALID");
+    // The server drains the rest of a refused body (body.ts discard), so the client's send ends and it reads the 413.
+    const streamed = await r.fetch("/v2/bad/repo/manifests/huge", { method: "PUT", headers: { "Content-Type": OCI_MANIFEST }, body: stream, duplex: "half" } as RequestInit);
+    await expectError(streamed, 413, "SIZE_INVALID");
     await expectError(await r.fetch("/v2/bad/repo/manifests/huge"), 404, "MANIFEST_UNKNOWN");
     // The server is still serving.
     assert.equal((await r.fetch("/v2/")).status, 200);
