@@ -254,6 +254,13 @@ describe("http.prefix and http.host", () => {
     }
     assertOk(await validate(yaml("http: {host: 'https://myregistryaddress.org:5000'}")));
   });
+
+  test("clientaddressheader is a header name, and a key Berth acts on", async () => {
+    assert.match(problem(await validate(yaml("http: {clientaddressheader: 'X Forwarded For'}")), "http.clientaddressheader")?.message ?? "", /must be an HTTP header name/);
+    const ok = await validate(yaml("http: {clientaddressheader: X-Forwarded-For}"));
+    assertOk(ok);
+    assert.deepEqual(ok.warnings.filter((w) => w.path.startsWith("http")), []);
+  });
 });
 
 describe("other sections", () => {

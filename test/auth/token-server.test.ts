@@ -16,6 +16,7 @@ import { libtrustKeyId } from "../../server/auth/libtrust.js";
 import { allowedActions, globToRegExp, grantAccess, parseScope, parseScopes, type AccessPolicy } from "../../server/auth/rules.js";
 import { createTokenController } from "../../server/auth/token.js";
 import { createTokenServer, isTokenServerPath, type TokenServer } from "../../server/auth/token-server.js";
+import { clientAddress } from "../../server/client-address.js";
 import { LoginRateLimit } from "../../server/login-rate-limit.js";
 import { requireCommands } from "../support/commands.js";
 import { basicHeader, capturingLogger, htpasswdText, removeDir, startTestRegistry, tempDir, type TestRegistry } from "./harness.js";
@@ -355,6 +356,25 @@ describe("token server login limits", () => {
     assert.equal((await get("frank", "x")).status, 429);
     assert.equal((await get("carol", "carol-pw")).status, 429);
     assert.ok(logger.lines.some((line) => line.includes("login refused after repeated failures")));
+  });
+
+  test("behind a proxy (http.clientaddressheader) each client has its own limits", async () => {
+    const config = parseConfig({ version: "0.1", storage: "inmemory", tokenserver: { enabled: true, service: "berth.test", users: join(dir, "users.htpasswd") } });
+    const proxied = await createTokenServer(config.tokenserver!, {
+      logger,
+      defaultKeyDir: join(dir, "keys"),
+      logins: { limits: { perUser: new LoginRateLimit(1, 60_000), perAddress: new LoginRateLimit(5, 60_000) }, clientAddress: (req) => clientAddress(req, "X-Real-IP") },
+    });
+    const behind = await startTestRegistry({ access: () => undefined, tokenServer: () => proxied });
+    try {
+      const from = (address: string, password: string) =>
+        fetch(`${behind.url}/api/v1/authorize/registry/?service=berth.test`, { headers: { Authorization: basicHeader("bob", password), "X-Real-IP": address } });
+      assert.equal((await from("192.0.2.10", "wrong")).status, 401);
+      assert.equal((await from("192.0.2.10", "bob-pw")).status, 429);
+      assert.equal((await from("192.0.2.11", "bob-pw")).status, 200);
+    } finally {
+      await behind.close();
+    }
   });
 });
 
