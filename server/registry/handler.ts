@@ -185,8 +185,10 @@ export function createRegistry(options: RegistryOptions): Registry {
           res.destroy();
           return;
         }
-        // An unread body would otherwise be parsed as the next request on this connection.
-        if (!req.readableEnded) res.setHeader("Connection", "close");
+        // A body still arriving (a refused layer upload) would have to be received and discarded
+        // before the connection could serve another request: close it instead. A request that
+        // arrived whole (every GET, HEAD, 404) keeps the connection open.
+        if (!req.complete) res.setHeader("Connection", "close");
         sendError(res, error, logger, req.method === "HEAD");
       });
     },

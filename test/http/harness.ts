@@ -213,12 +213,20 @@ export interface RawResponse {
 
 /**
  * A request with the path sent exactly as given (fetch would normalise `..` and `%2e`), and a
- * body that may be cut short by the server answering early.
+ * body that may be cut short by the server answering early. A new connection each time unless
+ * `agent` (a keep-alive agent, for many requests in a row) is given.
  */
-export function rawRequest(base: string, method: string, path: string, headers: http.OutgoingHttpHeaders = {}, body?: Buffer): Promise<RawResponse> {
+export function rawRequest(
+  base: string,
+  method: string,
+  path: string,
+  headers: http.OutgoingHttpHeaders = {},
+  body?: Buffer,
+  agent: http.Agent | false = false,
+): Promise<RawResponse> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, method, path, headers, agent: false }, (res) => {
+    const req = http.request({ host: url.hostname, port: url.port, method, path, headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
