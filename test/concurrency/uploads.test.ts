@@ -1,18 +1,21 @@
 /**
  * Racing requests on one upload session, on one `berth serve` process and across two processes
- * sharing one filesystem root and one http.secret. Whatever the interleaving, a blob is never
- * stored under a digest its bytes do not hash to, no request ends a process, and every refusal
- * is one of the spec's.
+ * sharing one storage (a filesystem root, then a radosgw bucket) and one http.secret. Whatever
+ * the interleaving, a blob is never stored under a digest its bytes do not hash to, no request
+ * ends a process, and every refusal is one of the spec's.
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes, randomInt } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startInstance, type BerthInstance } from "../scale-out/instances.js";
+import { objectExists, type StorageDriver } from "../../server/registry/storage/driver.js";
+import { createDriver } from "../../server/registry/storage/factory.js";
+import { startInstance, type BerthInstance, type SharedSetup } from "../scale-out/instances.js";
+import { startCeph, type RunningCeph } from "../support/ceph.js";
 
 const sha256 = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
@@ -48,21 +51,56 @@ function holdRequest(base: string, method: string, path: string, length: number)
   };
 }
 
-describe("upload races, one and two berth processes on one root", () => {
+interface Storage {
+  name: string;
+  /** The instances' storage section, and a driver on the same storage to inspect it. */
+  open(dir: string): Promise<{ setup: Pick<SharedSetup, "s3" | "filesystem">; driver: StorageDriver; close(): Promise<void> }>;
+}
+
+const storages: Storage[] = [
+  {
+    name: "filesystem",
+    async open(dir) {
+      const filesystem = { rootdirectory: join(dir, "registry") };
+      return { setup: { filesystem }, driver: createDriver("filesystem", filesystem), close: async () => undefined };
+    },
+  },
+  {
+    name: "s3 (radosgw)",
+    async open() {
+      const ceph: RunningCeph = await startCeph();
+      const s3 = {
+        accesskey: ceph.accessKey,
+        secretkey: ceph.secretKey,
+        region: ceph.region,
+        regionendpoint: ceph.endpoint,
+        bucket: await ceph.createBucket(),
+        rootdirectory: "/registry",
+      };
+      return { setup: { s3 }, driver: createDriver("s3", s3), close: () => ceph.stop() };
+    },
+  },
+];
+
+for (const storage of storages) describe(`upload races, one and two berth processes on one storage: ${storage.name}`, () => {
   let dir: string;
-  let root: string;
+  let driver: StorageDriver;
+  let close: () => Promise<void>;
   let a: BerthInstance;
   let b: BerthInstance;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "berth-races-"));
-    root = join(dir, "registry");
-    const shared = { filesystem: { rootdirectory: root }, secret: "race-secret" };
+    const opened = await storage.open(dir);
+    driver = opened.driver;
+    close = opened.close;
+    const shared = { ...opened.setup, secret: "race-secret" };
     [a, b] = await Promise.all([startInstance(dir, "a", shared), startInstance(dir, "b", shared)]);
   });
 
   after(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
+    await close?.();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -71,9 +109,31 @@ describe("upload races, one and two berth processes on one root", () => {
       assert.equal(instance.child.exitCode, null, `${instance.url} exited:\n${instance.output()}`);
       assert.equal((await instance.fetch("/v2/")).status, 200);
     }
-    const corrupt = await corruptBlobs(root);
+    const corrupt = await corruptBlobs(driver);
     assert.deepEqual(corrupt, [], "blobs whose bytes do not hash to their digest");
   });
+
+  /** A blob's bytes; followed through a redirect to the bucket where the driver sends one. */
+  async function blob(on: BerthInstance, path: string): Promise<Buffer> {
+    const res = await fetch(on.url + path);
+    assert.equal(res.status, 200, path);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  /**
+   * Waits until a request holds the upload's lease, seen in the storage: the only sure sign that
+   * the server has begun handling a request whose body it has not received yet.
+   */
+  async function leaseTaken(location: string): Promise<void> {
+    const url = new URL(location, "http://x");
+    const [, name, id] = /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/.exec(url.pathname) ?? [];
+    const path = `/docker/registry/v2/repositories/${name}/_uploads/${id}/lock`;
+    for (let waited = 0; waited < 10_000; waited += 10) {
+      if (await objectExists(driver, path)) return;
+      await sleep(10);
+    }
+    assert.fail(`no request took the lease of ${url.pathname}`);
+  }
 
   async function startUpload(on: BerthInstance, name: string): Promise<string> {
     const res = await on.fetch(`/v2/${name}/blobs/uploads/`, { method: "POST" });
@@ -105,14 +165,15 @@ describe("upload races, one and two berth processes on one root", () => {
           const first = randomBytes(randomInt(1, 200_000));
           const other = randomBytes(randomInt(1, 200_000));
           const held = holdRequest(a.url, "PATCH", pathOf(location), first.length);
-          await sleep(randomInt(20, 60));
+          await leaseTaken(location);
+          await sleep(randomInt(0, 40));
           const intruder = await second().fetch(pathOf(location), { method: "PATCH", body: other });
           await expectSpecError(intruder, 416, "BLOB_UPLOAD_INVALID");
           const done = await held.finish(first, randomInt(1, 5), randomInt(0, 20));
           assert.equal(done.status, 202, done.body);
           const put = await second().fetch(withDigest(location, sha256(first)), { method: "PUT" });
           assert.equal(put.status, 201, await put.text());
-          const got = Buffer.from(await (await a.fetch(`/v2/${name}/blobs/${sha256(first)}`)).arrayBuffer());
+          const got = await blob(a, `/v2/${name}/blobs/${sha256(first)}`);
           assert.equal(sha256(got), sha256(first));
         }
       });
@@ -127,7 +188,7 @@ describe("upload races, one and two berth processes on one root", () => {
         const patched = await a.fetch(pathOf(location), { method: "PATCH", body: content });
         assert.equal(patched.status, 202, await patched.text());
         const late = holdRequest(a.url, "PATCH", pathOf(patched.headers.get("location")!), 1000);
-        await sleep(50);
+        await leaseTaken(location);
         // The upload holds exactly the blob's bytes, but a request is writing it: not now.
         const put = await second().fetch(withDigest(patched.headers.get("location")!, digest), { method: "PUT" });
         await expectSpecError(put, 416, "BLOB_UPLOAD_INVALID");
@@ -136,7 +197,7 @@ describe("upload races, one and two berth processes on one root", () => {
         // Now the upload is the blob plus 1000 bytes: completing it under the blob's digest fails.
         const again = await second().fetch(withDigest(patched.headers.get("location")!, digest), { method: "PUT" });
         await expectSpecError(again, 400, "DIGEST_INVALID");
-        const got = Buffer.from(await (await b.fetch(`/v2/races/victim-${mode.replace(" ", "-")}/blobs/${digest}`)).arrayBuffer());
+        const got = await blob(b, `/v2/races/victim-${mode.replace(" ", "-")}/blobs/${digest}`);
         assert.ok(got.equals(content), "the committed blob is unchanged");
       });
 
@@ -146,7 +207,7 @@ describe("upload races, one and two berth processes on one root", () => {
         const put = await second().fetch(withDigest(location, sha256(content)), { method: "PUT", body: content });
         assert.equal(put.status, 201, await put.text());
         await expectSpecError(await a.fetch(pathOf(location), { method: "PATCH", body: randomBytes(100) }), 404, "BLOB_UPLOAD_UNKNOWN");
-        const got = Buffer.from(await (await b.fetch(`/v2/races/finished/blobs/${sha256(content)}`)).arrayBuffer());
+        const got = await blob(b, `/v2/races/finished/blobs/${sha256(content)}`);
         assert.ok(got.equals(content));
 
         const cancelled = await startUpload(a, "races/cancelled");
@@ -158,7 +219,7 @@ describe("upload races, one and two berth processes on one root", () => {
         const body = randomBytes(50_000);
         const location = await startUpload(a, "races/crash");
         const held = holdRequest(a.url, "PATCH", pathOf(location), body.length);
-        await sleep(30);
+        await leaseTaken(location);
         const put = await second().fetch(withDigest(location, sha256(body)), { method: "PUT" });
         await expectSpecError(put, 416, "BLOB_UPLOAD_INVALID");
         const patched = await held.finish(body, 3, 10);
@@ -180,7 +241,7 @@ describe("upload races, one and two berth processes on one root", () => {
         );
         assert.deepEqual(statuses, Array(8).fill(201));
         for (let i = 0; i < 8; i++) {
-          const got = Buffer.from(await (await a.fetch(`/v2/races/same-${i}/blobs/${digest}`)).arrayBuffer());
+          const got = await blob(a, `/v2/races/same-${i}/blobs/${digest}`);
           assert.ok(got.equals(content), `repository ${i}`);
         }
       });
@@ -188,15 +249,15 @@ describe("upload races, one and two berth processes on one root", () => {
   }
 });
 
-/** Every blob under the root whose bytes do not hash to the digest its path names. */
-async function corruptBlobs(root: string): Promise<string[]> {
-  const base = join(root, "docker/registry/v2/blobs/sha256");
+/** Every blob in the storage whose bytes do not hash to the digest its path names. */
+async function corruptBlobs(driver: StorageDriver): Promise<string[]> {
   const bad: string[] = [];
-  for (const prefix of await readdir(base)) {
-    for (const hex of await readdir(join(base, prefix))) {
+  for (const prefix of await driver.list("/docker/registry/v2/blobs/sha256")) {
+    for (const dir of await driver.list(prefix)) {
+      const hex = dir.slice(dir.lastIndexOf("/") + 1);
       // A blob directory is made just before its data is linked in: one may be caught empty.
-      const data = await readFile(join(base, prefix, hex, "data")).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === "ENOENT") return undefined;
+      const data = await driver.getContent(`${dir}/data`).catch((error: { kind?: string }) => {
+        if (error.kind === "not-found") return undefined;
         throw error;
       });
       if (data && createHash("sha256").update(data).digest("hex") !== hex) bad.push(hex);
