@@ -569,11 +569,15 @@ describe("manifests: pulls by tag on two instances of one storage", () => {
     const second = await pushImage(a, "two/moving", "latest", { layers: 3 });
     const res = await b.fetch("/v2/two/moving/manifests/latest", { headers: { Accept: OCI_MANIFEST } });
     await res.arrayBuffer();
+    assert.equal(res.status, 200);
     assert.equal(res.headers.get("docker-content-digest"), second.digest);
     assert.equal((await a.fetch(`/v2/two/moving/manifests/${first.digest}`, { method: "DELETE" })).status, 202);
-    await putManifest(a, "two/moving", "latest", first.manifest, first.mediaType);
+    const pushedBack = await putManifest(a, "two/moving", "latest", first.manifest, first.mediaType);
+    await pushedBack.arrayBuffer();
+    assert.equal(pushedBack.status, 201);
     const again = await b.fetch("/v2/two/moving/manifests/latest", { headers: { Accept: OCI_MANIFEST } });
     await again.arrayBuffer();
+    assert.equal(again.status, 200);
     assert.equal(again.headers.get("docker-content-digest"), first.digest);
   });
 
