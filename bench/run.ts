@@ -8,6 +8,7 @@
  *   npm run bench -- --only=catalog,rss
  *   npm run bench -- --only=gc,console
  *   npm run bench -- --only=s3
+ *   npm run bench -- --only=chunked
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -20,6 +21,7 @@ import { formatRatio, formatValue, markdownTable, ratio, targetText, textTable, 
 import type { Server } from "./lib/servers.js";
 import { buildServer, ensureTools, tools, toolVersions, type Tool } from "./lib/tools.js";
 import { catalog } from "./sections/catalog.js";
+import { chunkedUploads } from "./sections/chunked.js";
 import { consoleApi } from "./sections/console.js";
 import { garbageCollection } from "./sections/gc.js";
 import { headLoad, manifestLoad, pushSmallImage, type SmallImage } from "./sections/load.js";
@@ -48,6 +50,8 @@ Options:
                        8 console    console API (metadata index) at 10,000 repositories
                        9 s3         both on one radosgw (S3): 200 small layers, a big
                                     layer, manifest GET; radosgw default and tcp_nodelay
+                      10 chunked    chunked upload (128 PATCHes, 64 MiB; --quick 16 MiB)
+                                    to one instance and alternating between two
   --runs=N           Repetitions of each timed run (default 3, --quick 1).
   --out=FILE         Where to write the JSON (default: <tmpdir>/berth-bench/latest.json).
   --no-build         Do not recompile the server first.
@@ -55,7 +59,7 @@ Options:
 `;
 
 /** The sections of bench/lib/context.ts, then those registered here (Berth-only or offline). */
-const allSectionIds = [...sectionIds, "gc", "console", "s3"] as const;
+const allSectionIds = [...sectionIds, "gc", "console", "s3", "chunked"] as const;
 type RunSectionId = (typeof allSectionIds)[number];
 
 const sharedPairSections = new Set<RunSectionId>(["push-pull", "raw", "manifest", "head"]);
@@ -70,6 +74,7 @@ const sectionTools: Record<RunSectionId, Tool[]> = {
   gc: [tools.registry],
   console: [],
   s3: [tools.registry, tools.skopeo, tools.wrk, tools.cephMon, tools.cephOsd, tools.radosgw, tools.ceph],
+  chunked: [tools.registry],
 };
 
 function parseOptions(argv: string[]): { options: Options; selected: RunSectionId[] } | undefined {
@@ -87,7 +92,7 @@ function parseOptions(argv: string[]): { options: Options; selected: RunSectionI
   if (values.help) return undefined;
   const only = new Set<RunSectionId>();
   for (const item of (values.only ?? allSectionIds.join(",")).split(",").map((s) => s.trim()).filter(Boolean)) {
-    const byNumber = /^\d$/.test(item) ? allSectionIds[Number(item) - 1] : undefined;
+    const byNumber = /^\d+$/.test(item) ? allSectionIds[Number(item) - 1] : undefined;
     const id = byNumber ?? allSectionIds.find((s) => s === item);
     if (!id) throw new Error(`unknown section ${JSON.stringify(item)}; expected 1-${allSectionIds.length} or one of ${allSectionIds.join(", ")}`);
     only.add(id);
@@ -101,6 +106,7 @@ function parseOptions(argv: string[]): { options: Options; selected: RunSectionI
     runs,
     blobMiB: quick ? 64 : 256,
     rssMiB: quick ? 64 : 1024,
+    chunkedMiB: quick ? 16 : 64,
     repos: quick ? 1_000 : 10_000,
     loadSeconds: quick ? 3 : 10,
     connections: 64,
@@ -180,6 +186,7 @@ async function main(): Promise<number> {
       gc: { title: `7. offline garbage-collect, ${options.quick ? "1,000 manifests / 5,000" : "10,000 manifests / 50,000"} blobs`, run: () => garbageCollection(ctx) },
       console: { title: `8. console API (metadata index), ${options.repos.toLocaleString("en-US")} repositories`, run: () => consoleApi(ctx) },
       s3: { title: `9. S3 storage (radosgw), Berth and distribution on one server`, run: () => s3(ctx) },
+      chunked: { title: `10. chunked upload, ${options.chunkedMiB} MiB in 128 PATCHes, one instance and two alternating`, run: () => chunkedUploads(ctx) },
     };
     for (const id of selected) {
       // Interrupted: the cleanup is removing the work dir; no further section may write into it.

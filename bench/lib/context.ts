@@ -16,6 +16,8 @@ export interface Options {
   blobMiB: number;
   /** Layer size for the peak-RSS push, MiB. */
   rssMiB: number;
+  /** Blob size for the chunked upload (section 10), MiB. */
+  chunkedMiB: number;
   /** Repositories for the catalog section. */
   repos: number;
   /** Duration of each load run (wrk, hey), seconds. */

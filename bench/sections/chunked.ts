@@ -1,0 +1,148 @@
+/**
+ * Section 10: a chunked blob upload (POST, 128 PATCHes with Content-Range, PUT ?digest=), sent
+ * to one instance, and alternating between two instances of the same registry on one root.
+ * The second mode is what a load balancer in front of several replicas produces: each request
+ * must pick the upload up from storage, including the running sha256.
+ */
+import { createHash } from "node:crypto";
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { alternate, log, mbps, settle, type Context } from "../lib/context.js";
+import { MiB, writeRandomFile } from "../lib/data.js";
+import { row, type Row } from "../lib/report.js";
+import type { Kind, Server } from "../lib/servers.js";
+
+const CHUNKS = 128;
+const REQUEST_TIMEOUT = 60_000;
+const modes = ["one", "alternating"] as const;
+type Mode = (typeof modes)[number];
+
+/**
+ * One request by fetch, whose global dispatcher keeps connections alive per origin, so the
+ * figure is the registries' work and not 130 TCP handshakes. A status other than `expected`
+ * aborts the run with the server's answer.
+ */
+async function send(server: Server, method: string, url: URL, expected: number, body?: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
+  const res = await fetch(url, { method, body, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT) });
+  if (res.status !== expected) {
+    const text = await res.text();
+    throw new Error(`${server.kind} (${server.url}): ${method} ${url.pathname} answered ${res.status}, expected ${expected}: ${text.slice(0, 300)}`);
+  }
+  return res;
+}
+
+/**
+ * The next request's URL: the Location the last answer gave (distribution's is absolute,
+ * Berth's may be relative), moved onto `target` — the signed state in its query is what
+ * lets another instance sharing the http.secret continue the upload.
+ */
+function nextUrl(res: Response, from: Server, target: Server): URL {
+  const location = res.headers.get("location");
+  if (!location) throw new Error(`${from.kind}: ${res.status} answer without a Location`);
+  const url = new URL(location, from.url);
+  return new URL(`${url.pathname}${url.search}`, target.url);
+}
+
+/** POST, CHUNKS PATCHes of equal size, PUT ?digest=; request k goes to instances[k % length]. */
+async function chunkedUpload(instances: Server[], repo: string, data: Buffer<ArrayBuffer>, digest: string): Promise<void> {
+  const at = (k: number): Server => instances[k % instances.length]!;
+  let server = at(0);
+  let res = await send(server, "POST", new URL(`/v2/${repo}/blobs/uploads/`, server.url), 202);
+  await res.arrayBuffer();
+  const size = data.length / CHUNKS;
+  for (let i = 0; i < CHUNKS; i++) {
+    const target = at(i + 1);
+    const start = i * size;
+    const url = nextUrl(res, server, target);
+    server = target;
+    res = await send(server, "PATCH", url, 202, data.subarray(start, start + size), {
+      "Content-Type": "application/octet-stream",
+      "Content-Range": `${start}-${start + size - 1}`,
+    });
+    await res.arrayBuffer();
+  }
+  const target = at(CHUNKS + 1);
+  const url = nextUrl(res, server, target);
+  url.searchParams.set("digest", digest);
+  res = await send(target, "PUT", url, 201);
+  await res.arrayBuffer();
+}
+
+/** Reads the stored blob back and hashes it: a fast upload that stored the wrong bytes must not count. */
+async function verifyBlob(server: Server, repo: string, digest: string, size: number): Promise<void> {
+  const res = await send(server, "GET", new URL(`/v2/${repo}/blobs/${digest}`, server.url), 200);
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  const got = `sha256:${hash.digest("hex")}`;
+  if (got !== digest || bytes !== size) {
+    throw new Error(`${server.kind}: chunked upload stored ${bytes} bytes hashing to ${got}; sent ${size} bytes, ${digest}`);
+  }
+}
+
+export async function chunkedUploads(ctx: Context): Promise<Row[]> {
+  const size = ctx.options.chunkedMiB * MiB;
+  // Two instances per registry on one root. Each kind's config carries a fixed http.secret
+  // (berthConfig; test/support/distribution.ts), so the two share it and honour each other's state.
+  const instances = {} as Record<Kind, [Server, Server]>;
+  for (const kind of ["berth", "distribution"] as const) {
+    const root = join(ctx.work, `chunked-${kind}`);
+    instances[kind] = [await ctx.start(kind, root), await ctx.start(kind, root)];
+  }
+  const seconds: Record<Mode, Record<Kind, number[]>> = { one: { berth: [], distribution: [] }, alternating: { berth: [], distribution: [] } };
+  const slowdown: Record<Kind, number[]> = { berth: [], distribution: [] };
+  try {
+    for (let run = 0; run < ctx.options.runs; run++) {
+      for (const mode of alternate([...modes], run)) {
+        // Fresh content per mode: a blob already in storage could take a shortcut on commit.
+        const file = join(ctx.work, `chunked-${run}-${mode}.bin`);
+        const digest = await writeRandomFile(file, size, `${ctx.seed}-chunked-${run}-${mode}`);
+        const data = await readFile(file);
+        await rm(file, { force: true });
+        const repo = `bench/chunked-${run}-${mode}`;
+        for (const kind of alternate(["berth", "distribution"] as [Kind, Kind], run)) {
+          const used = mode === "one" ? instances[kind].slice(0, 1) : instances[kind];
+          await settle();
+          const started = performance.now();
+          await chunkedUpload(used, repo, data, digest);
+          const ms = performance.now() - started;
+          await verifyBlob(used.at(-1)!, repo, digest, size);
+          seconds[mode][kind].push(ms / 1000);
+          log(`    ${kind.padEnd(12)} ${mode.padEnd(11)} ${(ms / 1000).toFixed(2)} s (${mbps(size, ms).toFixed(1)} MB/s), digest checked`);
+        }
+      }
+      for (const kind of ["berth", "distribution"] as const) {
+        slowdown[kind].push(seconds.alternating[kind].at(-1)! / seconds.one[kind].at(-1)!);
+        log(`    ${kind.padEnd(12)} alternating / one instance: ${slowdown[kind].at(-1)!.toFixed(2)}×`);
+      }
+    }
+  } finally {
+    await ctx.stop(...instances.berth, ...instances.distribution);
+  }
+  const what = `${ctx.options.chunkedMiB} MiB in ${CHUNKS} PATCHes`;
+  const how = `POST, ${CHUNKS} PATCHes of ${(size / CHUNKS / 1024).toFixed(0)} KiB with Content-Range, PUT ?digest=; fetch, kept-alive connections; wall time, blob read back and hashed after each`;
+  return [
+    row({ section: "10", metric: `chunked upload, ${what}, one instance`, unit: "s", better: "lower", samples: seconds.one, note: how }),
+    row({
+      section: "10",
+      metric: `chunked upload, ${what}, 2 instances alternating`,
+      unit: "s",
+      better: "lower",
+      samples: seconds.alternating,
+      target: { kind: "ratio-max", value: 1 },
+      note: "each request to the other instance of the same registry; one root, one http.secret",
+    }),
+    row({
+      section: "10",
+      metric: "chunked upload: alternating / one instance",
+      unit: "×",
+      better: "lower",
+      samples: slowdown,
+      target: { kind: "berth-max", value: 1.5 },
+      note: "each registry's own alternating time over its one-instance time, per repetition (median); the Berth/dist column compares the two slowdowns",
+    }),
+  ];
+}
