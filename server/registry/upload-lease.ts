@@ -12,6 +12,8 @@ const RENEW_MS = 10_000;
  * own expiry, this long before anybody may take over.
  */
 const GRACE_MS = 30_000;
+/** A claim lost in a crash is a released one: no need to wait for the disk. */
+const ephemeral = { ephemeral: true };
 
 interface ClaimRecord {
   owner: string;
@@ -44,17 +46,17 @@ export class UploadLeases {
     const path = layout.uploadLock(name, id);
     const owner = `${this.instance}/${randomUUID()}`;
     const lease = new UploadLease(this.driver, path, owner);
-    if (await this.driver.putContentIfAbsent(path, lease.record())) return lease.start();
+    if (await this.driver.putContentIfAbsent(path, lease.record(), ephemeral)) return lease.start();
     const current = await this.read(path);
     if (current === "missing") {
       // Released between the two calls: one more try, as a new request would.
-      if (await this.driver.putContentIfAbsent(path, lease.record())) return lease.start();
+      if (await this.driver.putContentIfAbsent(path, lease.record(), ephemeral)) return lease.start();
       throw busy(id);
     }
     if (current !== "unreadable" && Date.now() <= current.expires + GRACE_MS) throw busy(id);
     // Dead holder: take over, then read back; of two requests taking over at once, the one
     // whose write landed last keeps it and the other is refused.
-    await this.driver.putContent(path, lease.record());
+    await this.driver.putContent(path, lease.record(), ephemeral);
     const after = await this.read(path);
     if (typeof after !== "object" || after.owner !== owner) throw busy(id);
     return lease.start();
@@ -140,7 +142,7 @@ export class UploadLease {
         return;
       }
       const at = Date.now();
-      await this.driver.putContent(this.path, this.format(at));
+      await this.driver.putContent(this.path, this.format(at), ephemeral);
       this.renewedAt = at;
     } catch {
       // Storage unreachable: the lease runs out by itself and writes stop with it.

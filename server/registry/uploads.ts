@@ -215,7 +215,8 @@ export class UploadStore {
     const state = hasher.save();
     if (state) {
       const record = JSON.stringify({ offset: hasher.offset, state: state.toString("base64") });
-      await this.driver.putContent(layout.uploadHashState(upload.name, upload.id), record);
+      // Lost in a crash, it is rebuilt from the data.
+      await this.driver.putContent(layout.uploadHashState(upload.name, upload.id), record, { ephemeral: true });
     }
     this.rest(upload.name, upload.id, hasher);
   }

@@ -7,6 +7,11 @@ export interface PutOptions {
    * ignore it; their bucket's policy is what protects it.
    */
   private?: boolean;
+  /**
+   * Content that need not survive a crash (an upload's claim or saved hash state: a lost one is
+   * rebuilt or expires): a driver that would wait for the disk does not.
+   */
+  ephemeral?: boolean;
 }
 
 /**

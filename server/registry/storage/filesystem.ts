@@ -127,7 +127,7 @@ export class FilesystemDriver implements StorageDriver {
       const handle = await open(temp, "wx", options?.private ? 0o600 : 0o666);
       try {
         await handle.writeFile(content);
-        await handle.sync();
+        if (!options?.ephemeral) await handle.sync();
       } finally {
         await handle.close();
       }
@@ -136,7 +136,7 @@ export class FilesystemDriver implements StorageDriver {
       // After a rename there is nothing left to remove; after a link, the temporary name.
       await rm(temp, { force: true });
     }
-    if (placed) await syncDirectory(dir);
+    if (placed && !options?.ephemeral) await syncDirectory(dir);
     return placed;
   }
 
