@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
 import { CleanupPolicies } from "./cleanup-policies";
-import { formatAgo, formatBytes, formatTime, imageHref, plural, repositoryHref } from "./format";
+import { formatAgo, formatBytes, formatPeriod, formatTime, imageHref, plural, repositoryHref } from "./format";
 import { useTRPC } from "./trpc";
 import { Badge, Button, Card, Dialog, Digest, Empty, ErrorBox, inputClass, linkClass, Loading, rowClass, tableClass, tdClass, thClass } from "./ui";
 
@@ -168,7 +168,14 @@ export function CleanupView() {
               Cleanup applied: {plural(apply.data.deleted.length, "manifest")} deleted, {plural(apply.data.untagged.length, "tag")} removed from manifests that stay.
             </p>
             <p>
-              The next garbage collection frees about {formatBytes(apply.data.preview.totalBytes)}.{" "}
+              <span data-testid="cleanup-frees">
+                A garbage collection with a grace period of {formatPeriod(apply.data.preview.graceMs)} (gc.grace) run now frees {formatBytes(apply.data.preview.totalBytes)} of what this cleanup
+                unreferenced
+                {apply.data.preview.bytesInGrace > 0
+                  ? `; ${formatBytes(apply.data.preview.bytesInGrace)} more, of blobs modified within the grace period, once it has passed`
+                  : ""}
+                .
+              </span>{" "}
               <Link href="/gc" className={linkClass}>
                 Go to garbage collection
               </Link>
@@ -214,7 +221,8 @@ export function CleanupView() {
                   <strong>{plural(data.manifests.length, "manifest")}</strong> deleted
                 </span>
                 <span>
-                  <strong>{formatBytes(data.totalBytes)}</strong> freed by the next GC
+                  <strong>{formatBytes(data.totalBytes)}</strong> freed by the next GC (grace period {formatPeriod(data.graceMs)})
+                  {data.bytesInGrace > 0 ? `, ${formatBytes(data.bytesInGrace)} more once it has passed` : ""}
                 </span>
                 <span className="ml-auto">
                   <Button variant="danger" disabled={deletes.length === 0 && data.manifests.length === 0 && data.untags.length === 0} onClick={() => setConfirming(true)} data-testid="apply-cleanup">

@@ -62,6 +62,17 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
+/** A grace period, as the GC form and reports state it: "none", "10 min", "1 h 30 min". */
+export function formatPeriod(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  if (ms > 0 && minutes === 0) return formatDuration(ms);
+  if (minutes === 0) return "none";
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  if (hours === 0) return `${rest} min`;
+  return rest === 0 ? `${hours} h` : `${hours} h ${rest} min`;
+}
+
 export function formatPlatform(platform: { os: string; architecture: string; variant?: string } | null | undefined): string {
   if (!platform) return "unknown";
   return `${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ""}`;

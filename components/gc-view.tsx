@@ -3,10 +3,13 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import type { GcRunRecord } from "@/server/gc/history";
-import { formatAgo, formatBytes, formatCount, formatDuration, formatTime, plural, shortDigest } from "./format";
+import { formatAgo, formatBytes, formatCount, formatDuration, formatPeriod, formatTime, plural, shortDigest } from "./format";
 import { useMaintenance } from "./hooks";
 import { useTRPC } from "./trpc";
-import { Badge, Button, Card, cx, Dialog, Empty, ErrorBox, Facts, Loading, rowClass, tableClass, tdClass, thClass } from "./ui";
+import { Badge, Button, Card, cx, Dialog, Empty, ErrorBox, Facts, inputClass, Loading, rowClass, tableClass, tdClass, thClass } from "./ui";
+
+/** The longest grace period the API takes (30 days), in minutes. */
+const maxGraceMinutes = 30 * 24 * 60;
 
 const phases = [
   { id: "waiting-for-writes", label: "Read-only, waiting for writes" },
@@ -19,6 +22,9 @@ export function GcView() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [deleteUntagged, setDeleteUntagged] = useState(false);
+  // The grace period typed in the form, in minutes; null until edited: the configured `gc.grace`.
+  const [graceInput, setGraceInput] = useState<string | null>(null);
+  const settings = useQuery(trpc.maintenance.gcSettings.queryOptions());
   const [confirming, setConfirming] = useState(false);
   const [selected, setSelected] = useState<string | null>(null);
   // Set when a run was started from here: the history is polled until that run is in it.
@@ -61,6 +67,11 @@ export function GcView() {
   const shown = runs.find((run) => run.id === selected) ?? runs[0];
   const busy = running !== null || start.isPending || awaiting !== null;
   const configReadOnly = readOnly?.source === "config";
+  const configuredGraceMs = settings.data?.graceMs;
+  const graceText = graceInput ?? (configuredGraceMs === undefined ? "" : String(configuredGraceMs / 60_000));
+  const graceMinutes = Number(graceText);
+  const graceValid = graceText.trim() !== "" && Number.isFinite(graceMinutes) && graceMinutes >= 0 && graceMinutes <= maxGraceMinutes;
+  const graceMs = Math.round(graceMinutes * 60_000);
 
   return (
     <div className="space-y-6">
@@ -68,8 +79,32 @@ export function GcView() {
         <div className="space-y-4 text-sm">
           <p className="text-slate-600 dark:text-slate-300">
             Deletes the blobs (layers, configs) that no manifest references any more, after deletes and cleanups. A real run switches the registry — every instance
-            sharing this storage — to read-only until it ends; a dry run only reports what it would delete. Blobs younger than an hour are kept (uploads in progress).
+            sharing this storage — to read-only until it ends; a dry run only reports what it would delete.
           </p>
+          <label className="block">
+            <span className="font-medium">Grace period</span>
+            <span className="mt-1 flex items-center gap-2">
+              <input
+                type="number"
+                min={0}
+                max={maxGraceMinutes}
+                step="any"
+                value={graceText}
+                onChange={(event) => setGraceInput(event.target.value)}
+                className={cx(inputClass, "w-28")}
+                disabled={busy || settings.isPending}
+                aria-invalid={!graceValid}
+                data-testid="gc-grace"
+              />
+              <span>minutes</span>
+            </span>
+            <span className="mt-1 block text-slate-500 dark:text-slate-400" data-testid="gc-grace-help">
+              Unreferenced blobs modified less than this long ago are kept: a push uploads its blobs before the manifest that uses them.
+              {configuredGraceMs !== undefined ? ` Configured (gc.grace): ${formatPeriod(configuredGraceMs)}.` : ""}
+            </span>
+          </label>
+          {graceText.trim() !== "" && !graceValid ? <p className="text-red-700 dark:text-red-300">The grace period is a number of minutes from 0 to {formatCount(maxGraceMinutes)}.</p> : null}
+          <ErrorBox error={settings.error} title="Cannot read the configured grace period" />
           <label className="flex items-start gap-2">
             <input type="checkbox" checked={deleteUntagged} onChange={(event) => setDeleteUntagged(event.target.checked)} className="mt-1" disabled={busy} data-testid="gc-delete-untagged" />
             <span>
@@ -78,10 +113,10 @@ export function GcView() {
             </span>
           </label>
           <div className="flex flex-wrap gap-2">
-            <Button onClick={() => start.mutate({ dryRun: true, deleteUntagged })} disabled={busy} data-testid="gc-dry-run">
+            <Button onClick={() => start.mutate({ dryRun: true, deleteUntagged, graceMs })} disabled={busy || !graceValid} data-testid="gc-dry-run">
               Dry run
             </Button>
-            <Button variant="danger" onClick={() => setConfirming(true)} disabled={busy || configReadOnly} data-testid="gc-run">
+            <Button variant="danger" onClick={() => setConfirming(true)} disabled={busy || configReadOnly || !graceValid} data-testid="gc-run">
               Run garbage collection…
             </Button>
           </div>
@@ -223,7 +258,7 @@ export function GcView() {
         footer={
           <>
             <Button onClick={() => setConfirming(false)}>Cancel</Button>
-            <Button variant="danger" onClick={() => start.mutate({ dryRun: false, deleteUntagged })} disabled={start.isPending} data-testid="gc-confirm">
+            <Button variant="danger" onClick={() => start.mutate({ dryRun: false, deleteUntagged, graceMs })} disabled={start.isPending || !graceValid} data-testid="gc-confirm">
               {start.isPending ? "Starting…" : "Run now"}
             </Button>
           </>
@@ -235,6 +270,10 @@ export function GcView() {
             are waited for.
           </p>
           {deleteUntagged ? <p className="font-medium text-red-700 dark:text-red-300">Untagged manifests are deleted too.</p> : null}
+          <p>Grace period: {formatPeriod(graceMs)}; unreferenced blobs modified since are kept.</p>
+          {graceMs === 0 ? (
+            <p className="text-amber-700 dark:text-amber-300">Without a grace period, the blobs of a push that has not sent its manifest yet are deleted too; that push then fails.</p>
+          ) : null}
           <p>A dry run first shows what would be deleted without changing anything.</p>
         </div>
       </Dialog>
@@ -265,7 +304,11 @@ function Report({ run }: { run: GcRunRecord }) {
               ["Repositories scanned", formatCount(report.repositories)],
               ["Manifests seen", formatCount(report.manifests)],
               ["Blobs kept (referenced)", formatCount(report.blobsMarked)],
-              ["Blobs kept (grace period)", `${formatCount(report.blobsInGrace)} (younger than ${formatDuration(report.graceMs)})`],
+              ["Grace period", <span key="g" data-testid="gc-grace-used">{formatPeriod(report.graceMs)}</span>],
+              ["Kept (grace period)", <span key="k" data-testid="gc-kept-grace">{keptInGrace(report)}</span>],
+              ...(report.kept && (report.kept.protected.blobs > 0 || report.kept.protected.manifests > 0)
+                ? [["Kept (still in use)", `${plural(report.kept.protected.blobs, "blob")} · ${formatBytes(report.kept.protected.bytes)}, ${plural(report.kept.protected.manifests, "manifest")}`] as [string, string]]
+                : []),
               ["Links removed", `${report.linksDeleted.tagHistory} tag history, ${report.linksDeleted.referrers} referrers, ${report.linksDeleted.layers} layer links`],
             ]}
           />
@@ -307,4 +350,11 @@ function Report({ run }: { run: GcRunRecord }) {
       ) : null}
     </div>
   );
+}
+
+/** What the grace period kept; runs recorded before reports had `kept` only counted blobs. */
+function keptInGrace(report: NonNullable<GcRunRecord["report"]>): string {
+  if (!report.kept) return plural(report.blobsInGrace, "blob");
+  const { blobs, bytes, manifests } = report.kept.inGrace;
+  return `${plural(blobs, "blob")} · ${formatBytes(bytes)}${manifests > 0 ? `, ${plural(manifests, "untagged manifest")}` : ""}`;
 }

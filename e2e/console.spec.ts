@@ -276,10 +276,13 @@ test("preview and apply a cleanup rule", async ({ page }) => {
   await page.getByLabel("Deletions only").uncheck();
   await expect(preview.locator("tbody tr")).toHaveCount(5);
   await expect(preview.locator('tr[data-action="keep"]')).toHaveCount(2);
+  // Just pushed: nothing is freed by a collection with the configured grace (gc.grace, 10 min), and the summary says so.
+  await expect(page.getByTestId("cleanup-summary")).toContainText(/0 B\s*freed by the next GC \(grace period 10 min\), .+ more once it has passed/);
   await shot(page, "cleanup");
   await page.getByTestId("apply-cleanup").click();
   await page.getByTestId("confirm-cleanup").click();
   await expect(page.getByTestId("cleanup-result")).toContainText("3 manifests deleted");
+  await expect(page.getByTestId("cleanup-frees")).toContainText("with a grace period of 10 min (gc.grace) run now frees 0 B");
   await page.goto(berth.url + "/repositories/cleanup/app");
   await expect(page.getByTestId("tag-row")).toHaveCount(2);
   await expect(page.getByTestId("tag-row").first()).toHaveAttribute("data-tag", /c[45]/);
@@ -355,9 +358,14 @@ test("run garbage collection: banner on every page, live progress, the report an
   await signIn(page);
   await page.getByRole("link", { name: "Garbage collection", exact: true }).click();
 
+  // The grace period is the configured one (gc.grace) until changed for a run.
+  await expect(page.getByTestId("gc-grace")).toHaveValue("10");
+  await expect(page.getByTestId("gc-grace-help")).toContainText("Configured (gc.grace): 10 min");
   await page.getByTestId("gc-dry-run").click();
   await expect(page.getByTestId("gc-report")).toContainText("dry run", { timeout: 15_000 });
+  await expect(page.getByTestId("gc-grace-used")).toHaveText("10 min");
   await expect(page.getByTestId("gc-history").locator("tbody tr")).toHaveCount(1);
+  await page.getByTestId("gc-grace").fill("0");
 
   const write = await holdWrite();
   await page.getByTestId("gc-delete-untagged").check();
@@ -382,6 +390,8 @@ test("run garbage collection: banner on every page, live progress, the report an
   await expect(report).toContainText("succeeded");
   await expect(report).not.toContainText("dry run");
   await expect(report).toContainText("Manifests deleted");
+  await expect(page.getByTestId("gc-grace-used")).toHaveText("none");
+  await expect(page.getByTestId("gc-kept-grace")).toContainText("0 blobs");
   await expect(page.getByTestId("gc-history").locator("tbody tr")).toHaveCount(2);
   await shot(page, "gc");
 });

@@ -130,7 +130,16 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   const users = new ConsoleUsers(driver, logger);
   if (consoleEnabled) await users.ensureAdmin(process.env.BERTH_ADMIN_PASSWORD);
   const sessions = await Sessions.open(driver, users);
-  const maintenance = createMaintenance({ driver, services: registry.services, readOnly, writes, etcd, etcdPrefix: config.etcd?.prefix, logger });
+  const maintenance = createMaintenance({
+    driver,
+    services: registry.services,
+    readOnly,
+    writes,
+    etcd,
+    etcdPrefix: config.etcd?.prefix,
+    logger,
+    gcGraceMs: () => config.gc.grace,
+  });
   const api = createApiHandler({
     registry,
     version,
@@ -231,7 +240,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       auth = nextAuth;
       await previous.close();
     }
-    const applied = ["log.level", "storage.delete", "storage.maintenance.readonly", "http.headers", "notifications", "auth", "tokenserver"];
+    const applied = ["log.level", "storage.delete", "storage.maintenance.readonly", "http.headers", "notifications", "auth", "tokenserver", "gc.grace"];
     logger.info("configuration reloaded", { file: options.file, applied, restartNeeded });
     return { applied, restartNeeded };
   }

@@ -370,7 +370,8 @@ async function collect(ctx: Context, tool: Tool, root: string, config: string, m
   for (const key of Object.keys(env)) if (key.startsWith("REGISTRY_")) delete env[key];
   const [command, args] =
     tool === "berth"
-      ? [process.execPath, [join(ctx.repoRoot, "bin", "berth.js"), "garbage-collect", ...flags, config]]
+      ? // The data set was written moments ago and distribution has no grace period: none for Berth either.
+        [process.execPath, [join(ctx.repoRoot, "bin", "berth.js"), "garbage-collect", "--grace=0s", ...flags, config]]
       : [findDistribution() ?? "docker-registry", ["garbage-collect", ...flags, config]];
   const logFile = join(ctx.work, `gc-${tool}-${mode}.log`);
   env.BENCH_GC_LOG = logFile;

@@ -2,8 +2,8 @@ import { hostname, userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { storageDriver } from "../config/load.js";
 import { loadCommandConfig, processIO, type CommandIO } from "./command-io.js";
-import { parseDuration } from "../config/units.js";
-import type { GcEvent } from "../gc/collect.js";
+import { formatDuration, parseDuration } from "../config/units.js";
+import type { GcEvent, GcReport } from "../gc/collect.js";
 import { runGarbageCollection, type GcRunRecord } from "../gc/runner.js";
 import { createLogger } from "../log.js";
 import { ReadOnlyState, WriteTracker } from "../maintenance/readonly.js";
@@ -21,8 +21,8 @@ Options:
   -m, --delete-untagged   Also delete manifests no tag reaches. Never deleted: the children of a
                           tagged index, anything a kept manifest references, and artifacts whose
                           subject is kept.
-      --grace DURATION    Keep unreferenced blobs modified less than DURATION ago (e.g. 1h).
-                          Default 0s.
+      --grace DURATION    Keep unreferenced blobs modified less than DURATION ago (e.g. 1h, 0s).
+                          Default: gc.grace in config.yml (10m when absent).
       --json              Print the run (report included) as JSON instead of text.
   -q, --quiet             Print the summary only.
       --offline           Do not use etcd even if config.yml configures it.
@@ -62,7 +62,7 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
     io.err(`berth garbage-collect: expected exactly one config file\n\n${gcUsage}`);
     return 2;
   }
-  let graceMs = 0;
+  let graceMs: number | undefined;
   if (values.grace !== undefined) {
     try {
       graceMs = parseDuration(values.grace);
@@ -101,7 +101,7 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
       dryRun,
       deleteUntagged: values["delete-untagged"],
       user: `cli:${currentUser()}@${hostname()}`,
-      graceMs,
+      graceMs: graceMs ?? config.gc.grace,
       onEvent: (event) => printEvent(lines, event, dryRun, verbose, text),
     });
     lines.flush();
@@ -173,10 +173,27 @@ function summary(run: GcRunRecord): string {
   const links = report.linksDeleted.tagHistory + report.linksDeleted.referrers + report.linksDeleted.layers;
   const seconds = (report.durationMs / 1000).toFixed(1);
   const lines = [
-    `${report.repositories} repositories, ${report.manifests} manifests, ${report.blobs} blobs (${report.blobsMarked} referenced${report.blobsInGrace ? `, ${report.blobsInGrace} unreferenced but within the grace period` : ""})`,
+    `${report.repositories} repositories, ${report.manifests} manifests, ${report.blobs} blobs (${report.blobsMarked} referenced${keptText(report)})`,
     `${report.dryRun ? "would delete" : "deleted"} ${report.manifestsDeleted.length} manifests, ${report.blobsDeleted.length} blobs and ${links} stale links; ${report.dryRun ? "would free" : "freed"} ${formatBytes(report.bytesFreed)} (${report.bytesFreed} bytes) in ${seconds} s${report.dryRun ? " (dry run: nothing was deleted)" : ""}`,
   ];
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * What stayed unreferenced and why, so a run that frees less than expected says so: the grace
+ * period used, what it kept, and what the protect step kept.
+ */
+function keptText(report: GcReport): string {
+  // Reports of runs recorded before `kept` existed carry only the count.
+  const inGrace = report.kept?.inGrace ?? { blobs: report.blobsInGrace, bytes: 0, manifests: 0 };
+  const parts: string[] = [];
+  if (inGrace.blobs || inGrace.manifests) {
+    const manifests = inGrace.manifests ? ` and ${inGrace.manifests} untagged manifests` : "";
+    parts.push(`${inGrace.blobs} unreferenced (${formatBytes(inGrace.bytes)})${manifests} kept as younger than the grace period of ${formatDuration(report.graceMs)}`);
+  }
+  const held = report.kept?.protected;
+  if (held && (held.blobs || held.manifests)) parts.push(`${held.blobs} (${formatBytes(held.bytes)}) and ${held.manifests} manifests kept as still in use`);
+  return parts.map((part) => `, ${part}`).join("");
 }
 
 export function formatBytes(bytes: number): string {

@@ -15,9 +15,10 @@ Commands:
                          --dry-run probes a local storage; --connect also etcd, S3, MySQL.
   config print [config.yml]
                          The effective configuration, secrets redacted.
-  garbage-collect [--dry-run] [--delete-untagged] [--json] config.yml
+  garbage-collect [--dry-run] [--delete-untagged] [--grace D] [--json] config.yml
                          Mark and sweep unreferenced blobs of a stopped registry's storage (with
-                         etcd configured, running instances are held read-only meanwhile).
+                         etcd configured, running instances are held read-only meanwhile); blobs
+                         younger than gc.grace (10m) or --grace are kept.
   readonly on|off|status [--reason TEXT] [--for DURATION] config.yml
                          Switch every instance sharing the etcd to read-only and back.
   index rebuild|status [config.yml]

@@ -39,6 +39,7 @@ export const implementedKeys: ReadonlySet<string> = new Set([
   "etcd",
   "console",
   "tokenserver",
+  "gc",
 ]);
 
 /** Storage drivers `createDriver` can build today (see server/registry/storage/factory.ts). */

@@ -140,6 +140,18 @@ describe("schema coercion", () => {
     assert.deepEqual(storageDriver(empty), { name: "inmemory", params: {} });
   });
 
+  test("gc.grace: 10m by default, a Go duration, never negative, from REGISTRY_GC_GRACE too", async () => {
+    assert.equal(parseConfig({ version: "0.1", storage: { inmemory: null } }).gc.grace, 10 * 60_000);
+    assert.equal(parseConfig({ version: "0.1", storage: { inmemory: null }, gc: { grace: "1h30m" } }).gc.grace, 90 * 60_000);
+    assert.equal(parseConfig({ version: "0.1", storage: { inmemory: null }, gc: { grace: "0s" } }).gc.grace, 0);
+    const negative = await validateConfigText("version: 0.1\nstorage: inmemory\ngc:\n  grace: -5m\n", noEnv);
+    assert.deepEqual(paths(negative.problems), ["gc.grace"]);
+    const fromEnv = await validateConfigText("version: 0.1\nstorage: inmemory\n", { ...noEnv, env: { REGISTRY_GC_GRACE: "2h" } });
+    assert.deepEqual(fromEnv.problems, []);
+    assert.equal(fromEnv.config?.gc.grace, 2 * 60 * 60_000);
+    assert.deepEqual(fromEnv.warnings, [], "an implemented key, not an unknown one");
+  });
+
   test("defaults: filesystem root, http addr, log level, console", () => {
     const config = parseConfig({ version: "0.1", storage: { filesystem: null } });
     assert.equal(storageDriver(config).params.rootdirectory, "/var/lib/registry");

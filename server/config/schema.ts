@@ -24,6 +24,7 @@ import { GiB, MiB, parseDuration, parseSize } from "./units.js";
  *   dialtimeout? }`.
  * - `console`: the admin console served next to `/v2/`. `{ enabled = true, statedir, indexmaxage?,
  *   index: { backend = sqlite | mysql, dsn? }, allowedpaths? }`.
+ * - `gc`: garbage collection. `{ grace = 10m }`, used by `berth garbage-collect` and the console.
  * - `tokenserver`: Berth's built-in docker token server. `{ enabled = false, issuer = "auth server",
  *   service?, users? (htpasswd), admins = [], groups?, key?, certificate?, keydir?, expiration = 5m,
  *   rules? }` (server/auth/README.md).
@@ -698,6 +699,19 @@ export const tokenServerSchema = section({
   rules: optional(z.array(tokenServerRule, { error: (iss) => `expected a list of rules, got ${describeValue(iss.input)}` })),
 });
 
+/** `gc.grace` when the file has none: uploads and pushes of the last minutes outlive a collection. */
+export const defaultGcGraceMs = 10 * 60_000;
+
+/**
+ * `gc`: garbage collection, one setting for `berth garbage-collect` (whose `--grace` overrides it)
+ * and the console (where a run may override it). `grace`: unreferenced blobs (and, deleting
+ * untagged manifests, revisions) modified less than this long ago are kept: a push writes its
+ * blobs before the manifest that references them.
+ */
+export const gcSchema = section({
+  grace: withDefault(duration(), defaultGcGraceMs),
+});
+
 // ---------------------------------------------------------------------------------------------
 
 const version = leaf('"0.1"', (value) => {
@@ -727,6 +741,7 @@ export const configSchema = section({
   etcd: optional(etcdSchema),
   console: always(consoleSchema),
   tokenserver: optional(tokenServerSchema),
+  gc: always(gcSchema),
 });
 
 export type Config = z.output<typeof configSchema>;

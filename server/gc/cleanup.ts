@@ -6,7 +6,7 @@ import { layout } from "../registry/layout.js";
 import type { ManifestStore } from "../registry/manifests.js";
 import { parseDigest, parseName, parseTag, tryParseDigest, type Digest } from "../registry/reference.js";
 import { walkRepositories } from "../registry/repositories.js";
-import type { StorageDriver } from "../registry/storage/driver.js";
+import type { FileInfo, StorageDriver } from "../registry/storage/driver.js";
 import { batchOf } from "../registry/storage/batch.js";
 import type { TagStore } from "../registry/tags.js";
 import { ManifestReferencesReader, type ManifestReferences } from "./references.js";
@@ -96,9 +96,10 @@ export interface CleanupRow {
   /** ISO push time of the tag, when known. */
   pushedAt: string | null;
   /**
-   * Bytes the next garbage collection frees because of this row: blobs of the manifest (and of
-   * what is deleted with it) that no kept manifest anywhere references. 0 when the manifest stays.
-   * Rows sharing blobs each count them; `totalBytes` counts them once.
+   * Bytes the next garbage collection (with the preview's `graceMs`) frees because of this row:
+   * blobs of the manifest (and of what is deleted with it) that no kept manifest anywhere
+   * references and that are older than the grace period. 0 when the manifest stays. Rows sharing
+   * blobs each count them; `totalBytes` counts them once.
    */
   bytes: number;
 }
@@ -118,8 +119,15 @@ export interface CleanupPreview {
   manifests: CleanupManifest[];
   /** Tags `applyCleanup` removes while their manifest stays. */
   untags: { repository: string; tag: string; digest: string }[];
-  /** Bytes the next garbage collection frees after `applyCleanup`, counted once. */
+  /**
+   * Bytes a garbage collection with `graceMs` run now frees after `applyCleanup` (of the blobs
+   * this cleanup unreferences; garbage already there is not counted), counted once.
+   */
   totalBytes: number;
+  /** The grace period the byte counts assume (`gc.grace` unless the preview was asked another). */
+  graceMs: number;
+  /** Bytes of blobs this cleanup unreferences that are younger than `graceMs`: a later run frees them. */
+  bytesInGrace: number;
   repositories: string[];
 }
 
@@ -147,12 +155,15 @@ export interface CleanupServiceOptions {
   writes?: Pick<WriteTracker, "beginWrite">;
   logger?: Logger;
   now?: () => number;
+  /** `gc.grace`: the grace period the preview's byte counts assume unless one is given. Default 0. */
+  graceMs?: () => number;
 }
 
 export interface CleanupService {
   softDelete(target: { repository: string; digest: string; force?: boolean }): Promise<SoftDeleteResult>;
   untag(target: { repository: string; tag: string }): Promise<UntagResult>;
-  previewCleanup(rules: CleanupRule[]): Promise<CleanupPreview>;
+  /** `options.graceMs`: the grace period of the collection the byte counts are for. */
+  previewCleanup(rules: CleanupRule[], options?: { graceMs?: number }): Promise<CleanupPreview>;
   /**
    * Applies the rules: computes the plan now, or executes `options.preview` (the plan a person
    * confirmed) exactly, skipping entries that storage changed since.
@@ -250,10 +261,11 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
     });
   }
 
-  async function previewCleanup(input: CleanupRule[]): Promise<CleanupPreview> {
+  async function previewCleanup(input: CleanupRule[], previewOptions: { graceMs?: number } = {}): Promise<CleanupPreview> {
     const rules = cleanupRulesSchema.parse(input);
     const compiled = rules.map((rule) => ({ rule, glob: repositoryGlobToRegExp(rule.repository), keep: rule.keepTags ? new RegExp(rule.keepTags) : undefined }));
     const at = now();
+    const graceMs = Math.max(0, previewOptions.graceMs ?? options.graceMs?.() ?? 0);
     const names = await walkRepositories(driver);
     const rows: CleanupRow[] = [];
     const manifests: CleanupManifest[] = [];
@@ -321,10 +333,18 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
     for (const [, plan] of plans) {
       for (const digest of plan.revisions) if (!plan.remove.has(digest)) await closure(digest, keptBlobs, keptVisited);
     }
-    const sizes = new Map<string, number>();
+    // A blob modified within the grace period is judged the way the collection judges it: kept.
+    const blobAges = new Map<string, { size: number; young: boolean }>();
+    const blobOf = async (digest: string): Promise<{ size: number; young: boolean }> => {
+      if (!blobAges.has(digest)) {
+        const info = await blobInfo(driver, digest);
+        blobAges.set(digest, { size: info?.size ?? 0, young: info !== undefined && info.modTime.getTime() > at - graceMs });
+      }
+      return blobAges.get(digest) as { size: number; young: boolean };
+    };
     const sizeOf = async (digest: string): Promise<number> => {
-      if (!sizes.has(digest)) sizes.set(digest, await blobSize(driver, digest));
-      return sizes.get(digest) as number;
+      const blob = await blobOf(digest);
+      return blob.young ? 0 : blob.size;
     };
     const freedPerManifest = new Map<string, Set<string>>();
     const allFreed = new Set<string>();
@@ -360,12 +380,17 @@ export function createCleanupService(options: CleanupServiceOptions): CleanupSer
       for (const blob of blobs) row.bytes += await sizeOf(blob);
     }
     let totalBytes = 0;
-    for (const blob of allFreed) totalBytes += await sizeOf(blob);
+    let bytesInGrace = 0;
+    for (const digest of allFreed) {
+      const blob = await blobOf(digest);
+      if (blob.young) bytesInGrace += blob.size;
+      else totalBytes += blob.size;
+    }
 
     rows.sort((a, b) => compare(a.repository, b.repository) || compare(a.tag, b.tag));
     manifests.sort((a, b) => compare(a.repository, b.repository) || compare(a.digest, b.digest));
     untags.sort((a, b) => compare(a.repository, b.repository) || compare(a.tag, b.tag));
-    return { rows, manifests, untags, totalBytes, repositories: matched.sort(compare) };
+    return { rows, manifests, untags, totalBytes, graceMs, bytesInGrace, repositories: matched.sort(compare) };
   }
 
   async function applyCleanup(rules: CleanupRule[], applyOptions: { preview?: CleanupPreview } = {}): Promise<CleanupApplyResult> {
@@ -510,15 +535,15 @@ function formatDays(days: number): string {
   return `${Math.floor(days)} days`;
 }
 
-async function blobSize(driver: StorageDriver, digest: string): Promise<number> {
+async function blobInfo(driver: StorageDriver, digest: string): Promise<FileInfo | undefined> {
   let parsed: Digest | undefined;
   try {
     parsed = tryParseDigest(digest);
   } catch {
-    return 0;
+    return undefined;
   }
-  if (!parsed) return 0;
-  return (await statIfPresent(driver, layout.blobData(parsed)))?.size ?? 0;
+  if (!parsed) return undefined;
+  return statIfPresent(driver, layout.blobData(parsed));
 }
 
 function compare(a: string, b: string): number {

@@ -1,4 +1,5 @@
 import type { Etcd3 } from "etcd3";
+import { defaultGcGraceMs } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import type { ReadOnlyState, WriteTracker } from "../maintenance/readonly.js";
 import type { RegistryEvents } from "../registry/events.js";
@@ -25,7 +26,7 @@ export interface GarbageCollectionOptions {
   deleteUntagged?: boolean;
   /** Who asked (recorded in the history and in the read-only flag). */
   user: string;
-  /** Unreferenced blobs (and revisions) younger than this are kept. Default 1 hour. */
+  /** Unreferenced blobs (and revisions) younger than this are kept. Default: `gc.grace`'s default. */
   graceMs?: number;
   /** How long to wait for writes admitted before the switch to read-only. Default 60 s. */
   writeTimeoutMs?: number;
@@ -116,7 +117,7 @@ export async function runGarbageCollection(options: GarbageCollectionOptions): P
       logger: log,
       dryRun,
       deleteUntagged,
-      graceMs: options.graceMs ?? 60 * 60_000,
+      graceMs: options.graceMs ?? defaultGcGraceMs,
       onProgress: (progress) => {
         state.phase = progress.phase;
         state.progress = progress;

@@ -18,8 +18,13 @@ export interface MaintenanceServices {
   cleanup: CleanupService;
   /** The engine's event bus: GC announces the manifests it deletes there. */
   events: Services["events"];
-  /** A garbage collection on this running registry (read-only meanwhile, mode always restored). */
-  collect(options: { user: string; dryRun?: boolean; deleteUntagged: boolean; onStarted?: () => void }): Promise<GcRunRecord>;
+  /** `gc.grace` as configured now: a collection's default grace period, and the cleanup preview's. */
+  gcGraceMs(): number;
+  /**
+   * A garbage collection on this running registry (read-only meanwhile, mode always restored),
+   * with `graceMs`, or `gc.grace` when absent.
+   */
+  collect(options: { user: string; dryRun?: boolean; deleteUntagged: boolean; graceMs?: number; onStarted?: () => void }): Promise<GcRunRecord>;
   policies: CleanupPolicies;
 }
 
@@ -35,10 +40,12 @@ export function createMaintenance(options: {
   etcd?: Etcd3;
   etcdPrefix?: string;
   logger: Logger;
+  /** `gc.grace`, read per run so a reload applies. */
+  gcGraceMs: () => number;
 }): MaintenanceServices {
-  const { driver, services, readOnly, writes, logger } = options;
-  const cleanup = createCleanupService({ driver, manifests: services.manifests, tags: services.tags, deleteEnabled: services.deleteEnabled, readOnly, writes, logger });
-  const collect: MaintenanceServices["collect"] = ({ user, dryRun, deleteUntagged, onStarted }) =>
+  const { driver, services, readOnly, writes, logger, gcGraceMs } = options;
+  const cleanup = createCleanupService({ driver, manifests: services.manifests, tags: services.tags, deleteEnabled: services.deleteEnabled, readOnly, writes, logger, graceMs: gcGraceMs });
+  const collect: MaintenanceServices["collect"] = ({ user, dryRun, deleteUntagged, graceMs, onStarted }) =>
     runGarbageCollection({
       driver,
       readOnly,
@@ -50,6 +57,7 @@ export function createMaintenance(options: {
       user,
       dryRun,
       deleteUntagged,
+      graceMs: graceMs ?? gcGraceMs(),
       onStarted,
     });
   return {
@@ -61,6 +69,7 @@ export function createMaintenance(options: {
     logger,
     events: services.events,
     cleanup,
+    gcGraceMs,
     collect,
     policies: new CleanupPolicies(driver, cleanup, collect, logger),
   };

@@ -7,19 +7,26 @@ import { createDriver } from "../../server/registry/storage/factory.js";
 import { pushImage, startRegistry, type TestRegistry } from "../http/harness.js";
 import { callerFor, createTestApiServices } from "../support/api.js";
 
-describe("console API: maintenance (read-only, soft delete, cleanup, garbage collection)", () => {
-  let services: ApiServices;
-  let r: TestRegistry;
-
+/** The console's services and a registry on an in-memory storage of their own, for one suite. */
+function ownStorage(): { services: ApiServices; r: TestRegistry } {
+  const suite = {} as { services: ApiServices; r: TestRegistry };
   before(async () => {
     const driver = createDriver("inmemory");
-    services = await createTestApiServices(driver);
-    r = await startRegistry({ registry: services.registry, driver });
+    suite.services = await createTestApiServices(driver);
+    suite.r = await startRegistry({ registry: suite.services.registry, driver });
   });
   after(async () => {
-    await r.close();
-    await services.maintenance.readOnly.close();
+    await suite.r.close();
+    await suite.services.maintenance.readOnly.close();
   });
+  return suite;
+}
+
+describe("console API: maintenance (read-only, soft delete, cleanup, garbage collection)", () => {
+  const suite = ownStorage();
+  let services: ApiServices;
+  let r: TestRegistry;
+  before(() => ({ services, r } = suite));
 
   it("refuses every maintenance procedure without a session", async () => {
     const anonymous = createCaller({ ...services, session: undefined });
@@ -87,8 +94,8 @@ describe("console API: maintenance (read-only, soft delete, cleanup, garbage col
     const result = await caller.maintenance.runPolicy({ id: saved.id });
     assert.deepEqual(result.applied.deleted.map((m) => m.digest).sort(), [images[0]?.digest, images[1]?.digest].sort());
     assert.equal(result.gc?.status, "succeeded");
-    // Just pushed: the freed layers are younger than the running registry's grace period (1 h),
-    // so this collection keeps them, and says so.
+    // Just pushed: the freed layers are younger than the configured grace period (gc.grace,
+    // 10 min by default), so this collection keeps them, and says so.
     assert.ok((result.gc?.report?.blobsInGrace ?? 0) >= 4, `in grace: ${result.gc?.report?.blobsInGrace}`);
     assert.equal((await r.fetch(`/v2/pol/app/manifests/3`)).status, 200);
     assert.equal((await r.fetch(`/v2/pol/app/manifests/1`)).status, 404);
@@ -135,5 +142,68 @@ describe("console API: maintenance (read-only, soft delete, cleanup, garbage col
     assert.equal((await services.maintenance.policies.due(later())).length, 1);
     assert.equal((await caller.maintenance.runPolicy({ id: saved.id })).gc?.status, "succeeded");
     await caller.maintenance.deletePolicy({ id: saved.id });
+  });
+});
+
+/**
+ * The console's promise about space: the cleanup preview states the grace period it assumes
+ * (`gc.grace`), and a collection started from the console with that grace frees exactly what it
+ * previewed; what the grace kept is freed by a run once it has passed (here: a run with none).
+ * A storage of its own, so no other test's garbage is counted.
+ */
+describe("console API: cleanup preview and garbage collection agree on the grace period", () => {
+  const suite = ownStorage();
+  let services: ApiServices;
+  let r: TestRegistry;
+  before(() => ({ services, r } = suite));
+
+  const runToEnd = async (caller: ReturnType<typeof callerFor>, input: { graceMs?: number }) => {
+    const before = (await caller.maintenance.gcHistory({ limit: 1 }))[0]?.id;
+    assert.deepEqual(await caller.maintenance.runGc({ dryRun: false, deleteUntagged: false, ...input }), { started: true });
+    for (let i = 0; i < 200; i++) {
+      const [latest] = await caller.maintenance.gcHistory({ limit: 1 });
+      if (latest && latest.id !== before && (await caller.maintenance.gcStatus()).running === null) return latest;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error("the collection did not end");
+  };
+
+  it("previews with gc.grace, frees what it previewed with that grace, and the rest once the grace is over", async () => {
+    const caller = callerFor(services);
+    assert.deepEqual(await caller.maintenance.gcSettings(), { graceMs: 10 * 60_000 });
+    for (const tag of ["1", "2", "3"]) {
+      await pushImage(r, "grace/app", tag);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const rules = [{ repository: "grace/*", keepLast: 1 }];
+    const preview = await caller.maintenance.previewCleanup({ rules });
+    assert.equal(preview.graceMs, 10 * 60_000);
+    assert.equal(preview.manifests.length, 2);
+    // Everything was pushed a moment ago: nothing is freed with the grace, all of it later.
+    assert.equal(preview.totalBytes, 0);
+    assert.ok(preview.bytesInGrace > 0);
+    const applied = await caller.maintenance.applyCleanup({ rules });
+    assert.equal(applied.deleted.length, 2);
+    assert.equal(applied.preview.bytesInGrace, preview.bytesInGrace);
+
+    const withGrace = await runToEnd(caller, {});
+    assert.equal(withGrace.status, "succeeded", withGrace.error);
+    assert.equal(withGrace.report?.graceMs, preview.graceMs);
+    assert.equal(withGrace.report?.bytesFreed, preview.totalBytes);
+    assert.equal(withGrace.report?.kept.inGrace.bytes, preview.bytesInGrace, "the grace kept what the preview said it would");
+
+    const overridden = await runToEnd(caller, { graceMs: 0 });
+    assert.equal(overridden.report?.graceMs, 0);
+    assert.equal(overridden.report?.bytesFreed, preview.bytesInGrace);
+    assert.equal(overridden.report?.kept.inGrace.blobs, 0);
+    assert.equal((await r.fetch("/v2/grace/app/manifests/3")).status, 200);
+  });
+
+  it("refuses a grace period that is negative, fractional or beyond 30 days", async () => {
+    const caller = callerFor(services);
+    for (const graceMs of [-1, 0.5, 31 * 24 * 60 * 60_000]) {
+      await assert.rejects(caller.maintenance.runGc({ dryRun: true, deleteUntagged: false, graceMs }), (error: unknown) => error instanceof TRPCError && error.code === "BAD_REQUEST");
+    }
+    assert.equal((await caller.maintenance.gcStatus()).running, null);
   });
 });

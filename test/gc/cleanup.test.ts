@@ -267,3 +267,60 @@ describe("cleanup rules", () => {
     assert.deepEqual(again.untagged.map((u) => `${u.repository}:${u.tag}`), ["ci/app:t2"]);
   });
 });
+
+/**
+ * The preview's byte count with a grace period: old (an hour back) and young blobs among what a
+ * cleanup unreferences. A collection with the same grace frees exactly `totalBytes` and keeps
+ * exactly `bytesInGrace`.
+ */
+describe("cleanup preview with a grace period", () => {
+  let root: string;
+  let berth: GcBerth;
+  const hour = 60 * 60 * 1000;
+
+  before(async () => {
+    root = await tempDir("cleanup-grace");
+    berth = await startBerth(root);
+  });
+  after(async () => {
+    await berth.close();
+    await removeDir(root);
+  });
+
+  it("counts only blobs older than the grace period, and a collection with that grace frees exactly those", async () => {
+    const cleanup = createCleanupService({
+      driver: berth.driver,
+      manifests: berth.registry.services.manifests,
+      tags: berth.registry.services.tags,
+      deleteEnabled: berth.registry.services.deleteEnabled,
+      graceMs: () => hour,
+    });
+    const old = await pushImage(berth.url, "grace/app", "old", { layers: [1000] });
+    const young = await pushImage(berth.url, "grace/app", "young", { layers: [500] });
+    await pushImage(berth.url, "grace/app", "latest", { layers: [300] });
+    const twoHoursAgo = new Date(Date.now() - 2 * hour);
+    for (const digest of old.blobs) {
+      const hex = digest.slice("sha256:".length);
+      await utimes(join(root, "docker/registry/v2/blobs/sha256", hex.slice(0, 2), hex, "data"), twoHoursAgo, twoHoursAgo);
+    }
+    for (const [tag, days] of [["old", 3], ["young", 2], ["latest", 1]] as const) {
+      const when = new Date(Date.now() - days * day);
+      await utimes(join(root, "docker/registry/v2/repositories/grace/app/_manifests/tags", tag, "current/link"), when, when);
+    }
+    const sizes = await storageBlobs(root);
+    const bytesOf = (digests: string[]) => digests.reduce((sum, d) => sum + sizes.get(d)!, 0);
+
+    const preview = await cleanup.previewCleanup([{ repository: "grace/*", keepLast: 1 }]);
+    assert.equal(preview.graceMs, hour, "the configured grace unless told otherwise");
+    assert.equal(preview.totalBytes, bytesOf(old.blobs));
+    assert.equal(preview.bytesInGrace, bytesOf(young.blobs));
+    assert.equal(preview.rows.find((row) => row.tag === "young")?.bytes, 0, "a row counts only what the next collection frees");
+    assert.equal((await cleanup.previewCleanup([{ repository: "grace/*", keepLast: 1 }], { graceMs: 0 })).totalBytes, bytesOf([...old.blobs, ...young.blobs]));
+
+    await cleanup.applyCleanup([], { preview });
+    const report = await collectGarbage({ driver: berth.driver, graceMs: preview.graceMs });
+    assert.equal(report.bytesFreed, preview.totalBytes);
+    assert.deepEqual(sorted(report.blobsDeleted.map((b) => b.digest)), sorted(old.blobs));
+    assert.deepEqual(report.kept.inGrace, { blobs: young.blobs.length, bytes: preview.bytesInGrace, manifests: 0 });
+  });
+});

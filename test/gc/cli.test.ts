@@ -57,7 +57,8 @@ describe("berth garbage-collect", () => {
   const fresh = async (label: string) => {
     const root = join(scratch, label);
     await copyStorage(pristine, root);
-    return { root, config: await writeConfig(scratch, root) };
+    // What these runs delete was pushed a moment ago: no grace period.
+    return { root, config: await writeConfig(scratch, root, ["gc:", "  grace: 0s"]) };
   };
 
   it("--dry-run prints what it would delete and a summary, and deletes nothing", async () => {
@@ -103,12 +104,30 @@ describe("berth garbage-collect", () => {
   });
 
   it("--grace keeps recent unreferenced blobs", async () => {
-    const { config } = await fresh("grace");
+    const { root, config } = await fresh("grace");
+    const blobSizes = await storageBlobs(root);
     const { code, out } = await run(["--grace", "1h", "--json", config]);
     assert.equal(code, 0);
     const record = JSON.parse(out) as GcRunRecord;
     assert.deepEqual(record.report?.blobsDeleted, []);
     assert.equal(record.report?.blobsInGrace, 4);
+    assert.equal(record.report?.graceMs, 60 * 60_000);
+    assert.equal(record.report?.kept.inGrace.blobs, 4);
+    assert.equal(record.report?.kept.inGrace.bytes, garbage.reduce((sum, d) => sum + blobSizes.get(d)!, 0));
+  });
+
+  it("takes gc.grace from config.yml (10m when absent); --grace overrides it, and the summary says what the grace kept", async () => {
+    const { root } = await fresh("grace-config");
+    const configured = await writeConfig(scratch, root, ["gc:", "  grace: 2h"]);
+    const kept = await run(["-q", configured]);
+    assert.equal(kept.code, 0, kept.err);
+    assert.match(kept.out, /\(\d+ referenced, 4 unreferenced \(.*\) kept as younger than the grace period of 2h\)$/m);
+    assert.match(kept.out, /^deleted 0 manifests, 0 blobs/m);
+    const byDefault = await run(["-d", "--json", await writeConfig(scratch, root)]);
+    assert.equal((JSON.parse(byDefault.out) as GcRunRecord).report?.graceMs, 10 * 60_000);
+    const overridden = await run(["--grace", "0s", "-q", configured]);
+    assert.equal(overridden.code, 0, overridden.err);
+    assert.match(overridden.out, /^deleted 0 manifests, 4 blobs/m);
   });
 
   it("usage errors exit 2, configuration errors 1", async () => {
@@ -153,7 +172,7 @@ describe("berth garbage-collect with etcd configured", () => {
     } finally {
       await berth.close();
     }
-    const config = await writeConfig(scratch, root, ["etcd:", `  endpoints: [${JSON.stringify(etcd.endpoint)}]`, "  prefix: /lain"]);
+    const config = await writeConfig(scratch, root, ["etcd:", `  endpoints: [${JSON.stringify(etcd.endpoint)}]`, "  prefix: /lain", "gc:", "  grace: 0s"]);
     const running = await ReadOnlyState.create({ etcd: client, prefix: "/lain" });
     const modes: boolean[] = [];
     running.subscribe((status) => modes.push(status.readOnly));

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { PolicyNotFoundError, PolicyRunningError, cleanupPolicyInput } from "../../gc/policies.js";
 import { GcBusyError, currentGarbageCollection, listHistory } from "../../gc/runner.js";
 import { CleanupConflictError, DeletesDisabledError, cleanupRulesSchema } from "../../gc/cleanup.js";
+import { formatDuration } from "../../config/units.js";
 import { recordActivity } from "../../maintenance/activity.js";
 import { ReadOnlyConflictError } from "../../maintenance/readonly.js";
 import { RegistryError } from "../../registry/errors.js";
@@ -10,6 +11,8 @@ import { protectedProcedure, router } from "../trpc.js";
 
 const digestInput = z.string().regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, "not a digest");
 const repositoryInput = z.string().min(1).max(255);
+/** A grace period for one run, in milliseconds: up to 30 days, beyond which nothing is garbage yet. */
+const graceInput = z.number().int().min(0).max(30 * 24 * 60 * 60_000);
 
 /** Maps the maintenance services' typed refusals to tRPC codes, keeping the cause. */
 function refusal(error: unknown): never {
@@ -48,7 +51,7 @@ export const maintenanceRouter = router({
    * switches the registry to read-only (unless a dry run) and always restores it.
    */
   runGc: protectedProcedure
-    .input(z.object({ dryRun: z.boolean(), deleteUntagged: z.boolean() }))
+    .input(z.object({ dryRun: z.boolean(), deleteUntagged: z.boolean(), graceMs: graceInput.optional() }))
     .mutation(async ({ ctx, input }) => {
       const { maintenance, session } = ctx;
       if (currentGarbageCollection(maintenance.driver)) {
@@ -58,12 +61,13 @@ export const maintenanceRouter = router({
       // here rather than only in that instance's log.
       let started: () => void = () => undefined;
       const lockTaken = new Promise<void>((resolve) => (started = resolve));
-      const run = maintenance.collect({ user: session.user, dryRun: input.dryRun, deleteUntagged: input.deleteUntagged, onStarted: started });
+      const graceMs = input.graceMs ?? maintenance.gcGraceMs();
+      const run = maintenance.collect({ user: session.user, dryRun: input.dryRun, deleteUntagged: input.deleteUntagged, graceMs, onStarted: started });
       await Promise.race([lockTaken, run]).catch(refusal);
       void recordActivity(maintenance, {
         user: session.user,
         action: "gc.start",
-        summary: `garbage collection started${input.dryRun ? " (dry run)" : ""}${input.deleteUntagged ? ", deleting untagged manifests" : ""}`,
+        summary: `garbage collection started${input.dryRun ? " (dry run)" : ""}${input.deleteUntagged ? ", deleting untagged manifests" : ""}, grace period ${formatDuration(graceMs)}`,
       });
       // The outcome lands in the history; a failure is logged there and here.
       run.catch((error: unknown) => maintenance.logger.error("garbage collection failed", { error: String(error) }));
@@ -71,6 +75,9 @@ export const maintenanceRouter = router({
     }),
 
   gcStatus: protectedProcedure.query(({ ctx }) => ({ running: currentGarbageCollection(ctx.maintenance.driver) ?? null })),
+
+  /** The configured defaults of a run (`gc.grace`), for the GC page's form and the cleanup preview. */
+  gcSettings: protectedProcedure.query(({ ctx }) => ({ graceMs: ctx.maintenance.gcGraceMs() })),
 
   gcHistory: protectedProcedure
     .input(z.object({ limit: z.number().int().min(1).max(100).default(20) }))
