@@ -22,6 +22,9 @@ export function GcView() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [deleteUntagged, setDeleteUntagged] = useState(false);
+  // Online unless asked: deleting untagged manifests always holds the registry read-only.
+  const [holdReadOnly, setHoldReadOnly] = useState(false);
+  const readOnlyRun = holdReadOnly || deleteUntagged;
   // The grace period typed in the form, in minutes; null until edited: the configured `gc.grace`.
   const [graceInput, setGraceInput] = useState<string | null>(null);
   const settings = useQuery(trpc.maintenance.gcSettings.queryOptions());
@@ -78,8 +81,8 @@ export function GcView() {
       <Card title="Run">
         <div className="space-y-4 text-sm">
           <p className="text-slate-600 dark:text-slate-300">
-            Deletes the blobs (layers, configs) that no manifest references any more, after deletes and cleanups. A real run switches the registry — every instance
-            sharing this storage — to read-only until it ends; a dry run only reports what it would delete.
+            Deletes the blobs (layers, configs) that no manifest references any more, after deletes and cleanups. A run is online: every instance sharing this
+            storage keeps taking pushes and serving pulls, and whatever they use meanwhile is kept. A dry run only reports what it would delete.
           </p>
           <label className="block">
             <span className="font-medium">Grace period</span>
@@ -112,6 +115,22 @@ export function GcView() {
               <span className="block text-slate-500 dark:text-slate-400">Manifests no tag reaches (children of tagged indexes and referrers of kept manifests stay).</span>
             </span>
           </label>
+          <label className="flex items-start gap-2">
+            <input
+              type="checkbox"
+              checked={readOnlyRun}
+              onChange={(event) => setHoldReadOnly(event.target.checked)}
+              className="mt-1"
+              disabled={busy || deleteUntagged}
+              data-testid="gc-read-only"
+            />
+            <span>
+              <span className="font-medium">Hold the registry read-only</span>
+              <span className="block text-slate-500 dark:text-slate-400">
+                Pushes and deletes are refused until the run ends, as Docker&apos;s registry needs; always so when untagged manifests are deleted.
+              </span>
+            </span>
+          </label>
           <div className="flex flex-wrap gap-2">
             <Button onClick={() => start.mutate({ dryRun: true, deleteUntagged, graceMs })} disabled={busy || !graceValid} data-testid="gc-dry-run">
               Dry run
@@ -130,7 +149,7 @@ export function GcView() {
           <div className="space-y-4 text-sm" data-testid="gc-progress" aria-live="polite">
             <ol className="flex flex-wrap items-center gap-2">
               {phases
-                .filter((phase) => !running.dryRun || phase.id !== "waiting-for-writes")
+                .filter((phase) => (!running.dryRun && running.mode === "read-only") || phase.id !== "waiting-for-writes")
                 .map((phase, index, list) => {
                   const current = list.findIndex((p) => p.id === running.phase);
                   const state = index < current ? "done" : index === current ? "active" : "todo";
@@ -258,17 +277,29 @@ export function GcView() {
         footer={
           <>
             <Button onClick={() => setConfirming(false)}>Cancel</Button>
-            <Button variant="danger" onClick={() => start.mutate({ dryRun: false, deleteUntagged, graceMs })} disabled={start.isPending || !graceValid} data-testid="gc-confirm">
+            <Button
+              variant="danger"
+              onClick={() => start.mutate({ dryRun: false, deleteUntagged, graceMs, readOnly: readOnlyRun })}
+              disabled={start.isPending || !graceValid}
+              data-testid="gc-confirm"
+            >
               {start.isPending ? "Starting…" : "Run now"}
             </Button>
           </>
         }
       >
         <div className="space-y-2">
-          <p>
-            The registry becomes <strong>read-only</strong> while the collection runs: pushes and deletes are refused (pulls keep working). Writes already in progress
-            are waited for.
-          </p>
+          {readOnlyRun ? (
+            <p>
+              The registry becomes <strong>read-only</strong> while the collection runs: pushes and deletes are refused (pulls keep working). Writes already in
+              progress are waited for.
+            </p>
+          ) : (
+            <p>
+              The collection runs <strong>online</strong>: pushes and pulls go on, and blobs they use meanwhile are kept. It waits for pushes already under way
+              (gc.hold) before deleting.
+            </p>
+          )}
           {deleteUntagged ? <p className="font-medium text-red-700 dark:text-red-300">Untagged manifests are deleted too.</p> : null}
           <p>Grace period: {formatPeriod(graceMs)}; unreferenced blobs modified since are kept.</p>
           {graceMs === 0 ? (

@@ -368,7 +368,11 @@ test("run garbage collection: banner on every page, live progress, the report an
   await page.getByTestId("gc-grace").fill("0");
 
   const write = await holdWrite();
+  // Runs are online unless held read-only, which deleting untagged manifests always is.
+  await expect(page.getByTestId("gc-read-only")).not.toBeChecked();
   await page.getByTestId("gc-delete-untagged").check();
+  await expect(page.getByTestId("gc-read-only")).toBeChecked();
+  await expect(page.getByTestId("gc-read-only")).toBeDisabled();
   await page.getByTestId("gc-run").click();
   await page.getByTestId("gc-confirm").click();
   const banner = page.getByTestId("maintenance-banner");

@@ -139,6 +139,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     etcdPrefix: config.etcd?.prefix,
     logger,
     gcGraceMs: () => config.gc.grace,
+    gcHoldMs: () => config.gc.hold,
   });
   const api = createApiHandler({
     registry,
@@ -259,6 +260,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       notifier.stop();
       await Promise.all([closeServer(server), debugServer ? closeServer(debugServer) : undefined]);
       await index?.close();
+      await registry.close();
       unguard?.();
     },
   };

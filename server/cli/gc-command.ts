@@ -12,9 +12,11 @@ import { createDriver } from "../registry/storage/factory.js";
 export const gcUsage = `Usage: berth garbage-collect [options] config.yml
 
 Deletes the blobs no manifest references from the storage configured in config.yml, like
-distribution's \`registry garbage-collect\`. Run it on a stopped registry. When config.yml
-configures etcd, running Berth instances are switched to read-only for the duration instead
-(and a collection started from the console is refused meanwhile); --offline skips etcd.
+distribution's \`registry garbage-collect\`, but online: Berth instances running on the same
+storage keep taking pushes and serving pulls meanwhile, and whatever they use while it runs is
+kept (server/gc/README.md). --read-only holds them read-only instead (through etcd, when
+config.yml configures it; a collection started from the console is refused meanwhile), as
+distribution needs; --delete-untagged always runs that way.
 
 Options:
   -d, --dry-run           Print what would be deleted; delete nothing.
@@ -23,6 +25,10 @@ Options:
                           subject is kept.
       --grace DURATION    Keep unreferenced blobs modified less than DURATION ago (e.g. 1h, 0s).
                           Default: gc.grace in config.yml (10m when absent).
+      --hold DURATION     Online: how long pushes that checked a blob before the run published it
+                          as garbage have to push the manifest that uses it. Default: gc.hold in
+                          config.yml (2m when absent).
+      --read-only         Hold the registry read-only for the run instead of running online.
       --json              Print the run (report included) as JSON instead of text.
   -q, --quiet             Print the summary only.
       --offline           Do not use etcd even if config.yml configures it.
@@ -46,6 +52,8 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
         json: { type: "boolean", default: false },
         quiet: { type: "boolean", short: "q", default: false },
         offline: { type: "boolean", default: false },
+        "read-only": { type: "boolean", default: false },
+        hold: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -63,14 +71,13 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
     return 2;
   }
   let graceMs: number | undefined;
-  if (values.grace !== undefined) {
-    try {
-      graceMs = parseDuration(values.grace);
-      if (graceMs < 0) throw new Error("must not be negative");
-    } catch (error) {
-      io.err(`berth garbage-collect: --grace: ${(error as Error).message}\n`);
-      return 2;
-    }
+  let holdMs: number | undefined;
+  try {
+    graceMs = durationOption("--grace", values.grace);
+    holdMs = durationOption("--hold", values.hold);
+  } catch (error) {
+    io.err(`berth garbage-collect: ${(error as Error).message}\n`);
+    return 2;
   }
 
   const config = await loadCommandConfig(file, io);
@@ -102,6 +109,8 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
       deleteUntagged: values["delete-untagged"],
       user: `cli:${currentUser()}@${hostname()}`,
       graceMs: graceMs ?? config.gc.grace,
+      mode: values["read-only"] ? "read-only" : "online",
+      holdMs: holdMs ?? config.gc.hold,
       onEvent: (event) => printEvent(lines, event, dryRun, verbose, text),
     });
     lines.flush();
@@ -124,6 +133,19 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
     await readOnly.close();
     etcd?.close();
   }
+}
+
+/** A non-negative duration given as an option, or undefined when it was not given. */
+function durationOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch (error) {
+    throw new Error(`${name}: ${(error as Error).message}`);
+  }
+  if (ms < 0) throw new Error(`${name}: must not be negative`);
+  return ms;
 }
 
 /**

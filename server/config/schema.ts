@@ -24,7 +24,7 @@ import { GiB, MiB, parseDuration, parseSize } from "./units.js";
  *   dialtimeout? }`.
  * - `console`: the admin console served next to `/v2/`. `{ enabled = true, statedir, indexmaxage?,
  *   index: { backend = sqlite | mysql, dsn? }, allowedpaths? }`.
- * - `gc`: garbage collection. `{ grace = 10m }`, used by `berth garbage-collect` and the console.
+ * - `gc`: garbage collection. `{ grace = 10m, hold = 2m }`, used by `berth garbage-collect` and the console.
  * - `tokenserver`: Berth's built-in docker token server. `{ enabled = false, issuer = "auth server",
  *   service?, users? (htpasswd), admins = [], groups?, key?, certificate?, keydir?, expiration = 5m,
  *   rules? }` (server/auth/README.md).
@@ -699,6 +699,9 @@ export const tokenServerSchema = section({
   rules: optional(z.array(tokenServerRule, { error: (iss) => `expected a list of rules, got ${describeValue(iss.input)}` })),
 });
 
+/** `gc.hold` when the file has none: a push's HEADs and its manifest are rarely minutes apart. */
+export const defaultGcHoldMs = 2 * 60_000;
+
 /** `gc.grace` when the file has none: uploads and pushes of the last minutes outlive a collection. */
 export const defaultGcGraceMs = 10 * 60_000;
 
@@ -710,6 +713,11 @@ export const defaultGcGraceMs = 10 * 60_000;
  */
 export const gcSchema = section({
   grace: withDefault(duration(), defaultGcGraceMs),
+  /**
+   * Online collection: how long pushes that checked a blob before the run published it as
+   * garbage have to push the manifest that uses it (server/gc/README.md).
+   */
+  hold: withDefault(duration(), defaultGcHoldMs),
 });
 
 // ---------------------------------------------------------------------------------------------

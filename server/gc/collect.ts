@@ -47,6 +47,11 @@ export interface CollectOptions {
    * added (checked), e.g. to keep digests a running registry still needs. Default: the plan as is.
    */
   protect?: (plan: GcPlan) => Promise<GcPlan>;
+  /**
+   * The registry keeps serving while this runs (online.ts): a `_layers` link to a doomed blob is
+   * removed only when it is older than the run, since a push may have stored the blob again.
+   */
+  online?: boolean;
   now?: () => number;
 }
 

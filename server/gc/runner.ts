@@ -1,5 +1,5 @@
 import type { Etcd3 } from "etcd3";
-import { defaultGcGraceMs } from "../config/schema.js";
+import { defaultGcGraceMs, defaultGcHoldMs } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import type { ReadOnlyState, WriteTracker } from "../maintenance/readonly.js";
 import type { RegistryEvents } from "../registry/events.js";
@@ -7,6 +7,8 @@ import type { StorageDriver } from "../registry/storage/driver.js";
 import { collectGarbage, type GcEvent, type GcProgress, type GcReport } from "./collect.js";
 import { listHistory, newRunId, saveRun, type GcRunRecord } from "./history.js";
 import { acquireGcLock, localGarbageCollection, type GcLockInfo } from "./lock.js";
+import { OnlineRun, type OnlineOptions } from "./online.js";
+import type { GcPlan } from "./plan.js";
 
 export { listHistory, type GcRunRecord } from "./history.js";
 export { GcBusyError } from "./lock.js";
@@ -28,9 +30,25 @@ export interface GarbageCollectionOptions {
   user: string;
   /** Unreferenced blobs (and revisions) younger than this are kept. Default: `gc.grace`'s default. */
   graceMs?: number;
+  /**
+   * "online" (the default): every instance keeps taking pushes and serving pulls meanwhile, and
+   * the run keeps whatever they use (online.ts). "read-only": every instance (with etcd) is held
+   * read-only for the run, as distribution needs; always so with `deleteUntagged`.
+   */
+  mode?: "online" | "read-only";
+  /**
+   * Online: how long pushes that were told a doomed blob exists, before it was published, have
+   * to push the manifest that uses it (which keeps it). Default 2 minutes.
+   */
+  holdMs?: number;
+  /** Online, from a running instance: its own guard, told of the run's changes at once. */
+  local?: OnlineOptions["local"];
   /** How long to wait for writes admitted before the switch to read-only. Default 60 s. */
   writeTimeoutMs?: number;
-  /** With etcd: pause after switching, so every instance has seen the flag. Default 2 s. */
+  /**
+   * Pause after switching (with etcd: every instance has seen the flag; default 2 s) or, online,
+   * after each change of the published state (instances read it every second; default 3 s).
+   */
   settleMs?: number;
   /** Lease TTL of the lock and the read-only flag: how long they outlive a crash. Default 30 s. */
   leaseTtlMs?: number;
@@ -46,6 +64,7 @@ export interface GarbageCollectionOptions {
 
 export interface RunningGarbageCollection extends GcLockInfo {
   deleteUntagged: boolean;
+  mode: "online" | "read-only";
   phase: "waiting-for-writes" | "mark" | "sweep";
   progress?: GcProgress;
 }
@@ -60,9 +79,10 @@ export function currentGarbageCollection(driver: StorageDriver): RunningGarbageC
 }
 
 /**
- * A garbage collection on a running registry: takes the single-collection lock, switches the
- * registry (every instance, with etcd) to read-only unless it is a dry run, waits for writes in
- * progress, runs mark and sweep, and always puts the previous mode back. Every run that got the
+ * A garbage collection on a running registry: takes the single-collection lock, then either
+ * runs online (published in the storage for every instance: online.ts) or switches the registry
+ * (every instance, with etcd) to read-only, waits for writes in progress, runs mark and sweep,
+ * and always puts the previous mode back. Every run that got the
  * lock is recorded in the history, failures included. Throws GcBusyError when one is running.
  */
 export async function runGarbageCollection(options: GarbageCollectionOptions): Promise<GcRunRecord> {
@@ -70,6 +90,9 @@ export async function runGarbageCollection(options: GarbageCollectionOptions): P
   const dryRun = options.dryRun ?? false;
   const deleteUntagged = options.deleteUntagged ?? false;
   const leaseTtlMs = options.leaseTtlMs ?? 30_000;
+  // A dry run changes nothing, so it needs neither the read-only switch nor the online protocol;
+  // deleting untagged manifests is always read-only (online runs guard blobs, not revisions).
+  const online = (options.mode ?? "online") === "online" && !dryRun && !deleteUntagged;
   const lock = await acquireGcLock({
     driver,
     owner: options.user,
@@ -79,8 +102,24 @@ export async function runGarbageCollection(options: GarbageCollectionOptions): P
     ttlMs: leaseTtlMs,
     logger,
   });
+  let onlineRun: OnlineRun | undefined;
+  if (online) {
+    try {
+      onlineRun = await OnlineRun.begin({
+        driver,
+        logger,
+        settleMs: options.settleMs ?? 3_000,
+        holdMs: options.holdMs ?? defaultGcHoldMs,
+        owner: options.user,
+        local: options.local,
+      });
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
   const started = new Date();
-  const state: RunningGarbageCollection = { ...lock.info, deleteUntagged, phase: "waiting-for-writes" };
+  const state: RunningGarbageCollection = { ...lock.info, deleteUntagged, mode: online ? "online" : "read-only", phase: online ? "mark" : "waiting-for-writes" };
   running.set(driver, state);
   options.onStarted?.();
   const log = logger.with({ gc: lock.info.id, user: options.user, dryRun, deleteUntagged });
@@ -95,7 +134,7 @@ export async function runGarbageCollection(options: GarbageCollectionOptions): P
   let failure: unknown;
   let touched = false;
   try {
-    if (!dryRun) {
+    if (!dryRun && !online) {
       const status = await readOnly.set(true, {
         owner: `garbage collection by ${options.user}`,
         reason: deleteUntagged ? "garbage collection (delete untagged)" : "garbage collection",
@@ -125,10 +164,12 @@ export async function runGarbageCollection(options: GarbageCollectionOptions): P
       },
       onEvent: options.onEvent,
       events: options.events,
+      ...(onlineRun ? { online: true, protect: (plan: GcPlan) => onlineRun.protect(plan) } : {}),
       checkpoint: () => {
         touched = true;
         const lockLost = lock.lost();
         if (lockLost) throw lockLost;
+        if (online) return;
         if (lostFlag) throw new Error(`read-only mode was lost (${lostFlag.message}); garbage collection stopped`);
         if (!readOnly.isReadOnly()) throw new Error("the registry left read-only mode; garbage collection stopped");
       },
@@ -150,6 +191,7 @@ export async function runGarbageCollection(options: GarbageCollectionOptions): P
         log.error("could not restore the previous read-only mode; the flag lapses with its lease", { error: String(error) });
       });
     }
+    await onlineRun?.end().catch((error: unknown) => log.error("could not end the online collection's published state; instances ignore it once it expires", { error: String(error) }));
     await lock.release();
     running.delete(driver);
   }

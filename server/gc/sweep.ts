@@ -136,14 +136,15 @@ export async function sweep(ctx: GcContext, repositories: RepositoryState[], pla
         linksDeleted.referrers += doomedEntries.length;
       })(),
       // A link to a blob that is not there at all is stale unless it is young: a push in progress
-      // writes the link when the blob lands, so only those few links need their age read.
+      // writes the link when the blob lands, so only those few links need their age read (and,
+      // online, those to doomed blobs: a push may have stored one again).
       (async () => {
         const layerMaps = await listDigestDirsMany(batch, chunk.map((repository) => layout.layersDir(repository.name)));
         const stale: { name: string; digest: Digest }[] = [];
         const unknown: { name: string; digest: Digest }[] = [];
         chunk.forEach((repository, i) => {
           for (const digest of (layerMaps[i] as Map<string, Digest>).values()) {
-            if (doomedBlobs.has(digest.value)) stale.push({ name: repository.name, digest });
+            if (doomedBlobs.has(digest.value)) (ctx.options.online ? unknown : stale).push({ name: repository.name, digest });
             else if (!planned.present.has(digest.value)) unknown.push({ name: repository.name, digest });
           }
         });

@@ -21,10 +21,11 @@ export interface MaintenanceServices {
   /** `gc.grace` as configured now: a collection's default grace period, and the cleanup preview's. */
   gcGraceMs(): number;
   /**
-   * A garbage collection on this running registry (read-only meanwhile, mode always restored),
-   * with `graceMs`, or `gc.grace` when absent.
+   * A garbage collection on this running registry: online (pushes go on; server/gc/README.md),
+   * or with `readOnly` held read-only meanwhile (mode always restored); with `graceMs`, or
+   * `gc.grace` when absent.
    */
-  collect(options: { user: string; dryRun?: boolean; deleteUntagged: boolean; graceMs?: number; onStarted?: () => void }): Promise<GcRunRecord>;
+  collect(options: { user: string; dryRun?: boolean; deleteUntagged: boolean; graceMs?: number; readOnly?: boolean; onStarted?: () => void }): Promise<GcRunRecord>;
   policies: CleanupPolicies;
 }
 
@@ -42,10 +43,12 @@ export function createMaintenance(options: {
   logger: Logger;
   /** `gc.grace`, read per run so a reload applies. */
   gcGraceMs: () => number;
+  /** `gc.hold`, read per run. */
+  gcHoldMs: () => number;
 }): MaintenanceServices {
   const { driver, services, readOnly, writes, logger, gcGraceMs } = options;
   const cleanup = createCleanupService({ driver, manifests: services.manifests, tags: services.tags, deleteEnabled: services.deleteEnabled, readOnly, writes, logger, graceMs: gcGraceMs });
-  const collect: MaintenanceServices["collect"] = ({ user, dryRun, deleteUntagged, graceMs, onStarted }) =>
+  const collect: MaintenanceServices["collect"] = ({ user, dryRun, deleteUntagged, graceMs, readOnly: holdReadOnly, onStarted }) =>
     runGarbageCollection({
       driver,
       readOnly,
@@ -58,6 +61,9 @@ export function createMaintenance(options: {
       dryRun,
       deleteUntagged,
       graceMs: graceMs ?? gcGraceMs(),
+      mode: holdReadOnly ? "read-only" : "online",
+      holdMs: options.gcHoldMs(),
+      local: services.blobs.gc,
       onStarted,
     });
   return {

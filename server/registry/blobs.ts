@@ -1,6 +1,7 @@
 import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { RegistryError } from "./errors.js";
+import type { GcGuard } from "./gc-guard.js";
 import { layout } from "./layout.js";
 import type { Digest } from "./reference.js";
 import { isNotFound, objectExists, type StorageDriver } from "./storage/driver.js";
@@ -15,7 +16,11 @@ export interface BlobInfo {
  * `_layers` link; a blob is readable in a repository only when both exist.
  */
 export class BlobStore {
-  constructor(private readonly driver: StorageDriver) {}
+  constructor(
+    private readonly driver: StorageDriver,
+    /** The online garbage collection's view (gc-guard.ts); absent in tools that run alone. */
+    readonly gc?: GcGuard,
+  ) {}
 
   /** Size of the stored blob, or undefined when no repository could have it. */
   async statData(digest: Digest): Promise<number | undefined> {
@@ -32,11 +37,41 @@ export class BlobStore {
     return objectExists(this.driver, layout.layerLink(name, digest));
   }
 
-  /** The blob as `name` sees it; BLOB_UNKNOWN when it is not linked there or its data is gone. */
+  /**
+   * The blob as `name` sees it; BLOB_UNKNOWN when it is not linked there, its data is gone, or a
+   * garbage collection running now means to delete it (the client then uploads it again).
+   */
   async stat(name: string, digest: Digest): Promise<BlobInfo> {
-    const [linked, size] = await Promise.all([this.isLinked(name, digest), this.statData(digest)]);
-    if (!linked || size === undefined) throw new RegistryError("BLOB_UNKNOWN", { digest: digest.value });
+    const [linked, size, hidden] = await Promise.all([this.isLinked(name, digest), this.statData(digest), this.hidden(digest)]);
+    if (!linked || size === undefined || hidden) throw new RegistryError("BLOB_UNKNOWN", { digest: digest.value });
     return { digest, size };
+  }
+
+  /** Whether a mount or a HEAD must treat the blob as absent while a collection runs. */
+  hidden(digest: Digest): Promise<boolean> {
+    return this.gc ? this.gc.hidden(digest) : Promise.resolve(false);
+  }
+
+  /**
+   * The size of a blob a request is about to reference (a manifest, a mount), kept from a
+   * garbage collection running now; undefined when it is not there or the collection is
+   * deleting it.
+   */
+  async reserve(digest: Digest): Promise<number | undefined> {
+    if ((await this.gc?.use(digest)) === "deleting") return undefined;
+    return this.statData(digest);
+  }
+
+  /**
+   * Runs `place` to store a blob whose verified bytes the caller holds. When a running collection
+   * is deleting the stored one, that deletion is waited for first and the blob then stored anew.
+   */
+  async restore<T>(digest: Digest, place: (deleting: boolean) => Promise<T>): Promise<T> {
+    if ((await this.gc?.use(digest)) !== "deleting") return place(false);
+    await this.gc!.gone(async () => (await this.statData(digest)) !== undefined);
+    const placed = await place(true);
+    await this.gc!.restored(digest);
+    return placed;
   }
 
   /** Writes bytes [start, end) of a blob to `out` through the driver's fastest path. */
@@ -61,8 +96,10 @@ export class BlobStore {
 
   /** Stores small content (a manifest) under its digest, unless it is there already. */
   async putContent(digest: Digest, content: Buffer): Promise<void> {
-    if ((await this.statData(digest)) === content.length) return;
-    await this.driver.putContent(layout.blobData(digest), content);
+    await this.restore(digest, async () => {
+      if ((await this.statData(digest)) === content.length) return;
+      await this.driver.putContent(layout.blobData(digest), content);
+    });
   }
 
   getContent(digest: Digest): Promise<Buffer> {

@@ -6,6 +6,7 @@ import { scopesFor, type AccessController } from "./access.js";
 import { BlobStore } from "./blobs.js";
 import { RegistryError } from "./errors.js";
 import { RegistryEvents } from "./events.js";
+import { GcGuard } from "./gc-guard.js";
 import { deleteBlob, getBlob } from "./http/blob-handlers.js";
 import type { RequestContext, Services } from "./http/context.js";
 import { listCatalog, listReferrers, listTags } from "./http/listing-handlers.js";
@@ -73,6 +74,8 @@ export interface Registry {
   /** Plain Node handler for everything under `/v2/`. */
   handle(req: IncomingMessage, res: ServerResponse): void;
   health(): Promise<RegistryHealth>;
+  /** Stops the background work (following garbage collections); the handler still answers. */
+  close(): Promise<void>;
   services: Services;
 }
 
@@ -109,7 +112,10 @@ const routes: RouteTable = {
 
 export function createRegistry(options: RegistryOptions): Registry {
   const { driver, logger } = options;
-  const blobs = new BlobStore(driver);
+  const gc = new GcGuard(driver);
+  // From the start, so that a collection beginning now knows this instance follows it.
+  void gc.follow();
+  const blobs = new BlobStore(driver, gc);
   const events = new RegistryEvents();
   const tags = new TagStore(driver, events);
   const repositories = new RepositoryList(driver, logger);
@@ -192,6 +198,7 @@ export function createRegistry(options: RegistryOptions): Registry {
         sendError(res, error, logger, req.method === "HEAD");
       });
     },
+    close: () => gc.stop(),
     async health() {
       try {
         await driver.list("/").catch((error: unknown) => {

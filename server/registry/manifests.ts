@@ -180,7 +180,7 @@ export class ManifestStore {
   private async storedSize(name: string, kind: "blob" | "manifest", digest: Digest): Promise<number | undefined> {
     const [linked, size] = await Promise.all([
       kind === "blob" ? this.blobs.isLinked(name, digest) : this.exists(name, digest),
-      this.blobs.statData(digest),
+      this.blobs.reserve(digest),
     ]);
     return linked ? size : undefined;
   }

@@ -149,20 +149,22 @@ export class UploadStore {
       await this.discard(upload.name, upload.id);
       throw new RegistryError("BLOB_UPLOAD_INVALID", { hashed: upload.offset, stored: stored.size }, "the upload changed while it was completed; upload the blob again");
     }
-    let size = upload.offset;
-    const existing = await this.blobs.statData(digest);
-    if (existing === undefined && (await this.driver.moveIfAbsent(data, blob))) {
-      const placed = await this.driver.stat(blob);
-      if (placed.size !== upload.offset) {
-        // Bytes landed between the check and the move: this request's own new blob is wrong.
-        await this.driver.delete(blob).catch(ignoreNotFound);
-        throw new RegistryError("BLOB_UPLOAD_INVALID", { hashed: upload.offset, stored: placed.size }, "the upload changed while it was completed; upload the blob again");
+    // A blob a running garbage collection is deleting is stored again from this upload's bytes.
+    const size = await this.blobs.restore(digest, async () => {
+      const existing = await this.blobs.statData(digest);
+      if (existing === undefined && (await this.driver.moveIfAbsent(data, blob))) {
+        const placed = await this.driver.stat(blob);
+        if (placed.size !== upload.offset) {
+          // Bytes landed between the check and the move: this request's own new blob is wrong.
+          await this.driver.delete(blob).catch(ignoreNotFound);
+          throw new RegistryError("BLOB_UPLOAD_INVALID", { hashed: upload.offset, stored: placed.size }, "the upload changed while it was completed; upload the blob again");
+        }
+        return upload.offset;
       }
-    } else {
-      size = existing ?? (await this.driver.stat(blob)).size;
       // Gone now, so a late request on this upload finds it unknown instead of writing to it.
       await this.driver.delete(data).catch(ignoreNotFound);
-    }
+      return existing ?? (await this.driver.stat(blob)).size;
+    });
     await this.blobs.link(upload.name, digest);
     // The blob is complete and linked; the client need not wait for the leftovers (on S3 a
     // listing and a deletion) to go. One that fails is the purge's, like any abandoned upload.

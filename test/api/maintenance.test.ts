@@ -111,7 +111,8 @@ describe("console API: maintenance (read-only, soft delete, cleanup, garbage col
 
   it("a policy run in progress is claimed: not due, a second run refused; a stale claim is ignored", async () => {
     const caller = callerFor(services);
-    const saved = await caller.maintenance.savePolicy({ policy: { name: "claimed", rules: [{ repository: "nothing/*", keepLast: 1 }], gc: true, deleteUntagged: false, everyHours: 1 } });
+    // Deleting untagged manifests runs its collection read-only, which waits for writes in progress.
+    const saved = await caller.maintenance.savePolicy({ policy: { name: "claimed", rules: [{ repository: "nothing/*", keepLast: 1 }], gc: true, deleteUntagged: true, everyHours: 1 } });
     const later = () => Date.now() + 2 * 3_600_000;
     assert.equal((await services.maintenance.policies.due(later())).length, 1);
     // A write in progress holds the run's collection, so the run stays in progress meanwhile.

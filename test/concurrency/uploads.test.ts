@@ -13,9 +13,7 @@ import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { objectExists, type StorageDriver } from "../../server/registry/storage/driver.js";
-import { createDriver } from "../../server/registry/storage/factory.js";
-import { startInstance, type BerthInstance, type SharedSetup } from "../scale-out/instances.js";
-import { startCeph, type RunningCeph } from "../support/ceph.js";
+import { sharedStorages, startInstance, type BerthInstance } from "../scale-out/instances.js";
 
 const sha256 = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
@@ -51,38 +49,7 @@ function holdRequest(base: string, method: string, path: string, length: number)
   };
 }
 
-interface Storage {
-  name: string;
-  /** The instances' storage section, and a driver on the same storage to inspect it. */
-  open(dir: string): Promise<{ setup: Pick<SharedSetup, "s3" | "filesystem">; driver: StorageDriver; close(): Promise<void> }>;
-}
-
-const storages: Storage[] = [
-  {
-    name: "filesystem",
-    async open(dir) {
-      const filesystem = { rootdirectory: join(dir, "registry") };
-      return { setup: { filesystem }, driver: createDriver("filesystem", filesystem), close: async () => undefined };
-    },
-  },
-  {
-    name: "s3 (radosgw)",
-    async open() {
-      const ceph: RunningCeph = await startCeph();
-      const s3 = {
-        accesskey: ceph.accessKey,
-        secretkey: ceph.secretKey,
-        region: ceph.region,
-        regionendpoint: ceph.endpoint,
-        bucket: await ceph.createBucket(),
-        rootdirectory: "/registry",
-      };
-      return { setup: { s3 }, driver: createDriver("s3", s3), close: () => ceph.stop() };
-    },
-  },
-];
-
-for (const storage of storages) describe(`upload races, one and two berth processes on one storage: ${storage.name}`, () => {
+for (const storage of sharedStorages) describe(`upload races, one and two berth processes on one storage: ${storage.name}`, () => {
   let dir: string;
   let driver: StorageDriver;
   let close: () => Promise<void>;

@@ -183,7 +183,7 @@ describe("berth garbage-collect with etcd configured", () => {
       assert.match(busy.err, /a garbage collection is already running \(console:alice/);
       await lock.release();
 
-      const { code, out, err } = await run([config]);
+      const { code, out, err } = await run(["--read-only", config]);
       assert.equal(code, 0, err);
       assert.match(out, /deleted 0 manifests, 3 blobs/);
       assert.deepEqual(modes, [true, false], "the running instance was read-only during the run, then writable");

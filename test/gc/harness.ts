@@ -82,11 +82,13 @@ export async function startBerth(root: string, options: { readOnly?: ReadOnlySta
     driver,
     readOnly,
     writes,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await registry.close();
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }
 

@@ -165,6 +165,7 @@ describe("garbage collection on a running registry", () => {
     let modeDuringRun: string | undefined;
     await assert.rejects(
       runGarbageCollection({
+        mode: "read-only",
         driver: failing,
         readOnly: berth.readOnly,
         writes: berth.writes,
@@ -187,7 +188,7 @@ describe("garbage collection on a running registry", () => {
     assert.match(recorded?.error ?? "", /disk on fire/);
 
     // The same failure from a writable registry leaves it writable.
-    await assert.rejects(runGarbageCollection({ driver: failing, readOnly: berth.readOnly, writes: berth.writes, logger, user: "dave", graceMs: 0 }), /disk on fire/);
+    await assert.rejects(runGarbageCollection({ mode: "read-only", driver: failing, readOnly: berth.readOnly, writes: berth.writes, logger, user: "dave", graceMs: 0 }), /disk on fire/);
     assert.equal(berth.readOnly.isReadOnly(), false);
     assert.equal(berth.readOnly.status().flag, null);
   });
@@ -205,7 +206,7 @@ describe("garbage collection on a running registry", () => {
       },
     });
     const progress: GcProgress[] = [];
-    const first = runGarbageCollection({ driver: slow, readOnly: berth.readOnly, writes: berth.writes, logger, user: "erin", graceMs: 0, onProgress: (p) => progress.push(p) });
+    const first = runGarbageCollection({ mode: "read-only", driver: slow, readOnly: berth.readOnly, writes: berth.writes, logger, user: "erin", graceMs: 0, onProgress: (p) => progress.push(p) });
     await waitFor(() => reachedGate, 5_000, "the first collection to reach the sweep");
     const second = runGarbageCollection({ driver: slow, readOnly: berth.readOnly, writes: berth.writes, logger, user: "frank", dryRun: true });
     await assert.rejects(second, (error: unknown) => {
@@ -244,7 +245,7 @@ describe("garbage collection on a running registry", () => {
     await waitFor(() => berth.writes.inFlight === 1, 2_000, "the PATCH to be in flight");
 
     const progress: GcProgress[] = [];
-    const run = runGarbageCollection({ driver: berth.driver, readOnly: berth.readOnly, writes: berth.writes, logger, user: "gina", graceMs: 0, onProgress: (p) => progress.push(p) });
+    const run = runGarbageCollection({ mode: "read-only", driver: berth.driver, readOnly: berth.readOnly, writes: berth.writes, logger, user: "gina", graceMs: 0, onProgress: (p) => progress.push(p) });
     await waitFor(() => berth.readOnly.isReadOnly(), 2_000, "read-only");
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal(progress.length, 0, "the collection has not started marking");
@@ -267,7 +268,7 @@ describe("garbage collection on a running registry", () => {
     const end = berth.writes.beginWrite();
     try {
       await assert.rejects(
-        runGarbageCollection({ driver: berth.driver, readOnly: berth.readOnly, writes: berth.writes, logger, user: "hal", writeTimeoutMs: 100 }),
+        runGarbageCollection({ mode: "read-only", driver: berth.driver, readOnly: berth.readOnly, writes: berth.writes, logger, user: "hal", writeTimeoutMs: 100 }),
         /1 write request\(s\) still in progress after 100 ms; garbage collection not started/,
       );
       assert.equal(berth.readOnly.isReadOnly(), false);
@@ -327,7 +328,7 @@ describe("garbage collection across instances (etcd)", () => {
         }
       },
     });
-    const first = runGarbageCollection({ ...one, driver: slow, etcdPrefix: prefix, logger, user: "ivan", graceMs: 0, settleMs: 200 });
+    const first = runGarbageCollection({ mode: "read-only", ...one, driver: slow, etcdPrefix: prefix, logger, user: "ivan", graceMs: 0, settleMs: 200 });
     await waitFor(() => reachedGate, 10_000, "the first collection to reach the sweep");
     assert.equal(two.readOnly.isReadOnly(), true, "the other instance is read-only too");
     assert.equal(two.readOnly.status().flag?.owner, "garbage collection by ivan");

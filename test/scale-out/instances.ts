@@ -1,6 +1,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { StorageDriver } from "../../server/registry/storage/driver.js";
+import { createDriver } from "../../server/registry/storage/factory.js";
 import { spawnBerth } from "../cli/run.js";
+import { startCeph, type RunningCeph } from "../support/ceph.js";
 import { startServerProcess, type ServerProcess } from "../support/process.js";
 
 export interface SharedSetup {
@@ -8,6 +11,8 @@ export interface SharedSetup {
   s3?: Record<string, unknown>;
   /** Or one filesystem root for all of them. */
   filesystem?: { rootdirectory: string };
+  /** Blob GETs answered by the registry itself, not by a redirect to the bucket. */
+  noRedirect?: boolean;
   /** Without it the instances share nothing but the storage and the secret. */
   etcdEndpoint?: string;
   secret: string;
@@ -51,6 +56,7 @@ function configYaml(shared: SharedSetup, port: number, stateDir: string): string
     "storage:",
     ...(shared.s3 ? [`  s3: ${JSON.stringify(shared.s3)}`] : []),
     ...(shared.filesystem ? [`  filesystem: ${JSON.stringify(shared.filesystem)}`] : []),
+    ...(shared.noRedirect ? ["  redirect:", "    disable: true"] : []),
     "  delete:",
     "    enabled: true",
     "  maintenance:",
@@ -65,3 +71,48 @@ function configYaml(shared: SharedSetup, port: number, stateDir: string): string
     "",
   ].join("\n");
 }
+
+/** The `storage.s3` parameters of a fresh bucket on a test radosgw. */
+export async function radosgwParams(ceph: RunningCeph): Promise<Record<string, unknown>> {
+  return {
+    accesskey: ceph.accessKey,
+    secretkey: ceph.secretKey,
+    region: ceph.region,
+    regionendpoint: ceph.endpoint,
+    bucket: await ceph.createBucket(),
+    rootdirectory: "/registry",
+  };
+}
+
+/** One storage for several instances and for the test itself to look into. */
+export interface OpenedStorage {
+  setup: Pick<SharedSetup, "s3" | "filesystem">;
+  /** The `storage:` lines (indented by two) of a config.yml on it, for other processes. */
+  storageYaml: string[];
+  driver: StorageDriver;
+  close(): Promise<void>;
+}
+
+/** The storages a multi-instance suite runs on: a filesystem root, then a radosgw bucket. */
+export const sharedStorages: { name: string; open(dir: string): Promise<OpenedStorage> }[] = [
+  {
+    name: "filesystem",
+    async open(dir) {
+      const filesystem = { rootdirectory: join(dir, "registry") };
+      return {
+        setup: { filesystem },
+        storageYaml: [`  filesystem: ${JSON.stringify(filesystem)}`],
+        driver: createDriver("filesystem", filesystem),
+        close: async () => undefined,
+      };
+    },
+  },
+  {
+    name: "s3 (radosgw)",
+    async open() {
+      const ceph = await startCeph();
+      const s3 = await radosgwParams(ceph);
+      return { setup: { s3 }, storageYaml: [`  s3: ${JSON.stringify(s3)}`], driver: createDriver("s3", s3), close: () => ceph.stop() };
+    },
+  },
+];

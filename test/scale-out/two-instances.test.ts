@@ -19,7 +19,7 @@ import { requireCommands } from "../support/commands.js";
 import { startEtcd, type RunningEtcd } from "../support/etcd.js";
 import { makeImageLayout } from "../support/images.js";
 import { skopeoCopy, skopeoInspect } from "../support/skopeo.js";
-import { startInstance, type BerthInstance } from "./instances.js";
+import { radosgwParams, startInstance, type BerthInstance } from "./instances.js";
 
 const password = "scale-out-admin";
 /** Bound for what travels through etcd (a watch event) before both instances agree. */
@@ -38,14 +38,7 @@ describe("two Berth instances on one bucket, one secret, one etcd", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "berth-scale-out-"));
     [ceph, etcd] = await Promise.all([startCeph(), startEtcd()]);
-    const s3 = {
-      accesskey: ceph.accessKey,
-      secretkey: ceph.secretKey,
-      region: ceph.region,
-      regionendpoint: ceph.endpoint,
-      bucket: await ceph.createBucket(),
-      rootdirectory: "/registry",
-    };
+    const s3 = await radosgwParams(ceph);
     // --registry-only creates no admin (that is the console's start-up); the users live in storage.
     await new ConsoleUsers(createDriver("s3", s3), createLogger({ level: "error", write: () => undefined })).ensureAdmin(password);
     const shared = { s3, etcdEndpoint: etcd.endpoint, secret: "scale-out-secret" };
@@ -187,7 +180,7 @@ describe("two Berth instances on one bucket, one secret, one etcd", () => {
     await bothAnswer(202);
   });
 
-  it("runs one garbage collection at a time across instances, both read-only meanwhile", async () => {
+  it("runs one garbage collection at a time across instances, both read-only meanwhile when asked", async () => {
     // A write admitted on A before the collection holds it in "waiting-for-writes", with the lock
     // taken and the flag set, for as long as this request body stays open.
     const upload = await a.fetch("/v2/scale/held/blobs/uploads/", { method: "POST" });
@@ -204,7 +197,7 @@ describe("two Berth instances on one bucket, one secret, one etcd", () => {
     request.write(randomBytes(1_000));
     const before = ((await trpc(b, "maintenance.gcHistory", { limit: 100 })) as unknown[]).length;
 
-    assert.deepEqual(await trpc(a, "maintenance.runGc", { dryRun: false, deleteUntagged: false }, true), { started: true });
+    assert.deepEqual(await trpc(a, "maintenance.runGc", { dryRun: false, deleteUntagged: false, readOnly: true }, true), { started: true });
     await bothAnswer(405);
     const running = (await trpc(a, "maintenance.gcStatus")) as { running: { phase: string } | null };
     assert.equal(running.running?.phase, "waiting-for-writes");

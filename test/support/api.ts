@@ -34,7 +34,8 @@ export async function createTestApiServices(
     secure: false,
     authStatus: () => ({ source: "config", connected: false, mode: "none", since: new Date(0).toISOString() }),
     configuration: { file: undefined, current: () => config, reload: async () => ({ applied: [], restartNeeded: [] }) },
-    maintenance: createMaintenance({ driver, services: registry.services, readOnly, writes, logger, gcGraceMs: () => config.gc.grace }),
+    // No push races these collections: nothing to hold for (test/gc/online.test.ts covers that).
+    maintenance: createMaintenance({ driver, services: registry.services, readOnly, writes, logger, gcGraceMs: () => config.gc.grace, gcHoldMs: () => 0 }),
   };
 }
 

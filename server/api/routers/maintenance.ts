@@ -51,7 +51,7 @@ export const maintenanceRouter = router({
    * switches the registry to read-only (unless a dry run) and always restores it.
    */
   runGc: protectedProcedure
-    .input(z.object({ dryRun: z.boolean(), deleteUntagged: z.boolean(), graceMs: graceInput.optional() }))
+    .input(z.object({ dryRun: z.boolean(), deleteUntagged: z.boolean(), graceMs: graceInput.optional(), readOnly: z.boolean().default(false) }))
     .mutation(async ({ ctx, input }) => {
       const { maintenance, session } = ctx;
       if (currentGarbageCollection(maintenance.driver)) {
@@ -62,7 +62,7 @@ export const maintenanceRouter = router({
       let started: () => void = () => undefined;
       const lockTaken = new Promise<void>((resolve) => (started = resolve));
       const graceMs = input.graceMs ?? maintenance.gcGraceMs();
-      const run = maintenance.collect({ user: session.user, dryRun: input.dryRun, deleteUntagged: input.deleteUntagged, graceMs, onStarted: started });
+      const run = maintenance.collect({ user: session.user, dryRun: input.dryRun, deleteUntagged: input.deleteUntagged, graceMs, readOnly: input.readOnly, onStarted: started });
       await Promise.race([lockTaken, run]).catch(refusal);
       void recordActivity(maintenance, {
         user: session.user,

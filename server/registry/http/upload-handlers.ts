@@ -19,7 +19,9 @@ export async function startUpload(ctx: RequestContext, name: string): Promise<vo
     const digest = parseDigest(mount);
     if (from !== null) {
       const source = parseName(from);
-      if ((await services.blobs.isLinked(source, digest)) && (await services.blobs.statData(digest)) !== undefined) {
+      // A blob a running garbage collection means to delete is not mounted: the client uploads it.
+      const mountable = (await services.blobs.isLinked(source, digest)) && !(await services.blobs.hidden(digest));
+      if (mountable && (await services.blobs.reserve(digest)) !== undefined) {
         await services.blobs.link(name, digest);
         discard(req);
         return sendEmpty(res, 201, blobCreatedHeaders(ctx, name, digest.value));
