@@ -96,7 +96,9 @@ for (const storage of sharedStorages) {
       // A client checks old1's layers before the run starts: present, so it will not upload them.
       for (const layer of old1.layers) assert.equal((await a.fetch(`/v2/gc/old/blobs/${sha256(layer)}`, { method: "HEAD" })).status, 200);
 
-      const gc = spawnBerth(["garbage-collect", "--grace", "0s", "--hold", "3s", "--json", gcConfig]);
+      // The hold is the time the pushes below have between the publication and the claims: ample,
+      // so that a slow machine does not turn the test into a race it was not meant to be.
+      const gc = spawnBerth(["garbage-collect", "--grace", "0s", "--hold", "10s", "--json", gcConfig]);
       let output = "";
       let errors = "";
       gc.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
