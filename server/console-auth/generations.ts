@@ -37,7 +37,10 @@ export class SessionGenerations {
 
   async isCurrent(user: string, generation: string, now = Date.now()): Promise<boolean> {
     const cached = this.cache.get(user);
-    const stored = cached && now - cached.readAt < this.ttlMs ? cached.value : await this.read(user, now);
+    // The cache may only delay a refusal, never cause one: a cookie that does not match what
+    // this instance last read may carry a generation a login elsewhere stored since.
+    if (cached && now - cached.readAt < this.ttlMs && cached.value === generation) return true;
+    const stored = await this.read(user, now);
     return stored !== undefined && stored === generation;
   }
 
