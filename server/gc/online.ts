@@ -98,6 +98,9 @@ export class OnlineRun {
    */
   async protect(plan: GcPlan): Promise<GcPlan> {
     if (plan.blobs.length === 0) return plan;
+    // No instance serves the storage (checked again: one may have started during the mark),
+    // so nothing can use a doomed blob: the plan stands, without a mark per blob.
+    if (!this.options.local && (await liveInstances(this.options.driver)).length === 0) return plan;
     await this.publish({ ...this.state, phase: "sweeping", doomed: plan.blobs.map((blob) => blob.digest) });
     await this.options.local?.refresh();
     await sleep(this.options.settleMs + this.options.holdMs);
