@@ -9,6 +9,7 @@
  *   npm run bench -- --only=gc,console
  *   npm run bench -- --only=s3
  *   npm run bench -- --only=chunked
+ *   npm run bench -- --only=online-gc
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -23,6 +24,7 @@ import { buildServer, ensureTools, tools, toolVersions, type Tool } from "./lib/
 import { catalog } from "./sections/catalog.js";
 import { chunkedUploads } from "./sections/chunked.js";
 import { consoleApi } from "./sections/console.js";
+import { onlineGc } from "./sections/online-gc.js";
 import { garbageCollection } from "./sections/gc.js";
 import { headLoad, manifestLoad, pushSmallImage, type SmallImage } from "./sections/load.js";
 import { peakMemory } from "./sections/memory.js";
@@ -38,7 +40,8 @@ Berth vs Debian's docker-registry (distribution 2.8), side by side.
 Options:
   --quick            Small sizes for a sanity run: 64 MiB blobs, 1,000 repositories,
                      3 s load runs, one repetition; GC on 1,000 manifests / 5,000 blobs;
-                     50 small layers in the S3 section.
+                     50 small layers in the S3 section; online GC on 1,000 manifests
+                     / 6,000 blobs with 3 s windows.
   --only=LIST        Comma-separated sections, by number or name:
                        1 push-pull  skopeo push and pull of a single-layer image
                        2 raw        monolithic blob upload and blob GET over the raw API
@@ -52,6 +55,9 @@ Options:
                                     layer, manifest GET; radosgw default and tcp_nodelay
                       10 chunked    chunked upload (128 PATCHes, 64 MiB; --quick 16 MiB)
                                     to one instance and alternating between two
+                     11 online-gc  push/s of 4 clients during an online garbage-collect
+                                    and without (Berth alone), 2,000 manifests /
+                                    12,000 blobs, half garbage
   --runs=N           Repetitions of each timed run (default 3, --quick 1).
   --out=FILE         Where to write the JSON (default: <tmpdir>/berth-bench/latest.json).
   --no-build         Do not recompile the server first.
@@ -59,7 +65,7 @@ Options:
 `;
 
 /** The sections of bench/lib/context.ts, then those registered here (Berth-only or offline). */
-const allSectionIds = [...sectionIds, "gc", "console", "s3", "chunked"] as const;
+const allSectionIds = [...sectionIds, "gc", "console", "s3", "chunked", "online-gc"] as const;
 type RunSectionId = (typeof allSectionIds)[number];
 
 const sharedPairSections = new Set<RunSectionId>(["push-pull", "raw", "manifest", "head"]);
@@ -75,6 +81,7 @@ const sectionTools: Record<RunSectionId, Tool[]> = {
   console: [],
   s3: [tools.registry, tools.skopeo, tools.wrk, tools.cephMon, tools.cephOsd, tools.radosgw, tools.ceph],
   chunked: [tools.registry],
+  "online-gc": [],
 };
 
 function parseOptions(argv: string[]): { options: Options; selected: RunSectionId[] } | undefined {
@@ -187,6 +194,7 @@ async function main(): Promise<number> {
       console: { title: `8. console API (metadata index), ${options.repos.toLocaleString("en-US")} repositories`, run: () => consoleApi(ctx) },
       s3: { title: `9. S3 storage (radosgw), Berth and distribution on one server`, run: () => s3(ctx) },
       chunked: { title: `10. chunked upload, ${options.chunkedMiB} MiB in 128 PATCHes, one instance and two alternating`, run: () => chunkedUploads(ctx) },
+      "online-gc": { title: `11. push/s during an online garbage-collect and without, ${options.quick ? "1,000 manifests / 6,000" : "2,000 manifests / 12,000"} blobs, half garbage`, run: () => onlineGc(ctx) },
     };
     for (const id of selected) {
       // Interrupted: the cleanup is removing the work dir; no further section may write into it.

@@ -1,5 +1,6 @@
-/** Wrappers over the HTTP load tools and curl, parsing what they print. */
+/** Wrappers over the HTTP load tools and curl, parsing what they print; single requests by fetch. */
 import { runChecked } from "./proc.js";
+import type { Server } from "./servers.js";
 
 export interface LoadResult {
   requestsPerSecond: number;
@@ -73,4 +74,43 @@ export async function curlDownload(url: string, timeoutMs: number): Promise<Down
   );
   const [status, seconds, bytes] = stdout.trim().split(" ").map(Number);
   return { status: status ?? 0, seconds: seconds ?? NaN, bytes: bytes ?? 0 };
+}
+
+const REQUEST_TIMEOUT = 60_000;
+
+/** An answer with another status than the one expected; `body` is the server's (cut) answer. */
+export class StatusError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One request by fetch, whose global dispatcher keeps connections alive per origin, so the
+ * figure is the registries' work and not a TCP handshake per request. A status other than
+ * `expected` throws a StatusError with the server's answer.
+ */
+export async function send(server: Server, method: string, url: URL, expected: number, body?: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
+  const res = await fetch(url, { method, body, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT) });
+  if (res.status !== expected) {
+    const text = (await res.text()).slice(0, 300);
+    throw new StatusError(`${server.kind} (${server.url}): ${method} ${url.pathname} answered ${res.status}, expected ${expected}: ${text}`, res.status, text);
+  }
+  return res;
+}
+
+/**
+ * The next request's URL: the Location the last answer gave (distribution's is absolute,
+ * Berth's may be relative), moved onto `target` — the signed state in its query is what
+ * lets another instance sharing the http.secret continue the upload.
+ */
+export function nextUrl(res: Response, from: Server, target: Server): URL {
+  const location = res.headers.get("location");
+  if (!location) throw new Error(`${from.kind}: ${res.status} answer without a Location`);
+  const url = new URL(location, from.url);
+  return new URL(`${url.pathname}${url.search}`, target.url);
 }

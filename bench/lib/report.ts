@@ -8,7 +8,9 @@ export type Target =
   /** Berth/distribution must be at most this (latencies). */
   | { kind: "ratio-max"; value: number }
   /** Berth's own value must be at most this, in the row's unit. */
-  | { kind: "berth-max"; value: number };
+  | { kind: "berth-max"; value: number }
+  /** Berth's own value must be at least this, in the row's unit. */
+  | { kind: "berth-min"; value: number };
 
 export interface Row {
   section: string;
@@ -50,6 +52,7 @@ export type Verdict = "pass" | "FAIL" | "n/a" | "";
 export function verdict(r: Row): Verdict {
   if (!r.target) return "";
   if (r.target.kind === "berth-max") return r.berth === null ? "n/a" : r.berth <= r.target.value ? "pass" : "FAIL";
+  if (r.target.kind === "berth-min") return r.berth === null ? "n/a" : r.berth >= r.target.value ? "pass" : "FAIL";
   const q = ratio(r);
   if (q === null) return "n/a";
   return (r.target.kind === "ratio-min" ? q >= r.target.value : q <= r.target.value) ? "pass" : "FAIL";
@@ -64,6 +67,8 @@ export function targetText(r: Row): string {
       return `≤ ${r.target.value}×`;
     case "berth-max":
       return `Berth ≤ ${r.target.value} ${r.unit}`;
+    case "berth-min":
+      return `Berth ≥ ${r.target.value} ${r.unit}`;
   }
 }
 

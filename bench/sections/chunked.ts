@@ -7,41 +7,15 @@
 import { createHash } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { nextUrl, send } from "../lib/clients.js";
 import { alternate, log, mbps, settle, type Context } from "../lib/context.js";
 import { MiB, writeRandomFile } from "../lib/data.js";
 import { row, type Row } from "../lib/report.js";
 import type { Kind, Server } from "../lib/servers.js";
 
 const CHUNKS = 128;
-const REQUEST_TIMEOUT = 60_000;
 const modes = ["one", "alternating"] as const;
 type Mode = (typeof modes)[number];
-
-/**
- * One request by fetch, whose global dispatcher keeps connections alive per origin, so the
- * figure is the registries' work and not 130 TCP handshakes. A status other than `expected`
- * aborts the run with the server's answer.
- */
-async function send(server: Server, method: string, url: URL, expected: number, body?: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
-  const res = await fetch(url, { method, body, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT) });
-  if (res.status !== expected) {
-    const text = await res.text();
-    throw new Error(`${server.kind} (${server.url}): ${method} ${url.pathname} answered ${res.status}, expected ${expected}: ${text.slice(0, 300)}`);
-  }
-  return res;
-}
-
-/**
- * The next request's URL: the Location the last answer gave (distribution's is absolute,
- * Berth's may be relative), moved onto `target` — the signed state in its query is what
- * lets another instance sharing the http.secret continue the upload.
- */
-function nextUrl(res: Response, from: Server, target: Server): URL {
-  const location = res.headers.get("location");
-  if (!location) throw new Error(`${from.kind}: ${res.status} answer without a Location`);
-  const url = new URL(location, from.url);
-  return new URL(`${url.pathname}${url.search}`, target.url);
-}
 
 /** POST, CHUNKS PATCHes of equal size, PUT ?digest=; request k goes to instances[k % length]. */
 async function chunkedUpload(instances: Server[], repo: string, data: Buffer<ArrayBuffer>, digest: string): Promise<void> {

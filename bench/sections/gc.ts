@@ -144,9 +144,11 @@ function indexOf(oci: boolean, children: { image: ImageBlobs; architecture: stri
 
 // ---- the garbage-collection data set -------------------------------------------------------------
 
-interface GcDataset {
+export interface GcDataset {
   files: LayoutFiles;
   repositories: number;
+  /** The repositories' names, `gc/app-NNNN`. */
+  names: string[];
   multiArchRepositories: number;
   manifests: number;
   blobs: number;
@@ -173,18 +175,17 @@ const PER_REPOSITORY = 10;
  *   image 3 before). Untagged: B, b1, b2, image 3, and a1, a2 (reachable through A).
  * - Every image: its own config, one base layer shared by 10 repositories, and 1-3 own layers;
  *   `_layers` links for all of them, as pushes leave them.
- * - A fifth of all blobs are referenced by nothing: half of them with a `_layers` link in some
- *   repository (an abandoned push), half without.
+ * - `unreferencedCount` blobs (by default a fifth of all) are referenced by nothing: half of them
+ *   with a `_layers` link in some repository (an abandoned push), half without.
  *
  * Even repositories use OCI media types, odd ones Docker's.
  */
-function gcDataset(manifests: number, blobs: number, seed: string): GcDataset {
+export function gcDataset(manifests: number, blobs: number, seed: string, unreferencedCount = Math.floor(blobs / 5)): GcDataset {
   const repositories = Math.ceil(manifests / PER_REPOSITORY);
   const isMulti = (r: number) => r % 20 === 10;
   const multi = Array.from({ length: repositories }, (_, r) => r).filter(isMulti).length;
   const images = repositories * PER_REPOSITORY - 2 * multi;
   const bases = Math.ceil(repositories / 10);
-  const unreferencedCount = Math.floor(blobs / 5);
   const ownLayers = blobs - unreferencedCount - repositories * PER_REPOSITORY - images - bases;
   if (ownLayers < images) throw new Error(`gc data set: ${blobs} blobs are too few for ${manifests} manifests`);
 
@@ -283,6 +284,7 @@ function gcDataset(manifests: number, blobs: number, seed: string): GcDataset {
   return {
     files,
     repositories,
+    names,
     multiArchRepositories: multi,
     manifests: repositories * PER_REPOSITORY,
     blobs: bases + layerNumber + images * 2 + multi * 2 + unreferencedCount,
@@ -361,28 +363,40 @@ type Mode = "plain" | "untagged" | "dry-run";
 const GC_TIMEOUT = 15 * 60_000;
 
 /**
- * Runs one collection with its output going to a file (both print a line per blob or more, far
- * beyond what a pipe buffer in this process should hold); returns the run and that output.
+ * Runs a command with its output going to a file (a collection prints a line per blob or more,
+ * far beyond what a pipe buffer in this process should hold), without the REGISTRY_* overrides
+ * that could move it off the config file; returns the run and that output. A non-zero exit throws,
+ * naming `what` and the output's last lines.
  */
-async function collect(ctx: Context, tool: Tool, root: string, config: string, mode: Mode): Promise<{ result: RunResult; output: string }> {
-  const flags = mode === "untagged" ? ["--delete-untagged"] : mode === "dry-run" ? ["--dry-run"] : [];
+export async function runLogged(ctx: Context, what: string, command: string, args: string[]): Promise<{ result: RunResult; output: string }> {
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith("REGISTRY_")) delete env[key];
-  const [command, args] =
-    tool === "berth"
-      ? // The data set was written moments ago and distribution has no grace period: none for Berth either.
-        [process.execPath, [join(ctx.repoRoot, "bin", "berth.js"), "garbage-collect", "--grace=0s", ...flags, config]]
-      : [findDistribution() ?? "docker-registry", ["garbage-collect", ...flags, config]];
-  const logFile = join(ctx.work, `gc-${tool}-${mode}.log`);
+  const logFile = join(ctx.work, `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}.log`);
   env.BENCH_GC_LOG = logFile;
   const result = await run("sh", ["-c", 'exec "$@" >"$BENCH_GC_LOG" 2>&1', "sh", command, ...args], { timeoutMs: GC_TIMEOUT, env, cwd: ctx.work });
   const output = await readFile(logFile, "utf8").catch(() => "");
   await rm(logFile, { force: true });
   if (result.code !== 0) {
     const detail = (output || result.stderr).trim().split("\n").slice(-8).join("\n");
-    throw new Error(`${tool} garbage-collect ${flags.join(" ")} on ${root} failed (${result.signal ?? `exit ${result.code}`}):\n${detail}`);
+    throw new Error(`${what} failed (${result.signal ?? `exit ${result.code}`}):\n${detail}`);
   }
   return { result, output };
+}
+
+/** `node bin/berth.js garbage-collect ARGS`: the command and its arguments, for runLogged. */
+export function berthGc(ctx: Context, args: string[]): [string, string[]] {
+  return [process.execPath, [join(ctx.repoRoot, "bin", "berth.js"), "garbage-collect", ...args]];
+}
+
+/** Runs one collection on `root`; returns the run and its output. */
+function collect(ctx: Context, tool: Tool, root: string, config: string, mode: Mode): Promise<{ result: RunResult; output: string }> {
+  const flags = mode === "untagged" ? ["--delete-untagged"] : mode === "dry-run" ? ["--dry-run"] : [];
+  const [command, args] =
+    tool === "berth"
+      ? // The data set was written moments ago and distribution has no grace period: none for Berth either.
+        berthGc(ctx, ["--grace=0s", ...flags, config])
+      : [findDistribution() ?? "docker-registry", ["garbage-collect", ...flags, config]];
+  return runLogged(ctx, `${tool} garbage-collect ${flags.join(" ")} on ${root}`, command, args);
 }
 
 function summaryLine(tool: Tool, text: string): string {
@@ -390,7 +404,8 @@ function summaryLine(tool: Tool, text: string): string {
   return /(would delete|deleted) \d+ manifests, \d+ blobs[^\n]*/.exec(text)?.[0] ?? "(no summary)";
 }
 
-function loud(lines: string[]): void {
+/** A problem nobody should miss in the progress output. */
+export function loud(lines: string[]): void {
   const bar = "!".repeat(78);
   console.error(`\n${bar}\n${lines.map((l) => `!! ${l}`).join("\n")}\n${bar}\n`);
 }
