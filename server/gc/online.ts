@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { mapLimit } from "../concurrency.js";
 import type { Logger } from "../log.js";
-import { deadAfterMs, heartbeatMs, type GcGuard, onlineGcPaths, onlineGcRoot, onlineGcState, type OnlineGcState } from "../registry/gc-guard.js";
+import { readLink } from "../registry/blobs.js";
+import { deadAfterMs, heartbeatMs, onlineGcPaths, onlineGcRoot, readOnlineGcState, type GcGuard, type OnlineGcState } from "../registry/gc-guard.js";
 import { batchOf } from "../registry/storage/batch.js";
 import { tryParseDigest } from "../registry/reference.js";
 import { ignoreNotFound, isNotFound, type StorageDriver } from "../registry/storage/driver.js";
@@ -68,11 +69,12 @@ export class OnlineRun {
       expires: Date.now() + ttlMs,
       phase: "marking",
       doomed: [],
+      owner: options.owner,
     };
-    const text = JSON.stringify({ ...state, owner: options.owner });
+    const text = JSON.stringify(state);
     if (!(await driver.putContentIfAbsent(onlineGcPaths.state, text, ephemeral))) {
-      const current = await readState(driver);
-      if (current && Date.now() <= current.expires + deadAfterMs) {
+      const current = await readOnlineGcState(driver);
+      if (current !== undefined && current !== "unreadable" && Date.now() <= current.expires + deadAfterMs) {
         throw new GcBusyError({ owner: current.owner ?? "unknown", holder: current.holder, since: current.since });
       }
       // A dead run's state: taken over.
@@ -128,15 +130,14 @@ export class OnlineRun {
     if (!digest) return false;
     const path = onlineGcPaths.mark(this.state.id, digest);
     if (await this.options.driver.putContentIfAbsent(path, "deleting", ephemeral)) return true;
-    const mark = (await this.options.driver.getContent(path)).toString("utf8");
-    return mark === "deleting";
+    return (await readLink(this.options.driver, path)) === "deleting";
   }
 
   private publish(state: OnlineGcState): Promise<void> {
     const next = { ...state, expires: Date.now() + ttlMs };
     this.writing = this.writing
       .catch(() => undefined)
-      .then(() => this.options.driver.putContent(onlineGcPaths.state, JSON.stringify({ ...next, owner: this.options.owner }), ephemeral))
+      .then(() => this.options.driver.putContent(onlineGcPaths.state, JSON.stringify(next), ephemeral))
       .then(() => {
         this.state = next;
       });
@@ -158,23 +159,6 @@ async function liveInstances(driver: StorageDriver): Promise<string[]> {
   const gone = paths.filter((_, i) => now - (infos[i]?.modTime.getTime() ?? 0) > 60 * 60_000);
   if (gone.length > 0) await batchOf(driver).delete(gone);
   return paths.filter((_, i) => now - (infos[i]?.modTime.getTime() ?? 0) <= 3 * heartbeatMs).map((path) => path.slice(path.lastIndexOf("/") + 1));
-}
-
-async function readState(driver: StorageDriver): Promise<(OnlineGcState & { owner?: string }) | undefined> {
-  let text: string;
-  try {
-    text = (await driver.getContent(onlineGcPaths.state)).toString("utf8");
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-  try {
-    const raw = JSON.parse(text) as { owner?: unknown };
-    const parsed = onlineGcState.safeParse(raw);
-    return parsed.success ? { ...parsed.data, owner: typeof raw.owner === "string" ? raw.owner : undefined } : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function sleep(ms: number): Promise<void> {

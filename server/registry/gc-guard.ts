@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { layoutRoot } from "./layout.js";
 import type { Digest } from "./reference.js";
-import { isNotFound, type StorageDriver } from "./storage/driver.js";
+import { readLink } from "./blobs.js";
+import type { StorageDriver } from "./storage/driver.js";
 
 /**
  * The engine's side of online garbage collection (the protocol: server/gc/README.md). A
@@ -34,6 +35,8 @@ export const onlineGcState = z.object({
   phase: z.enum(["marking", "sweeping"]),
   /** Digest values of the blobs the collection means to delete (empty while marking). */
   doomed: z.array(z.string()),
+  /** Who started it, for the refusal another collection gets meanwhile. */
+  owner: z.string().optional(),
 });
 export type OnlineGcState = z.infer<typeof onlineGcState>;
 
@@ -168,18 +171,14 @@ export class GcGuard {
       this.lastHeartbeat = Date.now();
       await this.driver.putContent(onlineGcPaths.instance(this.instance), new Date().toISOString(), ephemeral);
     }
-    let text: string;
-    try {
-      text = (await this.driver.getContent(onlineGcPaths.state)).toString("utf8");
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
+    const state = await readOnlineGcState(this.driver);
+    if (state === undefined) {
       this.published = undefined;
       this.rescued.clear();
       return;
     }
-    const parsed = onlineGcState.safeParse(JSON.parse(text));
-    if (!parsed.success) return;
-    const state = parsed.data;
+    // Unreadable (damaged): the last state stands until it expires by itself.
+    if (state === "unreadable") return;
     if (this.published?.state.id !== state.id) this.rescued.clear();
     const doomed =
       this.published?.state.id === state.id && this.published.state.phase === state.phase ? this.published.doomed : new Set(state.doomed);
@@ -187,12 +186,20 @@ export class GcGuard {
   }
 
   private async readMark(run: string, digest: Digest): Promise<Mark | undefined> {
-    try {
-      const text = (await this.driver.getContent(onlineGcPaths.mark(run, digest))).toString("utf8");
-      return text === "deleting" ? "deleting" : "used";
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    const text = await readLink(this.driver, onlineGcPaths.mark(run, digest));
+    if (text === undefined) return undefined;
+    return text === "deleting" ? "deleting" : "used";
+  }
+}
+
+/** The published collection: undefined when none is, "unreadable" when what is there does not parse. */
+export async function readOnlineGcState(driver: StorageDriver): Promise<OnlineGcState | "unreadable" | undefined> {
+  const text = await readLink(driver, onlineGcPaths.state);
+  if (text === undefined) return undefined;
+  try {
+    const parsed = onlineGcState.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : "unreadable";
+  } catch {
+    return "unreadable";
   }
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { RegistryError } from "./errors.js";
 import { layout } from "./layout.js";
-import { isNotFound, type StorageDriver } from "./storage/driver.js";
+import { readLink } from "./blobs.js";
+import type { StorageDriver } from "./storage/driver.js";
 
 /** How long a claim holds without renewal; the holder renews it well before. */
 const TTL_MS = 30_000;
@@ -63,13 +64,8 @@ export class UploadLeases {
   }
 
   private async read(path: string): Promise<ClaimRecord | "missing" | "unreadable"> {
-    let text: string;
-    try {
-      text = (await this.driver.getContent(path)).toString("utf8");
-    } catch (error) {
-      if (isNotFound(error)) return "missing";
-      throw error;
-    }
+    const text = await readLink(this.driver, path);
+    if (text === undefined) return "missing";
     return parseRecord(text) ?? "unreadable";
   }
 }
@@ -135,7 +131,10 @@ export class UploadLease {
 
   private async renew(): Promise<void> {
     try {
-      const current = parseRecord((await this.driver.getContent(this.path)).toString("utf8"));
+      const text = await readLink(this.driver, this.path);
+      // Gone with its upload (completed or cancelled meanwhile): the lease runs out by itself.
+      if (text === undefined) return;
+      const current = parseRecord(text);
       if (current?.owner !== this.owner) {
         this.lost = true;
         clearInterval(this.timer);
