@@ -4,6 +4,7 @@ import type { StorageDriver } from "../registry/storage/driver.js";
 import { gcContext, type GcContext } from "./context.js";
 import { mark, type GcMark } from "./mark.js";
 import { plan, type GcKept, type GcPlan } from "./plan.js";
+import { loadReferencesCache, saveReferencesCache } from "./references-cache.js";
 import { listBlobDigests } from "./scan.js";
 import { sweep, type LinksDeleted } from "./sweep.js";
 
@@ -102,11 +103,25 @@ export async function collectGarbage(options: CollectOptions): Promise<GcReport>
   // after its prefix was listed is never considered, so this only ever deletes less.
   const blobListing = listBlobDigests(ctx.batch);
   blobListing.catch(() => undefined);
+  const cached = await loadReferencesCache(ctx.driver, ctx.warn);
+  ctx.references.seed(cached);
   const marked = await mark(ctx);
   const planned = await plan(ctx, marked, await blobListing);
   const kept = options.protect ? shrinkOnly(planned, await options.protect(planned)) : planned;
   const linksDeleted = await sweep(ctx, marked.repositories, kept);
+  if (!ctx.dryRun) await saveKeptReferences(ctx, marked, cached.size);
   return report(ctx, { started, finished: now() }, marked, planned, kept, linksDeleted);
+}
+
+/**
+ * Saves the references of the manifests the mark kept for the next run. Only kept ones, so the
+ * cache holds the live set and no more; a failure costs the next run its reads, nothing else.
+ * When the run read no manifest and kept every cached one, the saved cache is already that.
+ */
+async function saveKeptReferences(ctx: GcContext, marked: GcMark, cachedCount: number): Promise<void> {
+  const kept = [...(await ctx.references.read())].filter(([digest]) => marked.marked.has(digest));
+  if (ctx.references.reads === 0 && kept.length === cachedCount) return;
+  await saveReferencesCache(ctx.driver, kept).catch((error: unknown) => ctx.warn(`could not save the manifest references for the next run: ${String(error)}`));
 }
 
 /** The protect hook's answer, checked: it may keep more than the plan, never delete more. */

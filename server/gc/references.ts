@@ -1,6 +1,6 @@
 import { layout } from "../registry/layout.js";
 import { manifestKind } from "../registry/media-types.js";
-import { tryParseDigest, type Digest } from "../registry/reference.js";
+import { isDigestString, tryParseDigest, type Digest } from "../registry/reference.js";
 import type { StorageBatch } from "../registry/storage/driver.js";
 
 /**
@@ -50,7 +50,7 @@ export function manifestReferences(digest: string, content: Buffer): ManifestRef
   const manifests = new Set<string>();
   const add = (target: Set<string>, value: unknown, key = "digest") => {
     const candidate = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
-    if (typeof candidate === "string" && isDigest(candidate)) target.add(candidate);
+    if (typeof candidate === "string" && isDigestString(candidate)) target.add(candidate);
   };
   // Docker schema1: layers are `fsLayers[].blobSum`; there is no separate config blob.
   for (const layer of arrayOf(fields.fsLayers)) add(blobs, layer, "blobSum");
@@ -76,14 +76,6 @@ function arrayOf(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
-function isDigest(value: string): boolean {
-  try {
-    return tryParseDigest(value) !== undefined;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Reads manifests' references by digest, each at most once: content is immutable, so one read
  * serves every repository. `load` reads many in one batch; `get` answers from what was loaded
@@ -91,8 +83,21 @@ function isDigest(value: string): boolean {
  */
 export class ManifestReferencesReader {
   private readonly known = new Map<string, Promise<ManifestReferences | undefined>>();
+  /** Manifests read from storage (not seeded) so far. */
+  reads = 0;
 
   constructor(private readonly batch: StorageBatch) {}
+
+  /** Takes references known without reading (the last run's, references-cache.ts) as read. */
+  seed(known: Map<string, ManifestReferences>): void {
+    for (const [digest, references] of known) if (!this.known.has(digest)) this.known.set(digest, Promise.resolve(references));
+  }
+
+  /** Every manifest read or seeded so far whose references are known. */
+  async read(): Promise<Map<string, ManifestReferences>> {
+    const entries = await Promise.all([...this.known].map(async ([digest, pending]) => [digest, await pending.catch(() => undefined)] as const));
+    return new Map(entries.filter((entry): entry is [string, ManifestReferences] => entry[1] !== undefined));
+  }
 
   /** The references of the manifest stored under `digest`; undefined when its content is missing. */
   async get(digest: string): Promise<ManifestReferences | undefined> {
@@ -110,6 +115,7 @@ export class ManifestReferencesReader {
       else this.known.set(digest, Promise.resolve(undefined));
     }
     if (wanted.length === 0) return;
+    this.reads += wanted.length;
     const contents = this.batch.getContent(wanted.map(({ parsed }) => layout.blobData(parsed)));
     wanted.forEach(({ digest }, i) => {
       const references = contents.then((all) => {

@@ -65,6 +65,15 @@ export function digestFromParts(algorithm: string, hex: string): Digest | undefi
   return { algorithm: algorithm as DigestAlgorithm, hex, value: `${algorithm}:${hex}` };
 }
 
+/** Whether `value` is a digest Berth can verify (unsupported algorithms are not). */
+export function isDigestString(value: string): boolean {
+  try {
+    return tryParseDigest(value) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 export function parseDigest(value: string): Digest {
   const digest = tryParseDigest(value);
   if (!digest) throw new RegistryError("DIGEST_INVALID", { digest: value }, "invalid digest");

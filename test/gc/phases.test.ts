@@ -12,7 +12,8 @@ import { mark } from "../../server/gc/mark.js";
 import { plan } from "../../server/gc/plan.js";
 import { layout } from "../../server/registry/layout.js";
 import { parseDigest } from "../../server/registry/reference.js";
-import type { StorageDriver } from "../../server/registry/storage/driver.js";
+import { isNotFound, type StorageDriver } from "../../server/registry/storage/driver.js";
+import { loadReferencesCache, referencesCachePath } from "../../server/gc/references-cache.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { listBlobDigests } from "../../server/gc/scan.js";
 import { OCI_INDEX, OCI_MANIFEST } from "../support/images.js";
@@ -202,5 +203,60 @@ describe("protect", () => {
       /the protect step added sha256:[0-9a-f]+ to the plan; it may only remove entries/,
     );
     assert.ok(await store.driver.stat(layout.blobData(parseDigest(m1))));
+  });
+});
+
+describe("saved manifest references (incremental mark)", () => {
+  /** The store's driver, counting reads of blob data (manifests are the only blobs the mark reads). */
+  const counting = (store: Layout) => {
+    const reads: string[] = [];
+    const driver: StorageDriver = Object.create(store.driver, {
+      getContent: { value: (path: string) => (path.endsWith("/data") && reads.push(path), store.driver.getContent(path)) },
+    });
+    return { driver, reads };
+  };
+  const later = () => Date.now() + 2 * hour;
+
+  it("a second run reads no manifest and decides the same; a new manifest is the only one read next", async () => {
+    const store = await fixture();
+    const { driver, reads } = counting(store);
+    const first = await collectGarbage({ driver, now: later });
+    assert.equal(reads.length, 5, "the first run reads every manifest once");
+    assert.deepEqual(store.names(first.blobsDeleted.map(({ digest }) => digest)), ["O"]);
+    await store.blob("O");
+    reads.length = 0;
+    const second = await collectGarbage({ driver, now: later });
+    assert.deepEqual(reads, []);
+    assert.deepEqual(store.names(second.blobsDeleted.map(({ digest }) => digest)), ["O"]);
+    assert.equal(second.blobsMarked, first.blobsMarked);
+    for (const blob of ["C5", "L5"]) await store.blob(blob);
+    await store.image("team/app", "M5", ["C5", "L5"], "v5");
+    const third = await collectGarbage({ driver, now: later });
+    assert.deepEqual(store.names(reads.map((path) => `sha256:${path.split("/").at(-2)}`)), ["M5"]);
+    assert.deepEqual(third.blobsDeleted, []);
+    assert.equal(third.blobsMarked, first.blobsMarked + 3);
+  });
+
+  it("keeps nothing alive by itself: a manifest deleted since the last run is collected with what only it used", async () => {
+    const store = await fixture();
+    await collectGarbage({ driver: store.driver, now: later });
+    await store.driver.delete(layout.revisionDir("team/app", parseDigest(store.digests.get("M2") as string)));
+    const report = await collectGarbage({ driver: store.driver, now: later });
+    assert.deepEqual(store.names(report.blobsDeleted.map(({ digest }) => digest)), ["C2", "L2", "M2"]);
+    const saved = await loadReferencesCache(store.driver, assert.fail);
+    assert.equal(saved.has(store.digests.get("M2") as string), false, "the cache holds only what stays");
+    assert.equal(saved.has(store.digests.get("M1") as string), true);
+  });
+
+  it("a dry run leaves no cache; an unreadable cache is ignored with a warning and the run decides as without it", async () => {
+    const store = await fixture();
+    await collectGarbage({ driver: store.driver, dryRun: true, now: later });
+    await assert.rejects(store.driver.stat(referencesCachePath), (error: unknown) => isNotFound(error));
+    await store.driver.putContent(referencesCachePath, "not gzip");
+    const report = await collectGarbage({ driver: store.driver, now: later });
+    assert.equal(report.warnings.length, 1);
+    assert.match(report.warnings[0] as string, /saved manifest references .* unreadable and were ignored/);
+    assert.deepEqual(store.names(report.blobsDeleted.map(({ digest }) => digest)), ["O"]);
+    assert.equal((await loadReferencesCache(store.driver, assert.fail)).size, 5, "the run saved a good one");
   });
 });
