@@ -226,7 +226,7 @@ describe("saved manifest references (incremental mark)", () => {
     await store.blob("O");
     reads.length = 0;
     const second = await collectGarbage({ driver, now: later });
-    assert.deepEqual(reads, []);
+    assert.equal(reads.length, 0, "the second run reads no manifest");
     assert.deepEqual(store.names(second.blobsDeleted.map(({ digest }) => digest)), ["O"]);
     assert.equal(second.blobsMarked, first.blobsMarked);
     for (const blob of ["C5", "L5"]) await store.blob(blob);
