@@ -27,7 +27,8 @@ export function GcView() {
   const readOnlyRun = holdReadOnly || deleteUntagged;
   // The grace period typed in the form, in minutes; null until edited: the configured `gc.grace`.
   const [graceInput, setGraceInput] = useState<string | null>(null);
-  const settings = useQuery(trpc.maintenance.gcSettings.queryOptions());
+  // Refetched so the schedule's next run moves on once a slot has passed.
+  const settings = useQuery({ ...trpc.maintenance.gcSettings.queryOptions(), refetchInterval: 60_000 });
   const [confirming, setConfirming] = useState(false);
   const [selected, setSelected] = useState<string | null>(null);
   // Set when a run was started from here: the history is polled until that run is in it.
@@ -71,6 +72,7 @@ export function GcView() {
   const busy = running !== null || start.isPending || awaiting !== null;
   const configReadOnly = readOnly?.source === "config";
   const configuredGraceMs = settings.data?.graceMs;
+  const schedule = settings.data?.schedule;
   const graceText = graceInput ?? (configuredGraceMs === undefined ? "" : String(configuredGraceMs / 60_000));
   const graceMinutes = Number(graceText);
   const graceValid = graceText.trim() !== "" && Number.isFinite(graceMinutes) && graceMinutes >= 0 && graceMinutes <= maxGraceMinutes;
@@ -84,6 +86,18 @@ export function GcView() {
             Deletes the blobs (layers, configs) that no manifest references any more, after deletes and cleanups. A run is online: every instance sharing this
             storage keeps taking pushes and serving pulls, and whatever they use meanwhile is kept. A dry run only reports what it would delete.
           </p>
+          {settings.data ? (
+            <p className="text-slate-500 dark:text-slate-400" data-testid="gc-schedule">
+              {schedule ? (
+                <>
+                  Scheduled (gc.schedule <code>{schedule.expression}</code>): next run {formatTime(schedule.nextRun)} ({formatAgo(schedule.nextRun)}), online, on one of
+                  the instances sharing this storage.
+                </>
+              ) : (
+                "Not scheduled: runs start only from here or berth garbage-collect (gc.schedule sets a cron schedule)."
+              )}
+            </p>
+          ) : null}
           <label className="block">
             <span className="font-medium">Grace period</span>
             <span className="mt-1 flex items-center gap-2">

@@ -67,6 +67,7 @@ const restartKeys: [string, (c: Config) => unknown][] = [
   ["storage (driver)", (c) => storageDriver(c)],
   ["console", (c) => c.console],
   ["etcd", (c) => c.etcd],
+  ["gc.schedule", (c) => c.gc.schedule],
 ];
 
 /** Builds the one process: `/v2/` → engine, `/api/trpc/` → tRPC, everything else → Next.js. */
@@ -140,6 +141,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     logger,
     gcGraceMs: () => config.gc.grace,
     gcHoldMs: () => config.gc.hold,
+    gcSchedule: config.gc.schedule,
   });
   const api = createApiHandler({
     registry,
@@ -191,6 +193,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   registry.services.events.subscribe((event) => notifier.notify(event, publicBase));
   registry.services.repositories.warm();
   const stopPolicies = schedulePolicies(maintenance.policies, logger);
+  maintenance.gcSchedule?.start();
   const purging = config.storage.maintenance?.uploadpurging;
   const stopPurging =
     purging?.enabled === false
@@ -254,6 +257,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     close: async () => {
       stopPurging?.();
       stopPolicies();
+      maintenance.gcSchedule?.stop();
       await auth.close();
       await readOnly.close();
       etcd?.close();

@@ -24,9 +24,13 @@ export const gcHistoryDir = `${berthRoot}/gc/history`;
 /** Runs kept; older records are pruned when a new one is written. */
 export const historyLimit = 200;
 
+/** 2024-05-01T12:00:00.123Z → 20240501T120000123Z: only characters storage paths accept, sorting as times do. */
+export function pathTimestamp(at: Date): string {
+  return at.toISOString().replace(/[-:.]/g, "");
+}
+
 export function newRunId(at: Date): string {
-  // 2024-05-01T12:00:00.123Z → 20240501T120000123Z: only characters storage paths accept.
-  return `${at.toISOString().replace(/[-:.]/g, "")}-${randomBytes(3).toString("hex")}`;
+  return `${pathTimestamp(at)}-${randomBytes(3).toString("hex")}`;
 }
 
 export async function saveRun(driver: StorageDriver, record: GcRunRecord): Promise<void> {

@@ -2,6 +2,7 @@ import type { Etcd3 } from "etcd3";
 import { createCleanupService, type CleanupService } from "../gc/cleanup.js";
 import { CleanupPolicies } from "../gc/policies.js";
 import { runGarbageCollection, type GcRunRecord } from "../gc/runner.js";
+import { GcSchedule } from "../gc/schedule.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../registry/http/context.js";
 import type { StorageDriver } from "../registry/storage/driver.js";
@@ -27,6 +28,8 @@ export interface MaintenanceServices {
    */
   collect(options: { user: string; dryRun?: boolean; deleteUntagged: boolean; graceMs?: number; readOnly?: boolean; onStarted?: () => void }): Promise<GcRunRecord>;
   policies: CleanupPolicies;
+  /** `gc.schedule`'s runs, when configured; `berth serve` starts and stops them. */
+  gcSchedule?: GcSchedule;
 }
 
 /**
@@ -45,6 +48,8 @@ export function createMaintenance(options: {
   gcGraceMs: () => number;
   /** `gc.hold`, read per run. */
   gcHoldMs: () => number;
+  /** `gc.schedule`. */
+  gcSchedule?: string;
 }): MaintenanceServices {
   const { driver, services, readOnly, writes, logger, gcGraceMs } = options;
   const cleanup = createCleanupService({ driver, manifests: services.manifests, tags: services.tags, deleteEnabled: services.deleteEnabled, readOnly, writes, logger, graceMs: gcGraceMs });
@@ -78,5 +83,6 @@ export function createMaintenance(options: {
     gcGraceMs,
     collect,
     policies: new CleanupPolicies(driver, cleanup, collect, logger),
+    gcSchedule: options.gcSchedule ? new GcSchedule({ driver, expression: options.gcSchedule, collect, logger, readOnly: () => readOnly.isReadOnly() }) : undefined,
   };
 }

@@ -171,7 +171,7 @@ describe("console API: cleanup preview and garbage collection agree on the grace
 
   it("previews with gc.grace, frees what it previewed with that grace, and the rest once the grace is over", async () => {
     const caller = callerFor(services);
-    assert.deepEqual(await caller.maintenance.gcSettings(), { graceMs: 10 * 60_000 });
+    assert.deepEqual(await caller.maintenance.gcSettings(), { graceMs: 10 * 60_000, schedule: null });
     for (const tag of ["1", "2", "3"]) {
       await pushImage(r, "grace/app", tag);
       await new Promise((resolve) => setTimeout(resolve, 20));

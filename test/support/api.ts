@@ -16,7 +16,7 @@ import type { StorageDriver } from "../../server/registry/storage/driver.js";
  */
 export async function createTestApiServices(
   driver: StorageDriver,
-  options: { logger?: Logger; loginLimit?: LoginRateLimit; deleteEnabled?: () => boolean } = {},
+  options: { logger?: Logger; loginLimit?: LoginRateLimit; deleteEnabled?: () => boolean; gcSchedule?: string } = {},
 ): Promise<ApiServices> {
   const logger = options.logger ?? createLogger({ level: "error", write: () => undefined });
   const readOnly = await ReadOnlyState.create({ logger });
@@ -35,7 +35,7 @@ export async function createTestApiServices(
     authStatus: () => ({ source: "config", connected: false, mode: "none", since: new Date(0).toISOString() }),
     configuration: { file: undefined, current: () => config, reload: async () => ({ applied: [], restartNeeded: [] }) },
     // No push races these collections: nothing to hold for (test/gc/online.test.ts covers that).
-    maintenance: createMaintenance({ driver, services: registry.services, readOnly, writes, logger, gcGraceMs: () => config.gc.grace, gcHoldMs: () => 0 }),
+    maintenance: createMaintenance({ driver, services: registry.services, readOnly, writes, logger, gcGraceMs: () => config.gc.grace, gcHoldMs: () => 0, gcSchedule: options.gcSchedule }),
   };
 }
 

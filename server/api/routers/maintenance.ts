@@ -76,8 +76,17 @@ export const maintenanceRouter = router({
 
   gcStatus: protectedProcedure.query(({ ctx }) => ({ running: currentGarbageCollection(ctx.maintenance.driver) ?? null })),
 
-  /** The configured defaults of a run (`gc.grace`), for the GC page's form and the cleanup preview. */
-  gcSettings: protectedProcedure.query(({ ctx }) => ({ graceMs: ctx.maintenance.gcGraceMs() })),
+  /**
+   * The configured defaults of a run (`gc.grace`), for the GC page's form and the cleanup preview,
+   * and `gc.schedule` with its next run.
+   */
+  gcSettings: protectedProcedure.query(({ ctx }) => {
+    const schedule = ctx.maintenance.gcSchedule;
+    return {
+      graceMs: ctx.maintenance.gcGraceMs(),
+      schedule: schedule ? { expression: schedule.expression, nextRun: schedule.nextRun()?.toISOString() ?? null } : null,
+    };
+  }),
 
   gcHistory: protectedProcedure
     .input(z.object({ limit: z.number().int().min(1).max(100).default(20) }))
