@@ -22,6 +22,8 @@ const systemPackages = [
   { pkg: "ceph-common", command: "ceph" },
   // The shared MySQL/MariaDB backend of the console's metadata index is tested on a private mariadbd.
   { pkg: "mariadb-server", command: "mariadbd" },
+  // Pull-through cache tests pull gigabyte blobs with many curl processes (Node's fetch in the test process is the bottleneck).
+  { pkg: "curl", command: "curl" },
 ];
 
 function hasCommand(command) {

@@ -20,6 +20,7 @@ import { createLogger, type Logger } from "./log.js";
 import { RegistryMetrics } from "./metrics.js";
 import { Notifier } from "./notifications/notifier.js";
 import { packageRoot, version } from "./package-info.js";
+import { Mirrors } from "./proxy/mirrors.js";
 import { createRegistry, type Registry } from "./registry/handler.js";
 import { createDriver, knownDrivers } from "./registry/storage/factory.js";
 import { schedulePurging } from "./registry/upload-purge.js";
@@ -67,6 +68,8 @@ const restartKeys: [string, (c: Config) => unknown][] = [
   ["storage (driver)", (c) => storageDriver(c)],
   ["console", (c) => c.console],
   ["etcd", (c) => c.etcd],
+  ["proxy", (c) => c.proxy],
+  ["mirrors", (c) => c.mirrors],
   ["gc.schedule", (c) => c.gc.schedule],
 ];
 
@@ -108,6 +111,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     headers: () => config.http.headers,
     readOnly: () => readOnly.isReadOnly(),
     writes,
+    mirrors: Mirrors.fromConfig(config, logger),
     onRequest: (record) => {
       metrics?.observe(record);
       if (config.log.accesslog?.disabled !== true) {

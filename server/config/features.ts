@@ -40,6 +40,8 @@ export const implementedKeys: ReadonlySet<string> = new Set([
   "console",
   "tokenserver",
   "gc",
+  "proxy",
+  "mirrors",
 ]);
 
 /** Storage drivers `createDriver` can build today (see server/registry/storage/factory.ts). */

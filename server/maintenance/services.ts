@@ -53,8 +53,10 @@ export function createMaintenance(options: {
 }): MaintenanceServices {
   const { driver, services, readOnly, writes, logger, gcGraceMs } = options;
   const cleanup = createCleanupService({ driver, manifests: services.manifests, tags: services.tags, deleteEnabled: services.deleteEnabled, readOnly, writes, logger, graceMs: gcGraceMs });
-  const collect: MaintenanceServices["collect"] = ({ user, dryRun, deleteUntagged, graceMs, readOnly: holdReadOnly, onStarted }) =>
-    runGarbageCollection({
+  const collect: MaintenanceServices["collect"] = async ({ user, dryRun, deleteUntagged, graceMs, readOnly: holdReadOnly, onStarted }) => {
+    // Cached manifests past their ttl go first, so this run frees their blobs (server/proxy/README.md).
+    if (!dryRun) await services.proxy?.expire();
+    return runGarbageCollection({
       driver,
       readOnly,
       writes,
@@ -71,6 +73,7 @@ export function createMaintenance(options: {
       local: services.blobs.gc,
       onStarted,
     });
+  };
   return {
     driver,
     readOnly,

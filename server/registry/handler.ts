@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Logger } from "../log.js";
+import { PullThroughCache } from "../proxy/cache.js";
+import type { Mirrors } from "../proxy/mirrors.js";
 import { scopesFor, type AccessController } from "./access.js";
 import { BlobStore } from "./blobs.js";
 import { RegistryError } from "./errors.js";
@@ -48,6 +50,8 @@ export interface RegistryOptions {
   writes?: { beginWrite(): () => void };
   /** Consulted on every write: `storage.maintenance.readonly.enabled`, switchable at run time. */
   readOnly?: () => boolean;
+  /** `proxy` and `mirrors`: repositories served as a pull-through cache of an upstream. */
+  mirrors?: Mirrors;
 }
 
 /** One finished API request, for the access log and metrics. */
@@ -132,6 +136,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     url: (path) => `${options.urlBase ?? ""}${path}`,
     redirect: options.redirect ?? false,
   };
+  if (options.mirrors) services.proxy = new PullThroughCache(options.mirrors, services, driver);
   if (!options.secret) {
     logger.warn("http.secret is not set: upload URLs are signed with a random secret and cannot be continued by another instance");
   }
@@ -163,6 +168,13 @@ export function createRegistry(options: RegistryOptions): Registry {
     }
     const ctx = { req, res, query, services, headOnly: req.method === "HEAD" };
     if (!writeMethods.has(method)) return handler(ctx, route);
+    const repository = route.kind === "base" || route.kind === "catalog" ? undefined : route.name;
+    const mirrored = repository === undefined ? undefined : services.proxy?.match(repository);
+    if (mirrored) {
+      throw new RegistryError("UNSUPPORTED", { repository }, `${repository} is a pull-through cache of ${mirrored.mirror.remoteurl}: it takes no pushes or deletes`, {
+        headers: { Allow: "GET, HEAD" },
+      });
+    }
     // Counted before the read-only check, so a GC switching to read-only right after the check
     // still waits for this write to finish.
     const end = options.writes?.beginWrite();
@@ -198,7 +210,10 @@ export function createRegistry(options: RegistryOptions): Registry {
         sendError(res, error, logger, req.method === "HEAD");
       });
     },
-    close: () => gc.stop(),
+    close: async () => {
+      await gc.stop();
+      await services.proxy?.close();
+    },
     async health() {
       try {
         await driver.list("/").catch((error: unknown) => {

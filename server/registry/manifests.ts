@@ -39,6 +39,12 @@ export interface StoredManifest {
   parsed: ParsedManifest;
 }
 
+/** Where a manifest GET finds manifests: the repository itself, or a pull-through cache in front of it. */
+export interface ManifestSource {
+  byTag(tag: string): Promise<StoredManifest>;
+  byDigest(digest: Digest): Promise<StoredManifest>;
+}
+
 export interface PutManifestResult {
   digest: Digest;
   subject?: Digest;
@@ -65,6 +71,18 @@ export class ManifestStore {
     private readonly events: RegistryEvents,
     private readonly repositories: Pick<RepositoryList, "added">,
   ) {}
+
+  /** The repository's own manifests, through its tags. */
+  source(name: string): ManifestSource {
+    return {
+      byTag: async (tag) => {
+        const digest = await this.tags.resolve(name, tag);
+        if (!digest) throw new RegistryError("MANIFEST_UNKNOWN", { tag });
+        return this.getTagged(name, digest);
+      },
+      byDigest: (digest) => this.get(name, digest),
+    };
+  }
 
   async exists(name: string, digest: Digest): Promise<boolean> {
     return objectExists(this.driver, layout.revisionLink(name, digest));
@@ -110,8 +128,16 @@ export class ManifestStore {
    * Validates and stores a manifest, then tags it when `tag` is given. Everything it references
    * must already be in the repository; the revision link is written last among the manifest's
    * own records and the tag after it, so a crash never leaves a tag on a missing manifest.
+   * `cached`: a pull-through cache's copy of an upstream manifest, whose blobs and children are
+   * fetched when first pulled, so they are not required here.
    */
-  async put(name: string, content: Buffer, contentType: string | undefined, reference: { tag?: string; digest?: Digest }): Promise<PutManifestResult> {
+  async put(
+    name: string,
+    content: Buffer,
+    contentType: string | undefined,
+    reference: { tag?: string; digest?: Digest },
+    options: { cached?: boolean } = {},
+  ): Promise<PutManifestResult> {
     let parsed: ParsedManifest;
     try {
       parsed = parseManifest(content, contentType);
@@ -123,7 +149,7 @@ export class ManifestStore {
     if (reference.digest && reference.digest.value !== digest.value) {
       throw new RegistryError("DIGEST_INVALID", { expected: reference.digest.value, actual: digest.value });
     }
-    await this.checkReferences(name, parsed);
+    if (!options.cached) await this.checkReferences(name, parsed);
 
     await this.blobs.putContent(digest, content);
     const subject = parsed.manifest.subject ? parseDigest(parsed.manifest.subject.digest) : undefined;

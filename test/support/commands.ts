@@ -25,6 +25,7 @@ const debianPackages: Record<string, string> = {
   radosgw: "radosgw",
   "radosgw-admin": "radosgw",
   ceph: "ceph-common",
+  curl: "curl",
 };
 
 /** Absolute path of an executable found on PATH or in Debian's binary directories (or the path itself when given one), else null. */

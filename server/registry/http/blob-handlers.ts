@@ -1,3 +1,4 @@
+import type { BlobInfo } from "../blobs.js";
 import { RegistryError } from "../errors.js";
 import { parseDigest } from "../reference.js";
 import type { RequestContext } from "./context.js";
@@ -7,7 +8,6 @@ import { apiVersionHeader, sendEmpty } from "./respond.js";
 export async function getBlob(ctx: RequestContext, name: string, reference: string): Promise<void> {
   const { req, res, services } = ctx;
   const digest = parseDigest(reference);
-  const blob = await services.blobs.stat(name, digest);
   const headers = {
     ...apiVersionHeader,
     "Docker-Content-Digest": digest.value,
@@ -15,6 +15,20 @@ export async function getBlob(ctx: RequestContext, name: string, reference: stri
     "Accept-Ranges": "bytes",
     "Cache-Control": "max-age=31536000",
   };
+  const mirrored = services.proxy?.match(name);
+  let blob: BlobInfo;
+  if (mirrored) {
+    const answer = await services.proxy!.blob(mirrored, name, digest, res, { headOnly: ctx.headOnly, range: req.headers.range !== undefined, headers });
+    if (answer.kind === "sent") return;
+    if (answer.kind === "remote") {
+      res.writeHead(200, { ...headers, "Content-Type": "application/octet-stream", "Content-Length": answer.size });
+      res.end();
+      return;
+    }
+    blob = answer.blob;
+  } else {
+    blob = await services.blobs.stat(name, digest);
+  }
   if (services.redirect) {
     const url = await services.blobs.redirectURL(digest, ctx.headOnly ? "HEAD" : "GET");
     if (url) {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../../log.js";
+import type { PullThroughCache } from "../../proxy/cache.js";
 import type { BlobStore } from "../blobs.js";
 import type { RegistryEvents } from "../events.js";
 import type { ManifestStore } from "../manifests.js";
@@ -25,6 +26,8 @@ export interface Services {
   url(path: string): string;
   /** `storage.redirect.disable` negated: blob GETs may redirect to the driver's URL. */
   redirect: boolean;
+  /** The pull-through cache, when `proxy` or `mirrors` is configured (server/proxy/README.md). */
+  proxy?: PullThroughCache;
 }
 
 export interface RequestContext {

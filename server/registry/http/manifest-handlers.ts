@@ -1,4 +1,4 @@
-import type { StoredManifest } from "../manifests.js";
+import type { ManifestSource, StoredManifest } from "../manifests.js";
 import { RegistryError } from "../errors.js";
 import { parseReference, tryParseDigest } from "../reference.js";
 import { readLimited } from "./body.js";
@@ -12,15 +12,10 @@ export const manifestSizeLimit = 4 * 1024 * 1024;
 export async function getManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
   const { req, res, services } = ctx;
   const ref = parseReference(reference, "MANIFEST_UNKNOWN");
-  let manifest: StoredManifest;
-  if (ref.kind === "tag") {
-    const digest = await services.tags.resolve(name, ref.tag);
-    if (!digest) throw new RegistryError("MANIFEST_UNKNOWN", { tag: ref.tag });
-    manifest = await negotiate(ctx, name, await services.manifests.getTagged(name, digest), req.headers.accept);
-  } else {
-    // A client asking by digest wants exactly those bytes, whatever it claims to accept.
-    manifest = await services.manifests.get(name, ref.digest);
-  }
+  const mirrored = services.proxy?.match(name);
+  const source = mirrored ? services.proxy!.manifestSource(mirrored, name) : services.manifests.source(name);
+  // A client asking by digest wants exactly those bytes, whatever it claims to accept.
+  const manifest = ref.kind === "tag" ? await negotiate(source, await source.byTag(ref.tag), req.headers.accept) : await source.byDigest(ref.digest);
   res.writeHead(200, {
     ...apiVersionHeader,
     "Content-Type": manifest.mediaType,
@@ -63,7 +58,7 @@ export async function deleteManifest(ctx: RequestContext, name: string, referenc
  * image from it when it accepts that (as distribution does for old Docker clients); otherwise it
  * gets MANIFEST_UNKNOWN rather than a body it cannot parse.
  */
-async function negotiate(ctx: RequestContext, name: string, manifest: StoredManifest, accept: string | undefined): Promise<StoredManifest> {
+async function negotiate(source: ManifestSource, manifest: StoredManifest, accept: string | undefined): Promise<StoredManifest> {
   const accepted = acceptedTypes(accept);
   if (accepts(accepted, manifest.mediaType)) return manifest;
   if (manifest.parsed.kind === "index") {
@@ -71,7 +66,7 @@ async function negotiate(ctx: RequestContext, name: string, manifest: StoredMani
       (d) => d.platform?.os === "linux" && d.platform.architecture === "amd64" && accepts(accepted, d.mediaType),
     );
     const digest = child ? tryParseDigest(child.digest) : undefined;
-    if (digest) return ctx.services.manifests.get(name, digest);
+    if (digest) return source.byDigest(digest);
   }
   throw new RegistryError(
     "MANIFEST_UNKNOWN",

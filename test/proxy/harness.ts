@@ -1,0 +1,178 @@
+/**
+ * Plumbing for the pull-through cache tests: Berth's engine in-process with `proxy` or `mirrors`
+ * on a filesystem root, and a recording hop in front of a real upstream registry (it counts the
+ * requests that reach the upstream and can flip a byte of blob bodies, the way a broken upstream
+ * or network would).
+ */
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Config } from "../../server/config/schema.js";
+import { createLogger } from "../../server/log.js";
+import { Mirrors } from "../../server/proxy/mirrors.js";
+import { createRegistry, type Registry } from "../../server/registry/handler.js";
+import type { StorageDriver } from "../../server/registry/storage/driver.js";
+import { createDriver } from "../../server/registry/storage/factory.js";
+
+export interface ProxyBerth {
+  url: string;
+  host: string;
+  registry: Registry;
+  driver: StorageDriver;
+  close(): Promise<void>;
+}
+
+type MirrorConfig = NonNullable<Config["mirrors"]>[number];
+
+/** Berth's engine on `root` with distribution's `proxy` section and/or Berth's `mirrors`. */
+export async function startProxyBerth(
+  root: string,
+  upstreams: { proxy?: { remoteurl: string; username?: string; password?: string; ttl?: number }; mirrors?: (Partial<MirrorConfig> & { prefix: string; remoteurl: string })[] },
+): Promise<ProxyBerth> {
+  const driver = createDriver("filesystem", { rootdirectory: root });
+  const logger = createLogger({ level: process.env.PROXY_LOG === "1" ? "debug" : "error" });
+  const week = 7 * 24 * 3_600_000;
+  const mirrors = Mirrors.fromConfig(
+    {
+      proxy: upstreams.proxy ? { ttl: week, ...upstreams.proxy } : undefined,
+      mirrors: upstreams.mirrors?.map((m) => ({ ttl: week, ...m })),
+    },
+    logger,
+  );
+  const registry = createRegistry({ driver, logger, deleteEnabled: true, secret: "proxy-tests", mirrors });
+  const { server, url, host } = await listen((req, res) => registry.handle(req, res));
+  return {
+    url,
+    host,
+    registry,
+    driver,
+    close: async () => {
+      await registry.close();
+      await closeServer(server);
+    },
+  };
+}
+
+export interface RecordingHop {
+  url: string;
+  host: string;
+  /** Method and path of every request passed to the upstream. */
+  requests: { method: string; path: string }[];
+  /** Blob GETs that reached the upstream, for one digest. */
+  blobFetches(digest: string): number;
+  /** From now on, blob bodies arrive with one byte changed. */
+  corruptBlobs(on: boolean): void;
+  close(): Promise<void>;
+}
+
+/** An HTTP hop in front of `upstream` (`http://host:port`) that records what passes. */
+export async function recordingHop(upstream: string): Promise<RecordingHop> {
+  const target = new URL(upstream);
+  const requests: { method: string; path: string }[] = [];
+  let corrupt = false;
+  const { server, url, host } = await listen((req, res) => {
+    requests.push({ method: req.method ?? "", path: req.url ?? "" });
+    const forward = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        const isBlob = req.method === "GET" && /\/blobs\/sha256:/.test(req.url ?? "") && answer.statusCode === 200;
+        let flipped = !(corrupt && isBlob);
+        answer.on("data", (chunk: Buffer) => {
+          if (!flipped && chunk.length > 0) {
+            chunk = Buffer.from(chunk);
+            chunk[0] = (chunk[0] as number) ^ 0xff;
+            flipped = true;
+          }
+          if (!res.write(chunk)) {
+            answer.pause();
+            res.once("drain", () => answer.resume());
+          }
+        });
+        answer.on("end", () => res.end());
+        answer.on("error", () => res.destroy());
+      },
+    );
+    forward.on("error", () => res.destroy());
+    req.pipe(forward);
+  });
+  return {
+    url,
+    host,
+    requests,
+    blobFetches: (digest) => requests.filter((r) => r.method === "GET" && r.path.endsWith(`/blobs/${digest}`)).length,
+    corruptBlobs: (on) => {
+      corrupt = on;
+    },
+    close: () => closeServer(server),
+  };
+}
+
+async function listen(handler: http.RequestListener): Promise<{ server: http.Server; url: string; host: string }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}` };
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}
+
+/** Uploads a blob to a registry the two-step way (POST, then PUT with the bytes), as distribution requires. */
+export async function uploadBlob(base: string, repository: string, bytes: Buffer, digest: string): Promise<void> {
+  const started = await fetch(`${base}/v2/${repository}/blobs/uploads/`, { method: "POST" });
+  await started.arrayBuffer();
+  const location = new URL(started.headers.get("location") ?? "", base);
+  location.searchParams.set("digest", digest);
+  const put = await fetch(location, { method: "PUT", headers: { "Content-Type": "application/octet-stream" }, body: new Uint8Array(bytes) });
+  await put.arrayBuffer();
+  if (put.status !== 201) throw new Error(`upload of ${digest} to ${base}/${repository}: ${put.status}`);
+}
+
+/** A file of `size` bytes of a fixed pattern (not compressible to nothing, cheap to make), with its digest. */
+export async function patternFile(path: string, size: number): Promise<{ path: string; digest: string }> {
+  const chunk = Buffer.alloc(1024 * 1024);
+  const hash = createHash("sha256");
+  const out = createWriteStream(path);
+  for (let offset = 0; offset < size; offset += chunk.length) {
+    for (let i = 0; i < chunk.length; i += 4096) chunk.writeUInt32BE((offset + i) >>> 0, i);
+    const part = chunk.subarray(0, Math.min(chunk.length, size - offset));
+    hash.update(part);
+    if (!out.write(part)) await once(out, "drain");
+  }
+  out.end();
+  await once(out, "finish");
+  return { path, digest: `sha256:${hash.digest("hex")}` };
+}
+
+/** Uploads a file as a blob (POST, then curl streaming the file in one PUT). */
+export async function uploadFile(base: string, repository: string, path: string, digest: string): Promise<void> {
+  const started = await fetch(`${base}/v2/${repository}/blobs/uploads/`, { method: "POST" });
+  await started.arrayBuffer();
+  const location = new URL(started.headers.get("location") ?? "", base);
+  location.searchParams.set("digest", digest);
+  const { stdout } = await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-T", path, "-H", "Content-Type: application/octet-stream", location.href]);
+  if (stdout.trim() !== "201") throw new Error(`upload of ${digest} to ${base}/${repository}: ${stdout}`);
+}
+
+/** GETs a URL with curl and returns the sha256 of the body (`sha256:...`); fails on an HTTP error or a short body. */
+export async function curlSha256(url: string): Promise<string> {
+  const { stdout } = await run("bash", ["-c", 'set -o pipefail; curl -sf "$1" | sha256sum', "bash", url]);
+  return `sha256:${stdout.split(" ")[0]}`;
+}
+
+function run(command: string, args: string[]): Promise<{ stdout: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { maxBuffer: 1024 * 1024 }, (error, stdout) => (error ? reject(error) : resolve({ stdout })));
+  });
+}
