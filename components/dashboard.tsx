@@ -5,6 +5,7 @@ import Link from "next/link";
 import { ActivityList, useActivityFeed } from "./activity-feed";
 import { formatAgo, formatBytes, formatCount, repositoryHref } from "./format";
 import { HealthCard } from "./health-card";
+import { MirrorCards } from "./pull-through";
 import { useTRPC } from "./trpc";
 import { Bar, Card, Empty, ErrorBox, linkClass, Loading } from "./ui";
 
@@ -94,6 +95,7 @@ export function Dashboard() {
           )}
         </Card>
       </div>
+      <MirrorCards />
       <Card
         title="Recent activity"
         actions={

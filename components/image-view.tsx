@@ -8,6 +8,7 @@ import type { ImageDetail, ImageManifestDetail } from "@/server/index/types";
 import { DeleteDialog } from "./delete-dialog";
 import { formatBytes, formatPlatform, formatTime, imageHref, plural, pullReference, repositoryHref, shortDigest } from "./format";
 import { useRegistryHost } from "./hooks";
+import { CachedImageCard } from "./pull-through";
 import { useTRPC } from "./trpc";
 import { Badge, Bar, Button, Card, CopyButton, cx, Digest, Empty, ErrorBox, Facts, Loading, PageHeader, rowClass, tableClass, tdClass, thClass } from "./ui";
 
@@ -52,6 +53,7 @@ export function ImageView({ repository, reference }: { repository: string; refer
       {detail ? (
         <div className="space-y-6">
           <Summary detail={detail} />
+          <CachedImageCard repository={repository} digest={detail.digest} />
           {detail.kind === "index" ? <PlatformTabs repository={repository} detail={detail} /> : null}
           {detail.kind === "image" ? <ImageSections detail={detail} /> : null}
           {detail.kind === "schema1" ? (

@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from "react";
 import { formatAgo, formatBytes, formatCount, formatTime, repositoryHref } from "./format";
 import { useTRPC } from "./trpc";
 import { pick, useUrlState } from "./url-state";
-import { Card, Empty, ErrorBox, inputClass, linkClass, Loading, Pager, rowClass, SortHeader, tableClass, tdClass, thClass, useDebounced } from "./ui";
+import { Badge, Card, Empty, ErrorBox, inputClass, linkClass, Loading, Pager, rowClass, SortHeader, tableClass, tdClass, thClass, useDebounced } from "./ui";
 
 const sorts = ["name", "tags", "size", "pushed"] as const;
 type Sort = (typeof sorts)[number];
@@ -112,6 +112,13 @@ export function RepositoriesTable() {
                         <Link href={repositoryHref(repo.name)} className={linkClass}>
                           {repo.name}
                         </Link>
+                        {repo.cachedFrom ? (
+                          <span title={`Pull-through cache of ${repo.cachedFrom.remoteurl}`}>
+                            <Badge tone="info" className="ml-2" data-testid="cached-badge">
+                              cache · {new URL(repo.cachedFrom.remoteurl).host}
+                            </Badge>
+                          </span>
+                        ) : null}
                       </td>
                       <td className={`${tdClass} text-slate-600 dark:text-slate-300`}>
                         {repo.namespace ? (

@@ -1,3 +1,4 @@
+import type { MirrorCounts } from "./proxy/stats.js";
 import type { RequestRecord } from "./registry/handler.js";
 
 /** Request latency buckets in seconds, from a cached manifest GET to a large layer push. */
@@ -12,7 +13,8 @@ interface Histogram {
 /**
  * The registry's Prometheus metrics (`http.debug.prometheus`), rendered in the text exposition
  * format: requests and latency by endpoint, method and status; bytes in and out; upload
- * sessions; server errors.
+ * sessions; server errors; and the pull-through cache's hits, misses, upstream errors and bytes
+ * per upstream.
  */
 export class RegistryMetrics {
   private readonly requests = new Map<string, number>();
@@ -21,7 +23,11 @@ export class RegistryMetrics {
   private bytesOut = 0;
   private serverErrors = 0;
 
-  constructor(private readonly uploads: () => { started: number; completed: number; cancelled: number }) {}
+  constructor(
+    private readonly uploads: () => { started: number; completed: number; cancelled: number },
+    /** The pull-through cache's counts by upstream, read at each scrape; undefined without a cache. */
+    private readonly proxy: () => { id: string; counts: MirrorCounts }[] | undefined = () => undefined,
+  ) {}
 
   observe(record: RequestRecord): void {
     const labels = `route="${record.route}",method="${record.method}",status="${record.status}"`;
@@ -65,6 +71,22 @@ export class RegistryMetrics {
     lines.push(`berth_upload_sessions_cancelled_total ${uploads.cancelled}`);
     metric("berth_http_server_errors_total", "counter", "Requests answered with a 5xx (storage failures).");
     lines.push(`berth_http_server_errors_total ${this.serverErrors}`);
+    const mirrors = this.proxy();
+    if (mirrors) {
+      // Upstream ids are repository name prefixes or "proxy": nothing in them needs escaping.
+      const perUpstream = (name: string, help: string, value: (counts: MirrorCounts) => number) => {
+        metric(name, "counter", help);
+        for (const { id, counts } of mirrors) lines.push(`${name}{upstream="${id}"} ${value(counts)}`);
+      };
+      perUpstream("berth_proxy_hits_total", "Manifests and blobs the pull-through cache served from storage.", (c) => c.hits);
+      perUpstream("berth_proxy_misses_total", "Manifests and blobs the pull-through cache fetched from the upstream.", (c) => c.misses);
+      perUpstream("berth_proxy_upstream_errors_total", "Upstream requests of the pull-through cache that failed.", (c) => c.upstreamErrors);
+      metric("berth_proxy_bytes_total", "counter", "Blob bytes the pull-through cache served from storage (source=cache) or fetched from the upstream (source=upstream).");
+      for (const { id, counts } of mirrors) {
+        lines.push(`berth_proxy_bytes_total{upstream="${id}",source="cache"} ${counts.bytesFromCache}`);
+        lines.push(`berth_proxy_bytes_total{upstream="${id}",source="upstream"} ${counts.bytesFetched}`);
+      }
+    }
     return lines.join("\n") + "\n";
   }
 }

@@ -2,6 +2,7 @@ import { authRouter } from "./routers/auth.js";
 import { configRouter } from "./routers/config.js";
 import { imagesRouter } from "./routers/images.js";
 import { maintenanceRouter } from "./routers/maintenance.js";
+import { proxyRouter } from "./routers/proxy.js";
 import { registryAuthRouter } from "./routers/registry-auth.js";
 import { repositoriesRouter } from "./routers/repositories.js";
 import { systemRouter } from "./routers/system.js";
@@ -14,6 +15,7 @@ export const appRouter = router({
   maintenance: maintenanceRouter,
   repositories: repositoriesRouter,
   images: imagesRouter,
+  proxy: proxyRouter,
   config: configRouter,
   registryAuth: registryAuthRouter,
   users: usersRouter,

@@ -7,6 +7,7 @@ import { ConsoleUsers, type Role } from "../../server/console-auth/users.js";
 import { createLogger, type Logger } from "../../server/log.js";
 import { ReadOnlyState, WriteTracker } from "../../server/maintenance/readonly.js";
 import { createMaintenance } from "../../server/maintenance/services.js";
+import type { Mirrors } from "../../server/proxy/mirrors.js";
 import { createRegistry } from "../../server/registry/handler.js";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";
 
@@ -16,14 +17,14 @@ import type { StorageDriver } from "../../server/registry/storage/driver.js";
  */
 export async function createTestApiServices(
   driver: StorageDriver,
-  options: { logger?: Logger; loginLimit?: LoginRateLimit; deleteEnabled?: () => boolean; gcSchedule?: string } = {},
+  options: { logger?: Logger; loginLimit?: LoginRateLimit; deleteEnabled?: () => boolean; gcSchedule?: string; mirrors?: Mirrors } = {},
 ): Promise<ApiServices> {
   const logger = options.logger ?? createLogger({ level: "error", write: () => undefined });
   const readOnly = await ReadOnlyState.create({ logger });
   const writes = new WriteTracker();
   const config = parseConfig(defaultConfigDocument());
   const users = new ConsoleUsers(driver, logger);
-  const registry = createRegistry({ driver, logger, secret: "test", deleteEnabled: options.deleteEnabled ?? true, readOnly: () => readOnly.isReadOnly(), writes });
+  const registry = createRegistry({ driver, logger, secret: "test", deleteEnabled: options.deleteEnabled ?? true, readOnly: () => readOnly.isReadOnly(), writes, mirrors: options.mirrors });
   return {
     registry,
     version: "test",

@@ -9,7 +9,7 @@ import { ReadOnlyConflictError } from "../../maintenance/readonly.js";
 import { RegistryError } from "../../registry/errors.js";
 import { protectedProcedure, router } from "../trpc.js";
 
-const digestInput = z.string().regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, "not a digest");
+export const digestInput = z.string().regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, "not a digest");
 const repositoryInput = z.string().min(1).max(255);
 /** A grace period for one run, in milliseconds: up to 30 days, beyond which nothing is garbage yet. */
 const graceInput = z.number().int().min(0).max(30 * 24 * 60 * 60_000);

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { classifyIndexError } from "../../index/errors.js";
 import type { MetadataIndex } from "../../index/metadata-index.js";
 import { maxPageSize } from "../../index/store.js";
+import { publicMirror } from "../mirrors.js";
 import { protectedProcedure, router } from "../trpc.js";
 
 /** Until `index` is part of the API context (server/api/trpc.ts), read it from there untyped. */
@@ -35,6 +36,7 @@ const limit = z.number().int().min(1).max(maxPageSize);
 const offset = z.number().int().min(0).max(10_000_000);
 
 export const repositoriesRouter = router({
+  /** A page of repositories; `cachedFrom`: the upstream of a pull-through cached one, else null. */
   list: protectedProcedure
     .input(
       z
@@ -49,7 +51,16 @@ export const repositoriesRouter = router({
         })
         .optional(),
     )
-    .query(({ ctx, input }) => answer(() => indexOf(ctx).listRepositories(input ?? {}))),
+    .query(({ ctx, input }) =>
+      answer(async () => {
+        const page = await indexOf(ctx).listRepositories(input ?? {});
+        const rows = page.rows.map((row) => {
+          const match = ctx.registry.services.proxy?.match(row.name);
+          return { ...row, cachedFrom: match ? publicMirror(match.mirror) : null };
+        });
+        return { ...page, rows };
+      }),
+    ),
 
   namespaces: protectedProcedure.query(({ ctx }) => answer(() => indexOf(ctx).namespaces())),
 
