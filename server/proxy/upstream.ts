@@ -50,7 +50,7 @@ const tokenAnswer = z.object({
 
 /** The token spec's default lifetime when the answer gives none. */
 const defaultTokenSeconds = 60;
-/** A token is renewed this long before it runs out, so none expires in flight. */
+/** A token is renewed this long (at most half its lifetime) before it runs out, so none expires in flight. */
 const tokenMarginMs = 10_000;
 const maxRedirects = 5;
 
@@ -184,7 +184,8 @@ export class UpstreamRegistry {
     if (!parsed.success || !token) throw new UpstreamError("protocol", "the upstream's token server answered without a token");
     const issued = parsed.data.issued_at ? Date.parse(parsed.data.issued_at) : NaN;
     const from = Number.isFinite(issued) ? Math.min(issued, Date.now()) : Date.now();
-    return { token, expires: from + (parsed.data.expires_in ?? defaultTokenSeconds) * 1000 - tokenMarginMs };
+    const lifetimeMs = (parsed.data.expires_in ?? defaultTokenSeconds) * 1000;
+    return { token, expires: from + lifetimeMs - Math.min(tokenMarginMs, lifetimeMs / 2) };
   }
 
   private send(method: string, url: URL, headers: Record<string, string>): Promise<IncomingMessage> {

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Config } from "../../server/config/schema.js";
 import { createLogger } from "../../server/log.js";
@@ -43,7 +44,7 @@ export async function startProxyBerth(
     logger,
   );
   const registry = createRegistry({ driver, logger, deleteEnabled: true, secret: "proxy-tests", mirrors });
-  const { server, url, host } = await listen((req, res) => registry.handle(req, res));
+  const { server, url, host } = await listen(undefined, (req, res) => registry.handle(req, res));
   return {
     url,
     host,
@@ -68,12 +69,15 @@ export interface RecordingHop {
   close(): Promise<void>;
 }
 
-/** An HTTP hop in front of `upstream` (`http://host:port`) that records what passes. */
-export async function recordingHop(upstream: string): Promise<RecordingHop> {
+/**
+ * An HTTP hop in front of `upstream` (`http://host:port`) that records what passes; with `tls`
+ * (PEM key and certificate) it is an HTTPS endpoint, which is how the TLS options are tested.
+ */
+export async function recordingHop(upstream: string, options: { tls?: { key: string; cert: string } } = {}): Promise<RecordingHop> {
   const target = new URL(upstream);
   const requests: { method: string; path: string }[] = [];
   let corrupt = false;
-  const { server, url, host } = await listen((req, res) => {
+  const { server, url, host } = await listen(options.tls, (req, res) => {
     requests.push({ method: req.method ?? "", path: req.url ?? "" });
     const forward = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
@@ -111,14 +115,14 @@ export async function recordingHop(upstream: string): Promise<RecordingHop> {
   };
 }
 
-async function listen(handler: http.RequestListener): Promise<{ server: http.Server; url: string; host: string }> {
-  const server = http.createServer(handler);
+async function listen(tls: { key: string; cert: string } | undefined, handler: http.RequestListener): Promise<{ server: http.Server; url: string; host: string }> {
+  const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  return { server, url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}` };
+  return { server, url: `${tls ? "https" : "http"}://127.0.0.1:${port}`, host: `127.0.0.1:${port}` };
 }
 
 function closeServer(server: http.Server): Promise<void> {

@@ -18,6 +18,8 @@ export interface DistributionOptions {
   logLevel?: "debug" | "info" | "warn" | "error" | "fatal" | "panic";
   /** How long to wait for GET /v2/ to answer 200. Default 15 s. */
   startTimeoutMs?: number;
+  /** Top-level YAML lines for distribution's `auth` section (htpasswd, token); /v2/ then answers 401. */
+  auth?: string[];
 }
 
 export interface DistributionRegistry {
@@ -51,9 +53,10 @@ export async function startDistribution(options: DistributionOptions = {}): Prom
     const server = await startServerProcess({
       name: "docker-registry",
       startTimeoutMs: options.startTimeoutMs,
+      readyStatuses: options.auth ? [401] : undefined,
       spawn: async (port) => {
         const configPath = join(work, "config.yml");
-        await writeFile(configPath, configYaml(root, port, options.logLevel ?? "warn"));
+        await writeFile(configPath, configYaml(root, port, options.logLevel ?? "warn") + (options.auth ?? []).map((line) => `${line}\n`).join(""));
         // distribution lets REGISTRY_* variables override the config file; an inherited one (say
         // REGISTRY_HTTP_ADDR) would silently move the server elsewhere.
         const env = { ...process.env };

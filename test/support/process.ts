@@ -13,8 +13,10 @@ export interface ServerProcessOptions {
   name: string;
   /** Starts the server listening on 127.0.0.1:`port` (writing its config first, if it needs one). */
   spawn(port: number): ChildProcess | Promise<ChildProcess>;
-  /** Polled with GET until it answers 200. Default `/v2/`. */
+  /** Polled with GET until it answers 200 (or one of `readyStatuses`). Default `/v2/`. */
   readyPath?: string;
+  /** Default [200]; a server that requires auth answers its ready path with 401. */
+  readyStatuses?: number[];
   /** Default 15 s. */
   startTimeoutMs?: number;
 }
@@ -45,6 +47,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     const url = `http://127.0.0.1:${port}`;
     try {
       await waitForHttp(`${url}${options.readyPath ?? "/v2/"}`, options.startTimeoutMs ?? 15_000, {
+        statuses: options.readyStatuses,
         abort: () => (started.exit ? `${options.name} exited (${started.exit}): ${started.output().trim()}` : undefined),
       });
     } catch (error) {
