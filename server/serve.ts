@@ -99,7 +99,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   // Rebuilt on reload when `auth` or `tokenserver` change; the engine reads it per request.
   let auth = await setupAuth({ config, logger, prefix, etcd, defaultKeyDir, logins });
   const prometheus = config.http.debug?.prometheus?.enabled ? config.http.debug.prometheus : undefined;
-  const metrics = prometheus ? new RegistryMetrics(() => registry.services.uploads.counts) : undefined;
+  const metrics = prometheus ? new RegistryMetrics(() => registry.services.uploads.counts, () => registry.services.proxy?.stats.snapshot()) : undefined;
   const registry = createRegistry({
     driver,
     logger,

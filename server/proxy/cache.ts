@@ -51,6 +51,8 @@ export class PullThroughCache {
     driver: StorageDriver,
   ) {
     this.records = new PullRecords(driver, services.logger);
+    // Every upstream has its series from the first scrape, zeros included.
+    for (const mirror of mirrors.list) this.stats.of(mirror.id);
     // Every instance expires: the removals are idempotent, and no instance is special.
     this.expiry = setInterval(() => {
       this.expire().then(
