@@ -6,7 +6,7 @@ import { RegistryError } from "../registry/errors.js";
 import type { ManifestSource, ManifestStore, StoredManifest } from "../registry/manifests.js";
 import { tryParseDigest, type Digest } from "../registry/reference.js";
 import type { StorageDriver } from "../registry/storage/driver.js";
-import type { TagStore } from "../registry/tags.js";
+import { compareStrings, type TagStore } from "../registry/tags.js";
 import type { UploadStore } from "../registry/uploads.js";
 import { ClientTee } from "./client-tee.js";
 import type { MirrorMatch, Mirrors } from "./mirrors.js";
@@ -249,6 +249,20 @@ export class PullThroughCache {
     this.services.logger.warn("upstream request failed", { upstream: match.mirror.remoteurl, error: error.message });
     if (error.status === 429) return new RegistryError("TOOMANYREQUESTS", undefined, `the upstream (${match.mirror.remoteurl}) limits requests: ${error.message}`);
     return new RegistryError("UNAVAILABLE", undefined, `the upstream (${match.mirror.remoteurl}) cannot answer: ${error.message}`);
+  }
+
+  /**
+   * The upstream's tags of a mirrored repository; the cached ones (undefined) when the upstream
+   * cannot say.
+   */
+  async tags(match: MirrorMatch, name: string): Promise<string[] | undefined> {
+    try {
+      return (await match.mirror.upstream.tags(match.remote))?.sort(compareStrings);
+    } catch (error) {
+      this.upstreamFailed(match, error);
+      this.services.logger.info("serving the cached tag list", { repository: name });
+      return undefined;
+    }
   }
 
   /**

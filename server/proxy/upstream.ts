@@ -53,6 +53,8 @@ const defaultTokenSeconds = 60;
 /** A token is renewed this long (at most half its lifetime) before it runs out, so none expires in flight. */
 const tokenMarginMs = 10_000;
 const maxRedirects = 5;
+const maxTagPages = 100;
+const tagList = z.object({ tags: z.array(z.string()).nullable().optional() });
 
 /**
  * A client of one upstream registry, for the pull-through cache: manifests and blobs by
@@ -109,8 +111,36 @@ export class UpstreamRegistry {
     return { size: contentLength(res), body: res };
   }
 
+  /**
+   * Every tag of a repository, following the upstream's pages (`Link: <...>; rel="next"`, up to
+   * `maxTagPages`); undefined when the upstream does not know the repository.
+   */
+  async tags(repository: string): Promise<string[] | undefined> {
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${repository}/tags/list?n=1000`;
+    for (let page = 0; path && page < maxTagPages; page++) {
+      const res = await this.request("GET", path, repository);
+      if (res.statusCode === 404) return drained(res, undefined);
+      if (res.statusCode !== 200) throw await failure(res);
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(header(res, "link") ?? "")?.[1];
+      const parsed = tagList.safeParse(JSON.parse((await readCapped(res, manifestSizeLimit)).toString("utf8")) as unknown);
+      if (!parsed.success) throw new UpstreamError("protocol", "the upstream's tag list is not a tag list");
+      tags.push(...(parsed.data.tags ?? []));
+      path = next ? this.ownPath(next) : undefined;
+    }
+    return tags;
+  }
+
   async close(): Promise<void> {
     this.agent.destroy();
+  }
+
+  /** A link the upstream sent as a path below its base URL; undefined when it points elsewhere (which would take the credentials along). */
+  private ownPath(link: string): string | undefined {
+    const url = new URL(link, this.base);
+    const basePath = this.base.pathname.replace(/\/$/, "");
+    if (url.origin !== this.base.origin || !url.pathname.startsWith(`${basePath}/v2/`)) return undefined;
+    return url.pathname.slice(basePath.length) + url.search;
   }
 
   /**

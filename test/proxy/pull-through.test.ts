@@ -152,6 +152,13 @@ describe("pull-through cache (distribution's proxy section)", () => {
     assert.ok(hop.requests.some((r) => r.method === "GET" && r.path.endsWith(`/manifests/${single.manifestDigest}`)));
   });
 
+  it("lists the upstream's tags, pulled or not", async () => {
+    await pushLayout(upstream.host, single, "library/app", "never-pulled");
+    const res = await fetch(`${berth.url}/v2/library/app/tags/list`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(((await res.json()) as { tags: string[] }).tags, ["1.0", "never-pulled"]);
+  });
+
   it("serves what is cached when the upstream is gone; what is not cached is 503 UNAVAILABLE", async () => {
     await assertPullsIdentical(berth.host, "library/multi", "latest", multi, scratch);
     await hop.close();
@@ -159,6 +166,8 @@ describe("pull-through cache (distribution's proxy section)", () => {
     const byDigest = await fetch(`${berth.url}/v2/library/multi/manifests/${multi.manifestDigest}`, { headers: { Accept: ACCEPT } });
     assert.equal(byDigest.status, 200);
     await byDigest.arrayBuffer();
+    const tags = await fetch(`${berth.url}/v2/library/multi/tags/list`);
+    assert.deepEqual(((await tags.json()) as { tags: string[] }).tags, ["latest"], "the cached tags");
     const uncached = await fetch(`${berth.url}/v2/library/other/manifests/latest`, { headers: { Accept: ACCEPT } });
     assert.equal(uncached.status, 503);
     assert.equal(await errorCode(uncached), "UNAVAILABLE");

@@ -9,7 +9,9 @@ const maxPage = 10_000;
 
 export async function listTags(ctx: RequestContext, name: string): Promise<void> {
   const { n, last } = pagination(ctx.query);
-  const tags = await ctx.services.tags.list(name);
+  const { services } = ctx;
+  const mirrored = services.proxy?.match(name);
+  const tags = (mirrored ? await services.proxy!.tags(mirrored, name) : undefined) ?? (await services.tags.list(name));
   if (!tags) throw new RegistryError("NAME_UNKNOWN", { name });
   const start = last === undefined ? 0 : tags.findIndex((tag) => tag > last);
   const rest = start < 0 ? [] : tags.slice(start);
