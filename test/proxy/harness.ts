@@ -8,15 +8,20 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { setupAuth } from "../../server/auth/index.js";
+import { parseConfig } from "../../server/config/load.js";
 import type { Config } from "../../server/config/schema.js";
 import { createLogger } from "../../server/log.js";
 import { Mirrors } from "../../server/proxy/mirrors.js";
 import { createRegistry, type Registry } from "../../server/registry/handler.js";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
+import { capturingLogger, htpasswdText } from "../auth/harness.js";
 
 export interface ProxyBerth {
   url: string;
@@ -57,11 +62,19 @@ export async function startProxyBerth(
   };
 }
 
+export interface HopRequest {
+  method: string;
+  path: string;
+  authorization?: string;
+  /** The answer's status, once there is one. */
+  status?: number;
+}
+
 export interface RecordingHop {
   url: string;
   host: string;
-  /** Method and path of every request passed to the upstream. */
-  requests: { method: string; path: string }[];
+  /** Every request the hop received, passed on or answered by `intercept`. */
+  requests: HopRequest[];
   /** Blob GETs that reached the upstream, for one digest. */
   blobFetches(digest: string): number;
   /** From now on, blob bodies arrive with one byte changed. */
@@ -72,13 +85,20 @@ export interface RecordingHop {
 /**
  * An HTTP hop in front of `upstream` (`http://host:port`) that records what passes; with `tls`
  * (PEM key and certificate) it is an HTTPS endpoint, which is how the TLS options are tested.
+ * `intercept` may answer a request itself (a redirect, a refusal, a stall) by returning true.
  */
-export async function recordingHop(upstream: string, options: { tls?: { key: string; cert: string } } = {}): Promise<RecordingHop> {
+export async function recordingHop(
+  upstream: string,
+  options: { tls?: { key: string; cert: string }; intercept?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean } = {},
+): Promise<RecordingHop> {
   const target = new URL(upstream);
-  const requests: { method: string; path: string }[] = [];
+  const requests: HopRequest[] = [];
   let corrupt = false;
   const { server, url, host } = await listen(options.tls, (req, res) => {
-    requests.push({ method: req.method ?? "", path: req.url ?? "" });
+    const seen: HopRequest = { method: req.method ?? "", path: req.url ?? "", authorization: req.headers.authorization };
+    requests.push(seen);
+    res.once("finish", () => (seen.status = res.statusCode));
+    if (options.intercept?.(req, res)) return;
     const forward = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
       (answer) => {
@@ -113,6 +133,74 @@ export async function recordingHop(upstream: string, options: { tls?: { key: str
     },
     close: () => closeServer(server),
   };
+}
+
+export interface TestTokenServer {
+  /** The token endpoint, for distribution's `auth.token.realm`. */
+  realm: string;
+  /** The token endpoint's path, for a hop in front of `url`. */
+  realmPath: string;
+  url: string;
+  /** distribution's `auth` lines that trust this server's tokens, with `realm` (default: this server's). */
+  distributionAuth(realm?: string): string[];
+  /** Path and query of every token request so far. */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Berth's own token server alone on a port (service `upstream`), for a distribution that takes its
+ * tokens: the Docker Hub flow against a real registry. Users pull; `admins` may also push. Tokens
+ * last `expiration` (e.g. "3s").
+ */
+export async function startTokenServer(
+  dir: string,
+  options: { users: Record<string, string>; admins?: string[]; expiration: string },
+): Promise<TestTokenServer> {
+  await mkdir(dir, { recursive: true });
+  const usersFile = join(dir, "token-users.htpasswd");
+  await writeFile(usersFile, htpasswdText(options.users));
+  const requests: string[] = [];
+  const realmPath = "/api/v1/authorize/registry/";
+  // The token server needs its realm, which needs the port: until it is set up, nothing is served.
+  let handle: (req: http.IncomingMessage, res: http.ServerResponse) => boolean = () => false;
+  const { server, url } = await listen(undefined, (req, res) => {
+    if (req.url?.startsWith(realmPath)) requests.push(req.url);
+    if (!handle(req, res)) res.writeHead(404).end();
+  });
+  const realm = `${url}${realmPath}`;
+  const keydir = join(dir, "token-keys");
+  const rootcertbundle = join(keydir, "cert.pem");
+  const auth = await setupAuth({
+    config: parseConfig({
+      version: "0.1",
+      storage: "inmemory",
+      auth: { token: { realm, service: "upstream", issuer: "auth server", rootcertbundle } },
+      tokenserver: { enabled: true, service: "upstream", users: usersFile, admins: options.admins, keydir, expiration: options.expiration },
+    }),
+    logger: capturingLogger("error"),
+    defaultKeyDir: join(dir, "unused"),
+  });
+  handle = (req, res) => auth.handle(req, res);
+  return {
+    realm,
+    realmPath,
+    url,
+    distributionAuth: (realmUrl = realm) => ["auth:", "  token:", `    realm: ${realmUrl}`, "    service: upstream", '    issuer: "auth server"', `    rootcertbundle: ${JSON.stringify(rootcertbundle)}`],
+    requests,
+    close: async () => {
+      await auth.close();
+      await closeServer(server);
+    },
+  };
+}
+
+/** A self-signed certificate for 127.0.0.1: PEM key and certificate, and the certificate's file (the CA to trust). */
+export async function selfSignedCertificate(dir: string): Promise<{ key: string; cert: string; certPath: string }> {
+  const keyPath = join(dir, "tls-key.pem");
+  const certPath = join(dir, "tls-cert.pem");
+  await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyPath, "-out", certPath, "-days", "1", "-subj", "/CN=upstream", "-addext", "subjectAltName=IP:127.0.0.1"]);
+  return { key: await readFile(keyPath, "utf8"), cert: await readFile(certPath, "utf8"), certPath };
 }
 
 async function listen(tls: { key: string; cert: string } | undefined, handler: http.RequestListener): Promise<{ server: http.Server; url: string; host: string }> {

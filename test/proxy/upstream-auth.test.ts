@@ -4,21 +4,16 @@
  * and an HTTPS endpoint with a self-signed certificate. Images pulled through Berth byte-exact.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { setupAuth, type AuthSetup } from "../../server/auth/index.js";
-import { parseConfig } from "../../server/config/load.js";
 import { assertPullsIdentical, removeDir, tempDir } from "../gc/harness.js";
-import { capturingLogger, htpasswdText } from "../auth/harness.js";
+import { htpasswdText } from "../auth/harness.js";
 import { requireCommands } from "../support/commands.js";
 import { startDistribution, type DistributionRegistry } from "../support/distribution.js";
 import { makeImageLayout, type ImageLayout } from "../support/images.js";
 import { skopeoCopy } from "../support/skopeo.js";
-import { recordingHop, startProxyBerth, type ProxyBerth, type RecordingHop } from "./harness.js";
+import { recordingHop, selfSignedCertificate, startProxyBerth, startTokenServer, type ProxyBerth, type RecordingHop, type TestTokenServer } from "./harness.js";
 
 requireCommands("docker-registry", "skopeo", "openssl");
 
@@ -73,61 +68,35 @@ describe("an upstream with Basic auth (distribution + htpasswd)", () => {
 
 describe("an upstream with token auth (distribution + Berth's token server)", () => {
   let scratch: string;
-  let tokenServer: Server;
-  let auth: AuthSetup | undefined;
-  let tokenRequests = 0;
+  let tokens: TestTokenServer;
   let upstream: DistributionRegistry;
   let image: ImageLayout;
 
   before(async () => {
     scratch = await tempDir("proxy-token");
-    const users = join(scratch, "users.htpasswd");
-    await writeFile(users, htpasswdText({ ci: "ci-pw", mirror: "mirror-pw" }));
-    tokenServer = createServer((req, res) => {
-      if (req.url?.startsWith("/api/v1/authorize/registry/")) tokenRequests += 1;
-      if (!auth?.handle(req, res)) res.writeHead(404).end();
-    });
-    await new Promise<void>((resolve) => tokenServer.listen(0, "127.0.0.1", resolve));
-    const address = tokenServer.address();
-    if (address === null || typeof address === "string") throw new Error("no port");
-    const realm = `http://127.0.0.1:${address.port}/api/v1/authorize/registry/`;
-    const keydir = join(scratch, "keys");
-    auth = await setupAuth({
-      config: parseConfig({
-        version: "0.1",
-        storage: "inmemory",
-        auth: { token: { realm, service: "upstream", issuer: "auth server", rootcertbundle: join(keydir, "cert.pem") } },
-        // Tokens of 3 s, so the test sees one expire and the client fetch a new one.
-        tokenserver: { enabled: true, service: "upstream", users, admins: ["ci"], keydir, expiration: "3s" },
-      }),
-      logger: capturingLogger("error"),
-      defaultKeyDir: join(scratch, "unused"),
-    });
-    upstream = await startDistribution({
-      auth: ["auth:", "  token:", `    realm: ${realm}`, "    service: upstream", '    issuer: "auth server"', `    rootcertbundle: ${JSON.stringify(join(keydir, "cert.pem"))}`],
-    });
+    // Tokens of 3 s, so the test sees one expire and the client fetch a new one.
+    tokens = await startTokenServer(scratch, { users: { ci: "ci-pw", mirror: "mirror-pw" }, admins: ["ci"], expiration: "3s" });
+    upstream = await startDistribution({ auth: tokens.distributionAuth() });
     image = await makeImageLayout(join(scratch, "image"), { seed: "token", layers: [30_000, 10_000] });
     await skopeoCopy(image.ref, `docker://${upstream.host}/team/app:1`, { destCreds: "ci:ci-pw" });
   });
 
   after(async () => {
     await upstream?.stop();
-    await auth?.close();
-    tokenServer?.closeAllConnections();
-    await new Promise<void>((resolve) => (tokenServer ? tokenServer.close(() => resolve()) : resolve()));
+    await tokens?.close();
     await removeDir(scratch);
   });
 
   it("fetches a token once for a whole pull, again once it expired, and pulls byte-exact", async () => {
     const berth = await startProxyBerth(join(scratch, "berth"), { proxy: { remoteurl: upstream.url, username: "mirror", password: "mirror-pw" } });
     try {
-      tokenRequests = 0;
+      const before = tokens.requests.length;
       await assertPullsIdentical(berth.host, "team/app", "1", image, scratch);
-      assert.equal(tokenRequests, 1, "one token for the manifest and blob requests of one repository");
+      assert.equal(tokens.requests.length - before, 1, "one token for the manifest and blob requests of one repository");
       await new Promise((resolve) => setTimeout(resolve, 3_500));
       const again = await manifestAnswer(berth, "team/app/manifests/1");
       assert.equal(again.status, 200);
-      assert.equal(tokenRequests, 2, "the expired token was replaced");
+      assert.equal(tokens.requests.length - before, 2, "the expired token was replaced");
     } finally {
       await berth.close();
     }
@@ -143,11 +112,10 @@ describe("an upstream behind TLS with a certificate of its own", () => {
 
   before(async () => {
     scratch = await tempDir("proxy-tls");
-    const key = join(scratch, "key.pem");
-    ca = join(scratch, "cert.pem");
-    await promisify(execFile)("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", ca, "-days", "1", "-subj", "/CN=upstream", "-addext", "subjectAltName=IP:127.0.0.1"]);
+    const certificate = await selfSignedCertificate(scratch);
+    ca = certificate.certPath;
     upstream = await startDistribution();
-    hop = await recordingHop(upstream.url, { tls: { key: await readFile(key, "utf8"), cert: await readFile(ca, "utf8") } });
+    hop = await recordingHop(upstream.url, { tls: certificate });
     image = await makeImageLayout(join(scratch, "image"), { seed: "tls" });
     await skopeoCopy(image.ref, `docker://${upstream.host}/team/app:1`);
   });
