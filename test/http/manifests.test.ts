@@ -431,7 +431,8 @@ describe("manifests: descriptors are checked against storage", () => {
         if (typeof value !== "function") return value;
         return async (...args: unknown[]) => {
           const call = () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          if (!calls.on) return call();
+          // The online-GC guard polls its state under _berth/ every second, whatever the request does.
+          if (!calls.on || (typeof args[0] === "string" && args[0].includes("/_berth/"))) return call();
           calls.running += 1;
           calls.most = Math.max(calls.most, calls.running);
           try {
