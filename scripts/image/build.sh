@@ -6,7 +6,8 @@
 # Debian mirror (its apt sources), built once and reused (BERTH_REBUILD_BASE=1 makes it again).
 # The Node.js runtime is this machine's `node` (20 or newer). The app is this checkout's build
 # (made or refreshed as `npm start` does) with production dependencies only.
-# As root, installs buildah, podman and mmdebstrap with apt-get when missing.
+# As root, installs buildah, podman, runc and mmdebstrap with apt-get when missing (podman runs
+# containers with runc here: crun refuses this sandbox's hybrid cgroups).
 # Env: BERTH_IMAGE_WORK (scratch dir, default a new /tmp/berth-image.*; removed unless kept),
 #      BERTH_KEEP_WORK=1, BERTH_BASE_IMAGE, BERTH_REBUILD_BASE=1.
 set -euo pipefail
@@ -19,14 +20,14 @@ fail() { echo "image: $*" >&2; exit 1; }
 
 # Tools.
 missing=()
-for pair in buildah:buildah podman:podman mmdebstrap:mmdebstrap; do
+for pair in buildah:buildah podman:podman mmdebstrap:mmdebstrap runc:runc; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if ((${#missing[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     say "installing ${missing[*]} with apt-get…"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" uidmap >/dev/null ||
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" uidmap >/dev/null ||
       fail "apt-get install ${missing[*]} failed"
   else
     fail "missing ${missing[*]}. Install them (Debian: sudo apt-get install -y ${missing[*]}) and run again."

@@ -57,12 +57,14 @@ const traced = new Set([
   "nanoid", "next-server", "p-limit", "p-queue", "path-to-regexp", "picomatch", "semver", "send", "source-map",
   "stacktrace-parser", "superstruct", "webpack", "zod", "zod-validation-error",
 ]);
+let traceFiles = 0;
 function readTraces(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
       if (entry.name !== "cache") readTraces(path);
     } else if (entry.name.endsWith(".nft.json")) {
+      traceFiles += 1;
       for (const file of JSON.parse(readFileSync(path, "utf8")).files) {
         const match = /next\/dist\/compiled\/((?:@[^/]+\/)?[^/]+)/.exec(resolve(dir, file));
         if (match) traced.add(match[1]);
@@ -73,7 +75,7 @@ function readTraces(dir) {
 const compiled = join(modules, "next", "dist", "compiled");
 if (existsSync(join(app, ".next")) && existsSync(compiled)) {
   readTraces(join(app, ".next"));
-  if (traced.size < 40) throw new Error("trim: no Next traces found in .next; refusing to trim next/dist/compiled");
+  if (traceFiles === 0) throw new Error("trim: no Next traces (.nft.json) in .next; refusing to trim next/dist/compiled");
   for (const entry of readdirSync(compiled)) {
     const names = entry.startsWith("@") ? readdirSync(join(compiled, entry)).map((n) => `${entry}/${n}`) : [entry];
     for (const name of names) if (!traced.has(name)) remove(join(compiled, name));
