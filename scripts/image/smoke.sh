@@ -22,7 +22,7 @@ if ((${#missing[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     say "installing ${missing[*]} with apt-get…"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null ||
       fail "apt-get install ${missing[*]} failed"
   else
     fail "missing ${missing[*]}. Install them (Debian: sudo apt-get install -y ${missing[*]}) and run again."
