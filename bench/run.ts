@@ -10,6 +10,7 @@
  *   npm run bench -- --only=s3
  *   npm run bench -- --only=chunked
  *   npm run bench -- --only=online-gc
+ *   npm run bench -- --only=proxy
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -28,6 +29,7 @@ import { onlineGc } from "./sections/online-gc.js";
 import { garbageCollection } from "./sections/gc.js";
 import { headLoad, manifestLoad, pushSmallImage, type SmallImage } from "./sections/load.js";
 import { peakMemory } from "./sections/memory.js";
+import { proxyCache } from "./sections/proxy.js";
 import { s3 } from "./sections/s3.js";
 import { pushPull, rawBlobs } from "./sections/transfer.js";
 
@@ -41,7 +43,8 @@ Options:
   --quick            Small sizes for a sanity run: 64 MiB blobs, 1,000 repositories,
                      3 s load runs, one repetition; GC on 1,000 manifests / 5,000 blobs;
                      50 small layers in the S3 section; online GC on 1,000 manifests
-                     / 6,000 blobs with 3 s windows.
+                     / 6,000 blobs with 3 s windows; a 64 MiB layer through the
+                     pull-through cache.
   --only=LIST        Comma-separated sections, by number or name:
                        1 push-pull  skopeo push and pull of a single-layer image
                        2 raw        monolithic blob upload and blob GET over the raw API
@@ -55,9 +58,12 @@ Options:
                                     layer, manifest GET; radosgw default and tcp_nodelay
                       10 chunked    chunked upload (128 PATCHes, 64 MiB; --quick 16 MiB)
                                     to one instance and alternating between two
-                     11 online-gc  push/s of 4 clients during an online garbage-collect
+                      11 online-gc  push/s of 4 clients during an online garbage-collect
                                     and without (Berth alone), 2,000 manifests /
                                     12,000 blobs, half garbage
+                      12 proxy      pull-through cache: first pull (1 GiB layer) vs the
+                                    upstream direct and vs distribution's cache, cached
+                                    pull vs a plain Berth, peak RSS, skopeo first pull
   --runs=N           Repetitions of each timed run (default 3, --quick 1).
   --out=FILE         Where to write the JSON (default: <tmpdir>/berth-bench/latest.json).
   --no-build         Do not recompile the server first.
@@ -65,7 +71,7 @@ Options:
 `;
 
 /** The sections of bench/lib/context.ts, then those registered here (Berth-only or offline). */
-const allSectionIds = [...sectionIds, "gc", "console", "s3", "chunked", "online-gc"] as const;
+const allSectionIds = [...sectionIds, "gc", "console", "s3", "chunked", "online-gc", "proxy"] as const;
 type RunSectionId = (typeof allSectionIds)[number];
 
 const sharedPairSections = new Set<RunSectionId>(["push-pull", "raw", "manifest", "head"]);
@@ -82,6 +88,7 @@ const sectionTools: Record<RunSectionId, Tool[]> = {
   s3: [tools.registry, tools.skopeo, tools.wrk, tools.cephMon, tools.cephOsd, tools.radosgw, tools.ceph],
   chunked: [tools.registry],
   "online-gc": [],
+  proxy: [tools.registry, tools.curl, tools.skopeo],
 };
 
 function parseOptions(argv: string[]): { options: Options; selected: RunSectionId[] } | undefined {
@@ -195,6 +202,7 @@ async function main(): Promise<number> {
       s3: { title: `9. S3 storage (radosgw), Berth and distribution on one server`, run: () => s3(ctx) },
       chunked: { title: `10. chunked upload, ${options.chunkedMiB} MiB in 128 PATCHes, one instance and two alternating`, run: () => chunkedUploads(ctx) },
       "online-gc": { title: `11. push/s during an online garbage-collect and without, ${options.quick ? "1,000 manifests / 6,000" : "2,000 manifests / 12,000"} blobs, half garbage`, run: () => onlineGc(ctx) },
+      proxy: { title: `12. pull-through cache, ${options.rssMiB >= 1024 ? `${options.rssMiB / 1024} GiB` : `${options.rssMiB} MiB`} layer: first pull vs the upstream, cached pull vs a plain Berth`, run: () => proxyCache(ctx) },
     };
     for (const id of selected) {
       // Interrupted: the cleanup is removing the work dir; no further section may write into it.

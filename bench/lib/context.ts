@@ -39,9 +39,9 @@ export class Context {
     readonly options: Options,
   ) {}
 
-  /** `storage`: config lines replacing the filesystem driver (see berthConfig). */
-  async start(kind: Kind, root: string, storage?: string[]): Promise<Server> {
-    const server = await startServer(kind, this.repoRoot, root, this.work, storage);
+  /** `storage`: config lines replacing the filesystem driver; `extra`: top-level sections appended (see berthConfig). */
+  async start(kind: Kind, root: string, storage?: string[], extra?: string[]): Promise<Server> {
+    const server = await startServer(kind, this.repoRoot, root, this.work, storage, extra);
     this.servers.add(server);
     log(`  started ${kind} on ${server.url} (pid ${server.pid})`);
     return server;

@@ -33,6 +33,8 @@ export interface ConfigOptions {
   stateDir?: string;
   /** Replaces the `filesystem:` driver lines under `storage:` (indented by two). */
   storage?: string[];
+  /** Appended as they are: top-level sections such as `proxy:` (the pull-through cache section). */
+  extra?: string[];
 }
 
 /**
@@ -52,20 +54,21 @@ export function berthConfig(root: string, port: number, options: ConfigOptions =
     `  addr: 127.0.0.1:${port}`,
     "  secret: bench",
     ...(options.stateDir ? ["console:", `  statedir: ${JSON.stringify(options.stateDir)}`] : []),
+    ...(options.extra ?? []),
     "",
   ].join("\n");
 }
 
-/** Starts Berth from the compiled CLI; `work` receives the config file. */
-export function startBerth(repoRoot: string, root: string, work: string, storage?: string[]): Promise<Server> {
-  return startConfigured("berth", process.execPath, [join(repoRoot, "bin", "berth.js"), "serve", "--registry-only"], repoRoot, root, work, storage);
+/** Starts Berth from the compiled CLI; `work` receives the config file. `extra`: see ConfigOptions. */
+export function startBerth(repoRoot: string, root: string, work: string, storage?: string[], extra?: string[]): Promise<Server> {
+  return startConfigured("berth", process.execPath, [join(repoRoot, "bin", "berth.js"), "serve", "--registry-only"], repoRoot, root, work, storage, extra);
 }
 
 /**
  * Spawns `command ...args <config>` with berthConfig() on a free port and waits for `/v2/`.
  * distribution reads the same file (its filesystem runs go through test/support instead).
  */
-async function startConfigured(kind: Kind, command: string, args: string[], cwd: string, root: string, work: string, storage?: string[]): Promise<Server> {
+async function startConfigured(kind: Kind, command: string, args: string[], cwd: string, root: string, work: string, storage?: string[], extra?: string[]): Promise<Server> {
   await mkdir(root, { recursive: true });
   const env = { ...process.env };
   // Like distribution, the config may honour REGISTRY_* overrides; inherited ones must not move the server.
@@ -76,7 +79,7 @@ async function startConfigured(kind: Kind, command: string, args: string[], cwd:
   for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
     const port = await freePort();
     const configPath = join(work, `${kind}-${port}.yml`);
-    await writeFile(configPath, berthConfig(root, port, { storage }));
+    await writeFile(configPath, berthConfig(root, port, { storage, extra }));
     const child = spawn(command, [...args, configPath], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const append = (chunk: Buffer): void => {
@@ -145,13 +148,16 @@ export async function startRegistry(root: string): Promise<Server> {
   };
 }
 
-/** `storage`: lines replacing the filesystem driver in both registries' config (see berthConfig). */
-export async function startServer(kind: Kind, repoRoot: string, root: string, work: string, storage?: string[]): Promise<Server> {
-  if (kind === "berth") return startBerth(repoRoot, root, work, storage);
-  if (!storage) return startRegistry(root);
+/**
+ * `storage`: lines replacing the filesystem driver in both registries' config; `extra`: top-level
+ * sections appended to it (see berthConfig).
+ */
+export async function startServer(kind: Kind, repoRoot: string, root: string, work: string, storage?: string[], extra?: string[]): Promise<Server> {
+  if (kind === "berth") return startBerth(repoRoot, root, work, storage, extra);
+  if (!storage && !extra) return startRegistry(root);
   const binary = findDistribution();
   if (binary === null) throw new Error("docker-registry is not installed");
-  return startConfigured(kind, binary, ["serve"], work, root, work, storage);
+  return startConfigured(kind, binary, ["serve"], work, root, work, storage, extra);
 }
 
 export interface MemoryStatus {

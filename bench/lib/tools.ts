@@ -16,9 +16,9 @@ export interface Tool {
 }
 
 export const tools = {
-  skopeo: { command: "skopeo", pkg: "skopeo", why: "pushes and pulls images (sections 1, 3, 4, 6, 9)" },
+  skopeo: { command: "skopeo", pkg: "skopeo", why: "pushes and pulls images (sections 1, 3, 4, 6, 9, 12)" },
   registry: { command: "docker-registry", pkg: "docker-registry", why: "the distribution registry compared against" },
-  curl: { command: "curl", pkg: "curl", why: "raw blob upload and download (section 2)" },
+  curl: { command: "curl", pkg: "curl", why: "raw blob upload and download (sections 2, 12)" },
   wrk: { command: "wrk", pkg: "wrk", why: "manifest GET load (sections 3, 9)" },
   hey: { command: "hey", pkg: "hey", why: "blob HEAD load (section 4)" },
   cephMon: { command: "ceph-mon", pkg: "ceph-mon", why: "the S3 server's monitor (section 9)" },

@@ -72,7 +72,7 @@ export async function pushPull(ctx: Context, pair: [Server, Server]): Promise<Ro
   ];
 }
 
-type UploadMode = "single POST" | "POST + PUT";
+export type UploadMode = "single POST" | "POST + PUT";
 
 /**
  * Whether `POST /blobs/uploads/?digest=` with the body completes the upload in one request.
@@ -90,7 +90,8 @@ async function probeMode(ctx: Context, server: Server): Promise<UploadMode> {
   }
 }
 
-async function monolithicUpload(server: Server, mode: UploadMode, repo: string, file: string, size: number, digest: string): Promise<void> {
+/** One blob in one request body: a single POST ?digest=, or an empty POST then one PUT ?digest= (distribution). */
+export async function monolithicUpload(server: Server, mode: UploadMode, repo: string, file: string, size: number, digest: string): Promise<void> {
   if (mode === "single POST") {
     const result = await uploadFile("POST", `${server.url}/v2/${repo}/blobs/uploads/?digest=${digest}`, file, size, TRANSFER_TIMEOUT);
     if (result.status !== 201) throw new Error(`${server.kind}: monolithic POST answered ${result.status}: ${result.body.slice(0, 300)}`);
