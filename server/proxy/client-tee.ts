@@ -37,7 +37,7 @@ export class ClientTee extends Transform {
     res.once("close", resume);
   }
 
-  /** The bytes are verified: the client gets the last chunk and the end of the response. */
+  /** The bytes are verified: the client gets the last chunk and the end of the response (once; later calls do nothing). */
   release(): void {
     if (this.clientLive()) this.res?.end(this.held);
   }

@@ -14,6 +14,8 @@ export interface UploadHasher {
   update(chunk: Buffer): void;
   /** Hex digest of everything so far; the hasher is finished afterwards. */
   digestHex(): string;
+  /** Hex digest of everything so far, the hasher going on as before. */
+  peekHex(): string;
   /** A state `resumeHasher` continues from, or undefined when this one cannot leave the process. */
   save(): Buffer | undefined;
 }
@@ -30,6 +32,9 @@ class NativeHasher implements UploadHasher {
   }
   digestHex(): string {
     return this.hash.digest("hex");
+  }
+  peekHex(): string {
+    return this.hash.copy().digest("hex");
   }
   save(): undefined {
     return undefined;
@@ -48,6 +53,12 @@ class ResumableHasher implements UploadHasher {
   }
   digestHex(): string {
     return this.hasher.digest("hex");
+  }
+  peekHex(): string {
+    const state = this.hasher.save();
+    const hex = this.hasher.digest("hex");
+    this.hasher.load(state);
+    return hex;
   }
   save(): Buffer {
     return Buffer.from(this.hasher.save());

@@ -106,8 +106,10 @@ export class UploadStore {
   /**
    * Appends a request body at the upload's end. `expectedLength` (from Content-Length) must
    * equal what arrives. With a lease, each chunk is written only while the lease holds.
+   * `onHashed` learns the sha256 of the whole upload (hex) and its length as soon as the last
+   * byte is hashed, before the data is flushed to storage.
    */
-  async append(upload: Upload, body: Readable, expectedLength: number | undefined, lease?: UploadLease): Promise<Upload> {
+  async append(upload: Upload, body: Readable, expectedLength: number | undefined, lease?: UploadLease, onHashed?: (hex: string, bytes: number) => void): Promise<Upload> {
     const hasher = await this.hasherAt(upload, "append");
     const writer = await this.driver.writer(layout.uploadData(upload.name, upload.id), true);
     if (writer.size !== upload.offset) {
@@ -116,7 +118,7 @@ export class UploadStore {
       writer.destroy();
       throw new RegistryError("BLOB_UPLOAD_INVALID", { expectedOffset: upload.offset, storedSize: writer.size }, "the upload's stored data changed; get its status and resume from there", { status: 416 });
     }
-    const hashing = new HashingStream(hasher, lease ? () => lease.check(upload.id) : undefined);
+    const hashing = new HashingStream(hasher, lease ? () => lease.check(upload.id) : undefined, onHashed && (() => onHashed(hasher.peekHex(), hasher.offset)));
     // What reached storage on a failure is still the upload's content; the hash state is not
     // kept, so the next request rebuilds it from storage.
     await pipeline(body, hashing, writer);
@@ -262,8 +264,13 @@ class HashingStream extends Transform {
   constructor(
     private readonly hasher: UploadHasher,
     private readonly mayWrite?: () => void,
+    private readonly onEnd?: () => void,
   ) {
     super();
+  }
+  override _flush(callback: TransformCallback): void {
+    this.onEnd?.();
+    callback();
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
