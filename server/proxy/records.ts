@@ -104,7 +104,14 @@ export class PullRecords {
   private async read(name: string, digest: Digest): Promise<PullRecord | undefined> {
     const text = await readLink(this.driver, recordPath(name, digest));
     if (text === undefined) return undefined;
-    const parsed = recordSchema.safeParse(JSON.parse(text) as unknown);
+    // Unreadable like a wrong shape: one bad record must not stop the expiry of all the others.
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    const parsed = recordSchema.safeParse(json);
     return parsed.success ? parsed.data : undefined;
   }
 }
