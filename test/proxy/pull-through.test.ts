@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { collectGarbage } from "../../server/gc/collect.js";
-import { assertPullsIdentical, pushLayout, putManifest, removeDir, storageBlobs, storageRevisions, tempDir } from "../gc/harness.js";
+import { assertPullsIdentical, pushLayout, putManifest, removeDir, sha256File, storageBlobs, storageRevisions, tempDir } from "../gc/harness.js";
 import { requireCommands } from "../support/commands.js";
 import { startDistribution, type DistributionRegistry } from "../support/distribution.js";
 import { makeImageLayout, OCI_MANIFEST, type ImageLayout } from "../support/images.js";
@@ -108,6 +108,24 @@ describe("pull-through cache (distribution's proxy section)", () => {
     const pulls = await Promise.all(Array.from({ length: 20 }, () => curlSha256(`${berth.url}/v2/library/big/blobs/${digest}`)));
     assert.deepEqual(new Set(pulls), new Set([digest]));
     assert.equal(hop.blobFetches(digest), 1);
+  });
+
+  it("two instances on one root filling the same blob at once: at most one fetch each, one verified blob stored", async () => {
+    const second = await startProxyBerth(`${scratch}/berth`, { proxy: { remoteurl: hop.url } });
+    try {
+      const { path, digest } = await patternFile(`${scratch}/shared`, 32 * 1024 * 1024);
+      await uploadFile(upstream.url, "library/shared", path, digest);
+      await rm(path);
+      const urls = [berth, second].map((b) => `${b.url}/v2/library/shared/blobs/${digest}`);
+      const pulls = await Promise.all(Array.from({ length: 10 }, (_, i) => curlSha256(urls[i % 2] as string)));
+      assert.deepEqual(new Set(pulls), new Set([digest]));
+      assert.ok(hop.blobFetches(digest) >= 1 && hop.blobFetches(digest) <= 2, `${hop.blobFetches(digest)} upstream fetches`);
+      const hex = digest.slice("sha256:".length);
+      assert.equal(await sha256File(`${scratch}/berth/docker/registry/v2/blobs/sha256/${hex.slice(0, 2)}/${hex}/data`), digest, "the stored blob hashes to its name");
+      assert.equal(await curlSha256(urls[1] as string), digest, "served from the shared root afterwards");
+    } finally {
+      await second.close();
+    }
   });
 
   it("never completes a response whose bytes do not match, and stores nothing of them", async () => {
