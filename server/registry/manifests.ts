@@ -1,10 +1,10 @@
+import { LRUCache } from "lru-cache";
 import { mapLimit } from "../concurrency.js";
 import type { BlobStore } from "./blobs.js";
 import { digestOf } from "./digest.js";
 import { RegistryError } from "./errors.js";
 import type { RegistryEvents } from "./events.js";
 import { layout } from "./layout.js";
-import { WeightedLRU } from "./lru.js";
 import {
   artifactTypeOf,
   descriptorCount,
@@ -16,6 +16,7 @@ import {
   type ParsedManifest,
 } from "./media-types.js";
 import { parseDigest, tryParseDigest, type Digest } from "./reference.js";
+import { checkLayerUrls, defaultManifestRules, requiredChildren, type ManifestRules } from "./manifest-validation.js";
 import type { RepositoryList } from "./repositories.js";
 import { ignoreNotFound, isNotFound, objectExists, type StorageDriver } from "./storage/driver.js";
 import type { TagStore } from "./tags.js";
@@ -56,13 +57,14 @@ export interface PutManifestResult {
  */
 export class ManifestStore {
   /** Manifest content is immutable per digest, so parsed manifests are cached by digest alone. */
-  private readonly cache = new WeightedLRU<string, { content: Buffer; parsed: ParsedManifest }>(
-    manifestCacheBytes,
-    (entry) => entry.content.length,
-  );
+  private readonly cache = new LRUCache<string, { content: Buffer; parsed: ParsedManifest }>({
+    maxSize: manifestCacheBytes,
+    // Never 0: a stored manifest parsed before it is cached, and an empty document does not parse.
+    sizeCalculation: (entry) => entry.content.length,
+  });
 
   /** Revisions a tag lookup found (see getTagged), by `name@digest`. */
-  private readonly taggedRevisions = new WeightedLRU<string, true>(taggedRevisionEntries, () => 1);
+  private readonly taggedRevisions = new LRUCache<string, true>({ max: taggedRevisionEntries });
 
   constructor(
     private readonly driver: StorageDriver,
@@ -70,6 +72,7 @@ export class ManifestStore {
     private readonly tags: TagStore,
     private readonly events: RegistryEvents,
     private readonly repositories: Pick<RepositoryList, "added">,
+    private readonly rules: ManifestRules = defaultManifestRules,
   ) {}
 
   /** The repository's own manifests, through its tags. */
@@ -175,9 +178,10 @@ export class ManifestStore {
         `manifest has ${count} descriptors; at most ${maxManifestReferences} are accepted`,
       );
     }
+    checkLayerUrls(parsed, this.rules);
     const checks = [
       ...referencedBlobs(parsed).map((descriptor) => ({ descriptor, kind: "blob" as const })),
-      ...referencedManifests(parsed).map((descriptor) => ({ descriptor, kind: "manifest" as const })),
+      ...requiredChildren(referencedManifests(parsed), this.rules).map((descriptor) => ({ descriptor, kind: "manifest" as const })),
     ];
     const keyOf = (check: (typeof checks)[number]) => `${check.kind} ${check.descriptor.digest}`;
     // A layer listed twice is looked up once.
