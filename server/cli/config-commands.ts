@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { dryRun, unreachedServices } from "../config/dryrun.js";
 import { ConfigError, loadConfigWithWarnings } from "../config/load.js";
+import { resolveConfigFile } from "../config/paths.js";
 import { formatProblem, type Problem } from "../config/problems.js";
 import { printConfig } from "../config/redact.js";
 import { validateConfigText } from "../config/validate.js";
@@ -17,6 +18,8 @@ export const configUsage = `Usage:
       Exit status: 0 valid, 1 invalid.
   berth config print [config.yml]
       Prints the effective configuration (file + REGISTRY_* overrides + defaults), secrets redacted.
+      Without a file: the one \`berth serve\` would read (REGISTRY_CONFIGURATION_PATH,
+      /etc/distribution/config.yml, /etc/docker/registry/config.yml), else the embedded default.
 `;
 
 export async function configCommand(args: string[]): Promise<number> {
@@ -91,7 +94,7 @@ async function printCommand(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    const { config } = await loadConfigWithWarnings(positionals[0], { drivers: knownDrivers() });
+    const { config } = await loadConfigWithWarnings(resolveConfigFile(positionals[0]), { drivers: knownDrivers() });
     process.stdout.write(printConfig(config));
     return 0;
   } catch (error) {

@@ -1,12 +1,15 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfigWithWarnings } from "../config/load.js";
+import { resolveConfigFile } from "../config/paths.js";
 import { version } from "../package-info.js";
 
 const usage = `Usage: berth <command> [options]
 
 Commands:
   serve [config.yml]     Start the registry (/v2/) and the console on one port.
-                         Without a config file: filesystem storage under ./data on :5000.
+                         Without a config file: $REGISTRY_CONFIGURATION_PATH, else
+                         /etc/distribution/config.yml, else /etc/docker/registry/config.yml,
+                         else filesystem storage under ./data on :5000.
       --registry-only    Serve the registry API only, without the console.
       --dev              Run the console in development mode (hot reload).
 
@@ -14,7 +17,7 @@ Commands:
                          Check a configuration; every problem with its line and column.
                          --dry-run probes a local storage; --connect also etcd, S3, MySQL.
   config print [config.yml]
-                         The effective configuration, secrets redacted.
+                         The effective configuration, secrets redacted (file found as for serve).
   garbage-collect [--dry-run] [--delete-untagged] [--grace D] [--json] config.yml
                          Mark and sweep unreferenced blobs of a stopped registry's storage (with
                          etcd configured, running instances are held read-only meanwhile); blobs
@@ -71,7 +74,7 @@ async function serveCommand(args: string[]): Promise<number> {
     process.stderr.write("berth serve: expected at most one config file\n");
     return 2;
   }
-  const file = positionals[0];
+  const file = resolveConfigFile(positionals[0]);
   const [{ knownDrivers }, { serve }] = await Promise.all([import("../registry/storage/factory.js"), import("../serve.js")]);
   const { config, warningLines } = await loadConfigWithWarnings(file, { drivers: knownDrivers() });
   const running = await serve({ config, file, warnings: warningLines, dev: values.dev, registryOnly: values["registry-only"], guardProcess: true });

@@ -58,6 +58,8 @@ export function applyEnvOverrides(
       warnings.push(`${name}: ignored: not of the form REGISTRY_SECTION_KEY (empty name part)`);
       continue;
     }
+    // Names the file to read (resolveConfigFile), not a key in it.
+    if (name === "REGISTRY_CONFIGURATION_PATH") continue;
     if (segments.length === 1 && segments[0]?.toUpperCase() === "VERSION") {
       warnings.push(`${name}: ignored: the configuration version cannot be overridden from the environment`);
       continue;

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { realpath } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { get, text } from "./checks.js";
@@ -135,4 +136,27 @@ export async function confinePaths(
     });
   }
   return { problems, doc: checked };
+}
+
+/**
+ * Where distribution's images keep their configuration: 3.x's first (a file mounted there was
+ * put there for a 3.x image, which reads nothing else), then 2.x's.
+ */
+export const distributionConfigPaths = ["/etc/distribution/config.yml", "/etc/docker/registry/config.yml"] as const;
+
+/**
+ * The configuration file a command without one reads: the file named on the command line, else
+ * `REGISTRY_CONFIGURATION_PATH` (as distribution's `serve` reads it), else the first of
+ * `candidates` that exists; undefined means Berth's embedded default (./data on :5000).
+ */
+export function resolveConfigFile(
+  explicit: string | undefined,
+  env: Record<string, string | undefined> = process.env,
+  candidates: readonly string[] = distributionConfigPaths,
+  exists: (path: string) => boolean = existsSync,
+): string | undefined {
+  if (explicit !== undefined) return explicit;
+  const fromEnv = env.REGISTRY_CONFIGURATION_PATH;
+  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
+  return candidates.find((path) => exists(path));
 }
