@@ -16,6 +16,7 @@ import { deleteManifest, getManifest, putManifest } from "./http/manifest-handle
 import { sendError, sendJSON } from "./http/respond.js";
 import { matchRoute, type Route } from "./http/router.js";
 import { appendUpload, cancelUpload, finishUpload, startUpload, uploadStatus } from "./http/upload-handlers.js";
+import type { ManifestRules } from "./manifest-validation.js";
 import { ManifestStore } from "./manifests.js";
 import { RepositoryList } from "./repositories.js";
 import type { StorageDriver } from "./storage/driver.js";
@@ -52,6 +53,8 @@ export interface RegistryOptions {
   readOnly?: () => boolean;
   /** `proxy` and `mirrors`: repositories served as a pull-through cache of an upstream. */
   mirrors?: Mirrors;
+  /** The `validation` section: what pushed manifests must satisfy (default: distribution's). */
+  manifestRules?: ManifestRules;
 }
 
 /** One finished API request, for the access log and metrics. */
@@ -128,7 +131,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     tags,
     events,
     uploads: new UploadStore(driver, blobs),
-    manifests: new ManifestStore(driver, blobs, tags, events, repositories),
+    manifests: new ManifestStore(driver, blobs, tags, events, repositories, options.manifestRules),
     repositories,
     signer: new UploadSigner(options.secret ? Buffer.from(options.secret) : randomBytes(32)),
     logger,

@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import { mapLimit } from "../concurrency.js";
+import pLimit from "p-limit";
 import type { BlobStore } from "./blobs.js";
 import { digestOf } from "./digest.js";
 import { RegistryError } from "./errors.js";
@@ -165,7 +165,8 @@ export class ManifestStore {
   }
 
   /**
-   * Everything the manifest references must be in the repository with the size its descriptor
+   * Its layer URLs must pass the `validation` rules, and everything it references (of an index,
+   * the children `validation.manifests.indexes` requires) must be in the repository with the size its descriptor
    * declares: clients and the console trust a descriptor's size (to allocate, to cap a read), so a
    * manifest that lies about one is refused rather than stored.
    */
@@ -186,7 +187,7 @@ export class ManifestStore {
     const keyOf = (check: (typeof checks)[number]) => `${check.kind} ${check.descriptor.digest}`;
     // A layer listed twice is looked up once.
     const unique = [...new Map(checks.map((check) => [keyOf(check), check])).values()];
-    const found = await mapLimit(unique, referenceCheckConcurrency, (check) => this.storedSize(name, check.kind, parseDigest(check.descriptor.digest)));
+    const found = await pLimit(referenceCheckConcurrency).map(unique, (check) => this.storedSize(name, check.kind, parseDigest(check.descriptor.digest)));
     const sizes = new Map(unique.map((check, i) => [keyOf(check), found[i]]));
     const missing = new Set<string>();
     const wrongSize: { digest: string; size: number; stored: number }[] = [];
