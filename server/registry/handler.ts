@@ -13,6 +13,7 @@ import { deleteBlob, getBlob } from "./http/blob-handlers.js";
 import type { RequestContext, Services } from "./http/context.js";
 import { listCatalog, listReferrers, listTags } from "./http/listing-handlers.js";
 import { deleteManifest, getManifest, putManifest } from "./http/manifest-handlers.js";
+import { requestOrigin } from "./http/origin.js";
 import { sendError, sendJSON } from "./http/respond.js";
 import { matchRoute, type Route } from "./http/router.js";
 import { appendUpload, cancelUpload, finishUpload, startUpload, uploadStatus } from "./http/upload-handlers.js";
@@ -36,6 +37,11 @@ export interface RegistryOptions {
    * proxy) and `http.prefix`, e.g. "https://registry.example.com/mirror". Empty: relative URLs.
    */
   urlBase?: string;
+  /**
+   * Without `http.host`: Location URLs absolute, from the scheme and host the request came to
+   * (distribution's default); false (the default here) or `http.relativeurls`: relative.
+   */
+  requestUrls?: boolean;
   /** `http.secret`; a random one (valid for this process only) when absent. */
   secret?: string;
   /** `http.headers`: added to every API response (read per request, so a reload applies them). */
@@ -136,7 +142,10 @@ export function createRegistry(options: RegistryOptions): Registry {
     signer: new UploadSigner(options.secret ? Buffer.from(options.secret) : randomBytes(32)),
     logger,
     deleteEnabled: typeof options.deleteEnabled === "function" ? options.deleteEnabled : () => options.deleteEnabled === true,
-    url: (path) => `${options.urlBase ?? ""}${path}`,
+    url: (path, req) => {
+      const origin = options.requestUrls && req ? requestOrigin(req) : undefined;
+      return `${origin ?? ""}${options.urlBase ?? ""}${path}`;
+    },
     redirect: options.redirect ?? false,
   };
   if (options.mirrors) services.proxy = new PullThroughCache(options.mirrors, services, driver);

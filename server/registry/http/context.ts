@@ -22,8 +22,11 @@ export interface Services {
   logger: Logger;
   /** `storage.delete.enabled`, read per request so a reload applies it. */
   deleteEnabled(): boolean;
-  /** The URL clients use for an API path ("/v2/..."): with `http.host` and `http.prefix` applied. */
-  url(path: string): string;
+  /**
+   * The URL clients use for an API path ("/v2/..."): with `http.host` and `http.prefix` applied;
+   * given the request, absolute from where the client reached Berth unless `http.relativeurls`.
+   */
+  url(path: string, req?: IncomingMessage): string;
   /** `storage.redirect.disable` negated: blob GETs may redirect to the driver's URL. */
   redirect: boolean;
   /** The pull-through cache, when `proxy` or `mirrors` is configured (server/proxy/README.md). */

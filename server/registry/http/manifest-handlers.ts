@@ -37,7 +37,7 @@ export async function putManifest(ctx: RequestContext, name: string, reference: 
     ref.kind === "tag" ? { tag: ref.tag } : { digest: ref.digest },
   );
   sendEmpty(res, 201, {
-    Location: services.url(`/v2/${name}/manifests/${result.digest.value}`),
+    Location: services.url(`/v2/${name}/manifests/${result.digest.value}`, req),
     "Docker-Content-Digest": result.digest.value,
     ...(result.subject ? { "OCI-Subject": result.subject.value } : {}),
   });

@@ -130,14 +130,14 @@ async function withUpload<T>(ctx: RequestContext, name: string, id: string, work
 function uploadHeaders(ctx: RequestContext, upload: Upload): Headers {
   const state = ctx.services.signer.sign({ name: upload.name, id: upload.id, offset: upload.offset, startedAt: upload.startedAt });
   return {
-    Location: ctx.services.url(`/v2/${upload.name}/blobs/uploads/${upload.id}?_state=${state}`),
+    Location: ctx.services.url(`/v2/${upload.name}/blobs/uploads/${upload.id}?_state=${state}`, ctx.req),
     Range: `0-${Math.max(upload.offset - 1, 0)}`,
     "Docker-Upload-UUID": upload.id,
   };
 }
 
 function blobCreatedHeaders(ctx: RequestContext, name: string, digest: string): Headers {
-  return { Location: ctx.services.url(`/v2/${name}/blobs/${digest}`), "Docker-Content-Digest": digest };
+  return { Location: ctx.services.url(`/v2/${name}/blobs/${digest}`, ctx.req), "Docker-Content-Digest": digest };
 }
 
 function stringHeaders(headers: Headers): Record<string, string> {
