@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { parseCookie, stringifySetCookie } from "cookie";
 import { isNotFound, type StorageDriver } from "../registry/storage/driver.js";
 import { berthPaths } from "./paths.js";
 import type { ConsoleUsers, Role } from "./users.js";
@@ -119,17 +120,14 @@ export class Sessions {
   }
 }
 
+/** The value of the named cookie of the request's `Cookie` header (the first, as browsers send the most specific first). */
 export function readCookie(req: IncomingMessage, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? "").split(";")) {
-    const index = part.indexOf("=");
-    if (index > 0 && part.slice(0, index).trim() === name) return part.slice(index + 1).trim();
-  }
-  return undefined;
+  return req.headers.cookie === undefined ? undefined : parseCookie(req.headers.cookie)[name];
 }
 
 /** `Secure` when the console is served over HTTPS, so the cookie never travels in clear. */
 export function sessionCookieHeader(value: string, secure: boolean, maxAgeSeconds: number): string {
-  return `${sessionCookie}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? "; Secure" : ""}`;
+  return stringifySetCookie({ name: sessionCookie, value, path: "/", httpOnly: true, sameSite: "strict", maxAge: maxAgeSeconds, secure });
 }
 
 export const sessionMaxAgeSeconds = sessionLifetimeMs / 1000;

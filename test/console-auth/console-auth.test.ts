@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parseSetCookie } from "cookie";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import http, { type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -11,7 +12,7 @@ import { sessionStateTtlMs } from "../../server/console-auth/generations.js";
 import { berthPaths } from "../../server/console-auth/paths.js";
 import { ConsoleUsers } from "../../server/console-auth/users.js";
 import { LoginRateLimit } from "../../server/login-rate-limit.js";
-import { Sessions, sessionCookie } from "../../server/console-auth/sessions.js";
+import { Sessions, sessionCookie, sessionMaxAgeSeconds } from "../../server/console-auth/sessions.js";
 import { createLogger } from "../../server/log.js";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
@@ -20,10 +21,10 @@ import { createTestApiServices } from "../support/api.js";
 type Api = Awaited<ReturnType<typeof startApi>>;
 
 /** The console API on a real HTTP server, as the browser reaches it: one Berth instance's worth. */
-async function startApi(driver: StorageDriver, logLines: string[] = []) {
+async function startApi(driver: StorageDriver, logLines: string[] = [], secure = false) {
   const logger = createLogger({ level: "info", write: (line) => logLines.push(line) });
   const services = await createTestApiServices(driver, { logger, loginLimit: new LoginRateLimit(3, 60_000) });
-  const server = http.createServer(createApiHandler(services));
+  const server = http.createServer(createApiHandler({ ...services, secure }));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/trpc`;
   return {
@@ -96,13 +97,27 @@ describe("console login", () => {
   it("sets an HttpOnly SameSite=Strict session cookie that opens the API", async () => {
     const res = await login(api.base, "admin", "correct horse");
     assert.equal(res.status, 200);
-    const cookie = res.headers.get("set-cookie") ?? "";
-    assert.match(cookie, /^berth_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    const { value, ...attributes } = parseSetCookie(res.headers.get("set-cookie") ?? "");
+    assert.ok(value);
+    assert.deepEqual(attributes, { name: sessionCookie, path: "/", httpOnly: true, sameSite: "strict", maxAge: sessionMaxAgeSeconds });
     const session = cookieOf(res);
     const health = await fetch(`${api.base}/system.health`, { headers: { Cookie: session } });
     assert.equal(health.status, 200);
     const me = (await (await query(api, "auth.me", session)).json()) as { result: { data: { user: string; role: string } } };
     assert.deepEqual(me.result.data, { user: "admin", role: "admin" });
+  });
+
+  it("marks the session cookie Secure, on login and on logout, when the console is served over HTTPS", async () => {
+    const tls = await startApi(createDriver("inmemory"), [], true);
+    try {
+      await tls.users.ensureAdmin("correct horse");
+      const res = await login(tls.base, "admin", "correct horse");
+      assert.equal(parseSetCookie(res.headers.get("set-cookie") ?? "").secure, true);
+      const out = await mutate(tls, "auth.logout", cookieOf(res));
+      assert.deepEqual(parseSetCookie(out.headers.get("set-cookie") ?? ""), { name: sessionCookie, value: "", path: "/", httpOnly: true, sameSite: "strict", maxAge: 0, secure: true });
+    } finally {
+      await tls.close();
+    }
   });
 
   it("refuses a tampered or foreign cookie", async () => {
