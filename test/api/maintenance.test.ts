@@ -6,6 +6,7 @@ import type { ApiServices } from "../../server/api/trpc.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { pushImage, startRegistry, type TestRegistry } from "../http/harness.js";
 import { callerFor, createTestApiServices } from "../support/api.js";
+import { eventually } from "../support/eventually.js";
 
 /** The console's services and a registry on an in-memory storage of their own, for one suite. */
 function ownStorage(): { services: ApiServices; r: TestRegistry } {
@@ -71,11 +72,15 @@ describe("console API: maintenance (read-only, soft delete, cleanup, garbage col
     await caller.maintenance.softDelete({ repository: "gc/app", digest: image.digest });
     assert.deepEqual(await caller.maintenance.runGc({ dryRun: false, deleteUntagged: false }), { started: true });
     await assert.rejects(caller.maintenance.runGc({ dryRun: false, deleteUntagged: false }), (error: unknown) => error instanceof TRPCError && error.code === "CONFLICT");
-    let history = await caller.maintenance.gcHistory({ limit: 5 });
-    for (let i = 0; i < 100 && history.length === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      history = await caller.maintenance.gcHistory({ limit: 5 });
-    }
+    let history: Awaited<ReturnType<typeof caller.maintenance.gcHistory>> = [];
+    await eventually(
+      async () => {
+        history = await caller.maintenance.gcHistory({ limit: 5 });
+        return history.length > 0;
+      },
+      5_000,
+      "the collection to be recorded",
+    );
     assert.equal(history[0]?.status, "succeeded", JSON.stringify(history[0]));
     assert.equal(history[0]?.user, "admin");
     assert.equal((await caller.maintenance.gcStatus()).running, null);
@@ -118,11 +123,15 @@ describe("console API: maintenance (read-only, soft delete, cleanup, garbage col
     // A write in progress holds the run's collection, so the run stays in progress meanwhile.
     const endWrite = services.maintenance.writes.beginWrite();
     const first = caller.maintenance.runPolicy({ id: saved.id });
-    let [policy] = (await caller.maintenance.policies()).filter((p) => p.id === saved.id);
-    for (let i = 0; i < 100 && !policy?.running; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      [policy] = (await caller.maintenance.policies()).filter((p) => p.id === saved.id);
-    }
+    let policy: Awaited<ReturnType<typeof caller.maintenance.policies>>[number] | undefined;
+    await eventually(
+      async () => {
+        [policy] = (await caller.maintenance.policies()).filter((p) => p.id === saved.id);
+        return Boolean(policy?.running);
+      },
+      2_000,
+      "the run to be claimed",
+    );
     assert.equal(policy?.running?.by, "admin");
     assert.deepEqual(await services.maintenance.policies.due(later()), [], "claimed: the scheduler leaves it alone");
     await assert.rejects(
@@ -161,12 +170,16 @@ describe("console API: cleanup preview and garbage collection agree on the grace
   const runToEnd = async (caller: ReturnType<typeof callerFor>, input: { graceMs?: number }) => {
     const before = (await caller.maintenance.gcHistory({ limit: 1 }))[0]?.id;
     assert.deepEqual(await caller.maintenance.runGc({ dryRun: false, deleteUntagged: false, ...input }), { started: true });
-    for (let i = 0; i < 200; i++) {
-      const [latest] = await caller.maintenance.gcHistory({ limit: 1 });
-      if (latest && latest.id !== before && (await caller.maintenance.gcStatus()).running === null) return latest;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    throw new Error("the collection did not end");
+    let latest: Awaited<ReturnType<typeof caller.maintenance.gcHistory>>[number] | undefined;
+    await eventually(
+      async () => {
+        [latest] = await caller.maintenance.gcHistory({ limit: 1 });
+        return latest !== undefined && latest.id !== before && (await caller.maintenance.gcStatus()).running === null;
+      },
+      5_000,
+      "the collection to end",
+    );
+    return latest!;
   };
 
   it("previews with gc.grace, frees what it previewed with that grace, and the rest once the grace is over", async () => {

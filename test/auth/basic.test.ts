@@ -14,7 +14,8 @@ import { createSillyController } from "../../server/auth/silly.js";
 import { clientAddress } from "../../server/client-address.js";
 import { LoginRateLimit } from "../../server/login-rate-limit.js";
 import type { AccessController } from "../../server/registry/access.js";
-import { basicHeader, capturingLogger, eventually, htpasswdText, removeDir, startTestRegistry, tempDir, type TestRegistry } from "./harness.js";
+import { basicHeader, capturingLogger, htpasswdText, removeDir, startTestRegistry, tempDir, type TestRegistry } from "./harness.js";
+import { eventually } from "../support/eventually.js";
 
 async function call(registry: TestRegistry, path: string, init: { method?: string; authorization?: string; forwardedFor?: string } = {}) {
   const res = await fetch(`${registry.url}${path}`, {

@@ -20,7 +20,8 @@ import { startEtcd, type RunningEtcd } from "../support/etcd.js";
 import { makeImageLayout, type ImageLayout } from "../support/images.js";
 import { freePort } from "../support/net.js";
 import { SkopeoError, skopeoCopy } from "../support/skopeo.js";
-import { capturingLogger, eventually, htpasswdText, removeDir, tempDir } from "./harness.js";
+import { capturingLogger, htpasswdText, removeDir, tempDir } from "./harness.js";
+import { eventually } from "../support/eventually.js";
 
 const KEY = "/lain/config/auth/registry";
 const lainValue = (realm: string, service = "lain.local") => JSON.stringify({ realm, issuer: "auth server", service });

@@ -7,6 +7,7 @@ import { parseConfig } from "../../server/config/load.js";
 import { createLogger } from "../../server/log.js";
 import { eventsMediaType } from "../../server/notifications/notifier.js";
 import { serve, type RunningBerth } from "../../server/serve.js";
+import { eventually } from "../support/eventually.js";
 
 interface Received {
   contentType: string | undefined;
@@ -80,7 +81,7 @@ describe("notifications", () => {
     assert.equal(put.status, 201);
     assert.equal((await fetch(`${running.url}/v2/hooked/app/manifests/${digest}`, { method: "DELETE" })).status, 202);
 
-    for (let i = 0; i < 50 && received.flatMap((r) => r.events).length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+    await eventually(() => received.flatMap((r) => r.events).length >= 3, 5_000, "three events delivered");
     const events = received.flatMap((r) => r.events);
     assert.deepEqual(
       events.map((e) => [e.action, e.target.repository, e.target.tag ?? e.target.digest]),

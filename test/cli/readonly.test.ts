@@ -7,6 +7,7 @@ import { loadConfigWithWarnings } from "../../server/config/load.js";
 import { createLogger } from "../../server/log.js";
 import { serve, type RunningBerth } from "../../server/serve.js";
 import { startEtcd, type RunningEtcd } from "../support/etcd.js";
+import { eventually } from "../support/eventually.js";
 import { requireCommands } from "../support/commands.js";
 import { berth } from "./run.js";
 
@@ -36,17 +37,14 @@ describe("berth readonly against running instances (through etcd)", () => {
   });
 
   const upload = async () => (await fetch(`${running.url}/v2/ro/app/blobs/uploads/`, { method: "POST" })).status;
-  const eventually = async (status: number) => {
-    for (let i = 0; i < 50 && (await upload()) !== status; i++) await new Promise((r) => setTimeout(r, 100));
-    return upload();
-  };
+  const uploadsAnswer = (status: number) => eventually(async () => assert.equal(await upload(), status), 5_000, `uploads to answer ${status}`);
 
   it("switches the running server to read-only and back, and reports the mode", async () => {
     assert.equal(await upload(), 202);
     const on = await berth(["readonly", "on", "--reason", "disk swap", file]);
     assert.equal(on.code, 0, on.stderr);
     assert.match(on.stdout, /^read-only \(runtime: cli:.*, "disk swap"\)$/m);
-    assert.equal(await eventually(405), 405);
+    await uploadsAnswer(405);
     assert.equal((await fetch(`${running.url}/v2/`)).status, 200, "reads keep working");
 
     const status = await berth(["readonly", "status", file]);
@@ -54,7 +52,7 @@ describe("berth readonly against running instances (through etcd)", () => {
     const off = await berth(["readonly", "off", file]);
     assert.equal(off.code, 0, off.stderr);
     assert.equal(off.stdout.trim(), "writable");
-    assert.equal(await eventually(202), 202);
+    await uploadsAnswer(202);
   });
 
   it("says what is missing without etcd", async () => {

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { parseConfig } from "../../server/config/load.js";
 import { createLogger } from "../../server/log.js";
 import { serve, type RunningBerth } from "../../server/serve.js";
+import { eventually } from "../support/eventually.js";
 import { freePort, waitForHttp } from "../support/net.js";
 import { spawnBerth } from "./run.js";
 
@@ -136,13 +137,6 @@ describe("SIGHUP reloads the configuration live", () => {
       `version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "data")}\n  maintenance:\n    readonly:\n      enabled: ${readonly}\nhttp:\n  addr: 127.0.0.1:${port}\n  secret: hup\n${extra}`,
     );
   const startUpload = async () => (await fetch(`http://127.0.0.1:${port}/v2/hup/app/blobs/uploads/`, { method: "POST" })).status;
-  const eventually = async (check: () => Promise<boolean>) => {
-    for (let i = 0; i < 50; i++) {
-      if (await check()) return true;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return false;
-  };
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "berth-hup-"));
@@ -167,20 +161,20 @@ describe("SIGHUP reloads the configuration live", () => {
     assert.equal(await startUpload(), 202);
     await write(true);
     child.kill("SIGHUP");
-    assert.ok(await eventually(async () => (await startUpload()) === 405), `still writable after SIGHUP:\n${output}`);
+    await eventually(async () => (await startUpload()) === 405, 5_000, () => `read-only after SIGHUP:\n${output}`);
     assert.equal((await fetch(`http://127.0.0.1:${port}/v2/`)).status, 200);
   });
 
   it("keeps the running configuration when the new file is invalid, and says what needs a restart", async () => {
     await writeFile(file, "version: 0.1\nstorage: [\n");
     child.kill("SIGHUP");
-    assert.ok(await eventually(async () => output.includes("reload failed")), output);
+    await eventually(() => output.includes("reload failed"), 5_000, () => `"reload failed" in:\n${output}`);
     assert.equal(child.exitCode, null);
     assert.equal(await startUpload(), 405);
 
     await write(false, "  prefix: /other/\n");
     child.kill("SIGHUP");
-    assert.ok(await eventually(async () => (await startUpload()) === 202), output);
+    await eventually(async () => (await startUpload()) === 202, 5_000, () => `writable again:\n${output}`);
     assert.match(output, /restartNeeded.*http\.prefix/);
   });
 
@@ -190,13 +184,13 @@ describe("SIGHUP reloads the configuration live", () => {
     await write(false, `auth:\n  htpasswd:\n    realm: berth-hup\n    path: ${htpasswd}\n`);
     child.kill("SIGHUP");
     const base = async () => fetch(`http://127.0.0.1:${port}/v2/`);
-    assert.ok(await eventually(async () => (await base()).status === 401), output);
+    await eventually(async () => (await base()).status === 401, 5_000, () => `auth on:\n${output}`);
     assert.equal((await base()).headers.get("www-authenticate"), 'Basic realm="berth-hup"');
     const authorized = await fetch(`http://127.0.0.1:${port}/v2/`, { headers: { Authorization: `Basic ${Buffer.from("ops:ops-pw").toString("base64")}` } });
     assert.equal(authorized.status, 200);
 
     await write(false);
     child.kill("SIGHUP");
-    assert.ok(await eventually(async () => (await base()).status === 200), output);
+    await eventually(async () => (await base()).status === 200, 5_000, () => `auth off:\n${output}`);
   });
 });

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { onlineGcPaths } from "../../server/registry/gc-guard.js";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";
 import { spawnBerth } from "../cli/run.js";
+import { eventually } from "../support/eventually.js";
 import { buildImage, descriptor, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, pushBlob, putManifest, sha256, type Bytes, type PushedImage } from "../http/harness.js";
 import { sharedStorages, startInstance, type BerthInstance } from "../scale-out/instances.js";
 
@@ -55,13 +56,8 @@ for (const storage of sharedStorages) {
     }
 
     async function waitForPhase(wanted: string, gc: { exited: () => string | undefined }): Promise<void> {
-      for (let waited = 0; waited < 60_000; waited += 50) {
-        if ((await phase()) === wanted) return;
-        const exit = gc.exited();
-        if (exit !== undefined) assert.fail(`garbage-collect ended before the ${wanted} phase: ${exit}`);
-        await sleep(50);
-      }
-      assert.fail(`no ${wanted} phase within 60 s`);
+      // garbage-collect exiting first is the failure to report, not a timeout.
+      await eventually(async () => (await phase()) === wanted, 60_000, `the ${wanted} phase`, { intervalMs: 50, abort: gc.exited });
     }
 
     /** Pulls an image from an instance and checks every byte against its digest. */
@@ -120,12 +116,8 @@ for (const storage of sharedStorages) {
       await waitForPhase("sweeping", watch);
       // A doomed blob is absent to HEAD and to a mount, so clients upload it again (once the
       // instance read the published state: it does every second).
-      let head = 0;
-      for (let waited = 0; waited < 3000 && head !== 404; waited += 100) {
-        head = (await b.fetch(`/v2/gc/old/blobs/${sha256(old2.layers[0]!)}`, { method: "HEAD" })).status;
-        if (head !== 404) await sleep(100);
-      }
-      assert.equal(head, 404);
+      const doomed = `/v2/gc/old/blobs/${sha256(old2.layers[0]!)}`;
+      await eventually(async () => assert.equal((await b.fetch(doomed, { method: "HEAD" })).status, 404), 3_000, "HEAD of a doomed blob to answer 404", { intervalMs: 100 });
       await sleep(1100);
       const mount = await a.fetch(`/v2/gc/mount/blobs/uploads/?mount=${sha256(old2.layers[0]!)}&from=gc/old`, { method: "POST" });
       assert.equal(mount.status, 202, "a doomed blob is not mounted");

@@ -6,7 +6,8 @@ import { etcdKeys } from "../../server/etcd/keys.js";
 import { ReadOnlyConflictError, ReadOnlyState, WriteTracker, type ReadOnlyStatus } from "../../server/maintenance/readonly.js";
 import { startEtcd, type RunningEtcd } from "../support/etcd.js";
 import { requireCommands } from "../support/commands.js";
-import { OCI_MANIFEST, pushBlob, pushImage, putManifest, removeDir, sha256, startBerth, startCrashingHolder, tempDir, waitFor, type GcBerth } from "./harness.js";
+import { OCI_MANIFEST, pushBlob, pushImage, putManifest, removeDir, sha256, startBerth, startCrashingHolder, tempDir, type GcBerth } from "./harness.js";
+import { eventually } from "../support/eventually.js";
 
 describe("in-flight write tracker", () => {
   it("resolves at once when idle, when the last write ends, and false on timeout", async () => {
@@ -53,8 +54,8 @@ describe("read-only state in one process", () => {
     const timed = await state.set(true, { owner: "bob", ttlMs: 150 });
     assert.ok(timed.flag?.expiresAt);
     assert.equal(state.isReadOnly(), true);
-    await waitFor(() => !state.isReadOnly(), 1_000, "the flag to lapse");
-    await waitFor(() => seen.length === 4, 1_000, "the lapse to be announced");
+    await eventually(() => !state.isReadOnly(), 1_000, "the flag to lapse");
+    await eventually(() => seen.length === 4, 1_000, "the lapse to be announced");
     assert.deepEqual(seen, [true, false, true, false]);
     await state.close();
   });
@@ -154,12 +155,12 @@ describe("read-only state shared through etcd", () => {
     const a = await instance("a");
     const b = await instance("b");
     await a.set(true, { owner: "alice", reason: "migration" });
-    const seenOn = await waitFor(() => b.isReadOnly(), 1_000, "b to see a's flag");
+    const seenOn = await eventually(() => b.isReadOnly(), 1_000, "b to see a's flag");
     assert.ok(seenOn < 1_000);
     assert.equal(b.status().flag?.owner, "alice");
     assert.equal(b.status().shared, true);
     await b.set(false);
-    await waitFor(() => !a.isReadOnly(), 1_000, "a to see b clear it");
+    await eventually(() => !a.isReadOnly(), 1_000, "a to see b clear it");
     const raw = await client().get(etcdKeys.readOnly(prefix)).string();
     assert.equal(raw, null);
   });
@@ -181,13 +182,13 @@ describe("read-only state shared through etcd", () => {
     try {
       berth = await startBerth(root, { readOnly: await instance("berth") });
       await other.set(true, { owner: "garbage collection on other" });
-      await waitFor(() => berth!.readOnly.isReadOnly(), 1_000, "the flag to reach the engine");
+      await eventually(() => berth!.readOnly.isReadOnly(), 1_000, "the flag to reach the engine");
       const res = await fetch(`${berth.url}/v2/shared/app/blobs/uploads/`, { method: "POST" });
       assert.equal(res.status, 405);
       await res.arrayBuffer();
       assert.equal((await fetch(`${berth.url}/v2/`)).status, 200);
       await other.set(false);
-      await waitFor(() => !berth!.readOnly.isReadOnly(), 1_000, "writable again");
+      await eventually(() => !berth!.readOnly.isReadOnly(), 1_000, "writable again");
       await pushImage(berth.url, "shared/app", "v1");
     } finally {
       await berth?.close();
@@ -201,7 +202,7 @@ describe("read-only state shared through etcd", () => {
     const watcher = await instance("watcher");
     const holder = await startCrashingHolder(etcd.endpoint, prefix, "readonly", ttlMs);
     try {
-      await waitFor(() => watcher.isReadOnly(), 1_000, "the holder's flag");
+      await eventually(() => watcher.isReadOnly(), 1_000, "the holder's flag");
       assert.equal(watcher.status().flag?.owner, "crashing instance");
       assert.equal(watcher.status().flag?.leaseTtlMs, ttlMs);
       await new Promise((resolve) => setTimeout(resolve, ttlMs + 1_000));
@@ -210,7 +211,7 @@ describe("read-only state shared through etcd", () => {
     } finally {
       await holder.kill();
     }
-    const lapsedAfter = await waitFor(() => !watcher.isReadOnly(), ttlMs + 3_000, "the crashed holder's flag to lapse");
+    const lapsedAfter = await eventually(() => !watcher.isReadOnly(), ttlMs + 3_000, "the crashed holder's flag to lapse");
     assert.ok(lapsedAfter <= ttlMs + 3_000);
     assert.equal(await client().get(etcdKeys.readOnly(prefix)).string(), null, "etcd deleted the key with the lease");
   });
@@ -220,15 +221,15 @@ describe("read-only state shared through etcd", () => {
     const a = await instance("a");
     const b = await instance("b");
     await a.set(true, { owner: "alice", ttlMs: 1_000 });
-    await waitFor(() => b.isReadOnly(), 1_000, "b sees it");
-    await waitFor(() => !a.isReadOnly() && !b.isReadOnly(), 4_000, "the flag to lapse");
-    await waitFor(async () => (await client().get(etcdKeys.readOnly(prefix)).string()) === null, 4_000, "etcd to drop the key");
+    await eventually(() => b.isReadOnly(), 1_000, "b sees it");
+    await eventually(() => !a.isReadOnly() && !b.isReadOnly(), 4_000, "the flag to lapse");
+    await eventually(async () => (await client().get(etcdKeys.readOnly(prefix)).string()) === null, 4_000, "etcd to drop the key");
 
     await client().put(etcdKeys.readOnly(prefix)).value("maintenance window");
-    await waitFor(() => a.isReadOnly(), 1_000, "a raw value to count");
+    await eventually(() => a.isReadOnly(), 1_000, "a raw value to count");
     assert.equal(a.status().flag?.reason, "maintenance window");
     await client().delete().key(etcdKeys.readOnly(prefix));
-    await waitFor(() => !a.isReadOnly(), 1_000, "its removal to count");
+    await eventually(() => !a.isReadOnly(), 1_000, "its removal to count");
   });
 
   it("a protected flag replacing an operator's flag gives it back when cleared by id", async () => {
@@ -236,14 +237,14 @@ describe("read-only state shared through etcd", () => {
     const a = await instance("a");
     const b = await instance("b");
     const operator = await a.set(true, { owner: "alice", reason: "maintenance" });
-    await waitFor(() => b.status().flag?.id === operator.flag?.id, 1_000, "b sees alice's flag");
+    await eventually(() => b.status().flag?.id === operator.flag?.id, 1_000, "b sees alice's flag");
     const statuses: ReadOnlyStatus[] = [];
     a.subscribe((status) => statuses.push(status));
     const gc = await b.set(true, { owner: "garbage collection", protect: true, ttlMs: 5_000, keepAlive: true });
-    await waitFor(() => a.status().flag?.id === gc.flag?.id, 1_000, "a sees the collection's flag");
+    await eventually(() => a.status().flag?.id === gc.flag?.id, 1_000, "a sees the collection's flag");
     await assert.rejects(a.set(false), /held by garbage collection/);
     await b.set(false, { id: gc.flag!.id });
-    await waitFor(() => a.status().flag?.id === operator.flag?.id, 1_000, "alice's flag back");
+    await eventually(() => a.status().flag?.id === operator.flag?.id, 1_000, "alice's flag back");
     assert.ok(statuses.every((status) => status.readOnly), "never writable in between");
     await a.set(false);
   });

@@ -24,10 +24,10 @@ import {
   storageBlobs,
   storageFiles,
   tempDir,
-  waitFor,
   type GcBerth,
   type PushedImage,
 } from "./harness.js";
+import { eventually } from "../support/eventually.js";
 
 const logger = createLogger({ level: "error", write: () => undefined });
 
@@ -207,7 +207,7 @@ describe("garbage collection on a running registry", () => {
     });
     const progress: GcProgress[] = [];
     const first = runGarbageCollection({ mode: "read-only", driver: slow, readOnly: berth.readOnly, writes: berth.writes, logger, user: "erin", graceMs: 0, onProgress: (p) => progress.push(p) });
-    await waitFor(() => reachedGate, 5_000, "the first collection to reach the sweep");
+    await eventually(() => reachedGate, 5_000, "the first collection to reach the sweep");
     const second = runGarbageCollection({ driver: slow, readOnly: berth.readOnly, writes: berth.writes, logger, user: "frank", dryRun: true });
     await assert.rejects(second, (error: unknown) => {
       assert.ok(error instanceof GcBusyError);
@@ -215,7 +215,7 @@ describe("garbage collection on a running registry", () => {
       return true;
     });
     // The blob listing starts beside the mark; the mark's first progress event may come just after.
-    await waitFor(() => currentGarbageCollection(slow)?.phase === "mark", 5_000, "the first collection to report its mark");
+    await eventually(() => currentGarbageCollection(slow)?.phase === "mark", 5_000, "the first collection to report its mark");
     assert.equal(currentGarbageCollection(slow)?.owner, "erin");
     assert.equal(berth.readOnly.isReadOnly(), true);
     release();
@@ -242,11 +242,11 @@ describe("garbage collection on a running registry", () => {
       patch.on("error", reject);
     });
     patch.write(layer.subarray(0, 1024));
-    await waitFor(() => berth.writes.inFlight === 1, 2_000, "the PATCH to be in flight");
+    await eventually(() => berth.writes.inFlight === 1, 2_000, "the PATCH to be in flight");
 
     const progress: GcProgress[] = [];
     const run = runGarbageCollection({ mode: "read-only", driver: berth.driver, readOnly: berth.readOnly, writes: berth.writes, logger, user: "gina", graceMs: 0, onProgress: (p) => progress.push(p) });
-    await waitFor(() => berth.readOnly.isReadOnly(), 2_000, "read-only");
+    await eventually(() => berth.readOnly.isReadOnly(), 2_000, "read-only");
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal(progress.length, 0, "the collection has not started marking");
     assert.equal(currentGarbageCollection(berth.driver)?.phase, "waiting-for-writes");
@@ -329,7 +329,7 @@ describe("garbage collection across instances (etcd)", () => {
       },
     });
     const first = runGarbageCollection({ mode: "read-only", ...one, driver: slow, etcdPrefix: prefix, logger, user: "ivan", graceMs: 0, settleMs: 200 });
-    await waitFor(() => reachedGate, 10_000, "the first collection to reach the sweep");
+    await eventually(() => reachedGate, 10_000, "the first collection to reach the sweep");
     assert.equal(two.readOnly.isReadOnly(), true, "the other instance is read-only too");
     assert.equal(two.readOnly.status().flag?.owner, "garbage collection by ivan");
     await assert.rejects(
@@ -339,7 +339,7 @@ describe("garbage collection across instances (etcd)", () => {
     release();
     const run = await first;
     assert.deepEqual(sorted(run.report!.blobsDeleted.map((b) => b.digest)), sorted(garbage));
-    await waitFor(() => !two.readOnly.isReadOnly(), 1_000, "the other instance to be writable again");
+    await eventually(() => !two.readOnly.isReadOnly(), 1_000, "the other instance to be writable again");
     assert.equal(await client().get(etcdKeys.gcLock(prefix)).string(), null, "the lock is released");
     assert.equal(await client().get(etcdKeys.readOnly(prefix)).string(), null, "the flag is cleared");
     assert.equal((await runGarbageCollection({ ...two, etcdPrefix: prefix, logger, user: "judy", dryRun: true })).status, "succeeded");
@@ -351,7 +351,7 @@ describe("garbage collection across instances (etcd)", () => {
     const holder = await startCrashingHolder(etcd.endpoint, prefix, "gclock", ttlMs);
     await assert.rejects(runGarbageCollection({ ...one, etcdPrefix: prefix, logger, user: "kim", dryRun: true }), /already running \(crashing collector/);
     await holder.kill();
-    await waitFor(async () => (await client().get(etcdKeys.gcLock(prefix)).string()) === null, ttlMs + 3_000, "the lock to lapse");
+    await eventually(async () => (await client().get(etcdKeys.gcLock(prefix)).string()) === null, ttlMs + 3_000, "the lock to lapse");
     assert.equal((await runGarbageCollection({ ...one, etcdPrefix: prefix, logger, user: "kim", dryRun: true })).status, "succeeded");
   });
 });

@@ -9,7 +9,8 @@ import { GcSchedule, gcScheduleClaimsDir } from "../../server/gc/schedule.js";
 import { createLogger, type Logger } from "../../server/log.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { callerFor, createTestApiServices } from "../support/api.js";
-import { deleteManifest, pushImage, removeDir, startBerth, storageBlobs, tempDir, waitFor, type GcBerth } from "./harness.js";
+import { deleteManifest, pushImage, removeDir, startBerth, storageBlobs, tempDir, type GcBerth } from "./harness.js";
+import { eventually } from "../support/eventually.js";
 
 const quiet = createLogger({ level: "error", write: () => undefined });
 const validate = (text: string, env: Record<string, string> = {}) => validateConfigText(`version: 0.1\nstorage: inmemory\n${text}`, { env, checkFiles: false });
@@ -140,9 +141,9 @@ describe("scheduled garbage collection: two instances on one storage", () => {
         assert.equal(schedule.nextRun()?.getTime(), slot);
         schedule.start();
       }
-      await waitFor(async () => (await scheduledRuns()).length > before, 10_000, "the scheduled run");
+      await eventually(async () => (await scheduledRuns()).length > before, 10_000, "the scheduled run");
       const atSlot = /scheduled garbage collection (starting|runs on another instance)/;
-      await waitFor(() => lines.every((log) => log.some((line) => atSlot.test(line) && line.includes(new Date(slot).toISOString()))), 5_000, "both instances at the slot");
+      await eventually(() => lines.every((log) => log.some((line) => atSlot.test(line) && line.includes(new Date(slot).toISOString()))), 5_000, "both instances at the slot");
       for (const schedule of schedules) assert.equal(schedule.nextRun()?.getTime(), slot + 60_000);
     } finally {
       for (const schedule of schedules) schedule.stop();

@@ -259,13 +259,3 @@ export async function uploadsInStorage(driver: StorageDriver, name: string): Pro
     throw error;
   }
 }
-
-/** Polls `check` until it holds or `timeoutMs` passes; returns its last result. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs = 2000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -22,6 +22,7 @@ import { S3Driver } from "../../server/registry/storage/s3.js";
 import { s3OptionsFromParams } from "../../server/registry/storage/s3-options.js";
 import { driverSuite } from "../../server/registry/storage/testsuite.js";
 import { startCeph, type RunningCeph } from "../support/ceph.js";
+import { eventually } from "../support/eventually.js";
 import { startRegistry } from "../http/harness.js";
 import { makeImageLayout } from "../support/images.js";
 import { requireCommands } from "../support/commands.js";
@@ -129,13 +130,13 @@ describe("s3 driver against radosgw", () => {
     // Two full 5 MiB parts are in storage (the second may still be in flight); 2 MiB are only in
     // the first instance's memory, which "crashes" now: the writer is simply dropped.
     const key = main.s3.key(path);
-    await waitFor(async () => {
+    await eventually(async () => {
       const listed = await main.s3.client.send(new ListMultipartUploadsCommand({ Bucket: main.s3.bucket, Prefix: key }));
       const uploadId = listed.Uploads?.[0]?.UploadId;
       if (!uploadId) return false;
       const parts = await main.s3.client.send(new ListPartsCommand({ Bucket: main.s3.bucket, Key: key, UploadId: uploadId }));
       return (parts.Parts ?? []).length === 2;
-    });
+    }, 10_000, "two parts of the upload in storage");
 
     const restarted = open(p);
     const second = await restarted.driver.writer(path, true);
@@ -281,10 +282,10 @@ describe("s3 driver against radosgw", () => {
     const writer = await main.driver.writer("/tree/x/data", false);
     await write(writer, randomBytes(5 * MiB));
     await main.driver.putContent("/tree/x/startedat", "now");
-    await waitFor(async () => {
+    await eventually(async () => {
       const listed = await main.s3.client.send(new ListMultipartUploadsCommand({ Bucket: main.s3.bucket, Prefix: main.s3.key("/tree") }));
       return (listed.Uploads ?? []).length === 1;
-    });
+    }, 10_000, "the multipart upload to be listed");
     await main.driver.delete("/tree");
     const left = await main.s3.client.send(new ListMultipartUploadsCommand({ Bucket: main.s3.bucket, Prefix: main.s3.key("/tree") }));
     assert.deepEqual(left.Uploads ?? [], []);
@@ -415,11 +416,3 @@ describe("push and pull through the engine (skopeo)", () => {
     assert.ok(elapsed < 30_000, `push took ${elapsed} ms`);
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

@@ -13,9 +13,10 @@ import { after, before, describe, it } from "node:test";
 import { ConsoleUsers } from "../../server/console-auth/users.js";
 import { createLogger } from "../../server/log.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
-import { buildImage, eventually, pushBlob, pushImage, putManifest, sha256, type Bytes } from "../http/harness.js";
+import { buildImage, pushBlob, pushImage, putManifest, sha256, type Bytes } from "../http/harness.js";
 import { cephCommands, startCeph, type RunningCeph } from "../support/ceph.js";
 import { requireCommands } from "../support/commands.js";
+import { eventually } from "../support/eventually.js";
 import { startEtcd, type RunningEtcd } from "../support/etcd.js";
 import { makeImageLayout } from "../support/images.js";
 import { skopeoCopy, skopeoInspect } from "../support/skopeo.js";
@@ -86,8 +87,7 @@ describe("two Berth instances on one bucket, one secret, one etcd", () => {
   /** Polls both instances until starting an upload answers `status` on each; bounded. */
   const bothAnswer = async (status: number) => {
     const statuses = async () => [await startUpload(a), await startUpload(b)];
-    const agreed = await eventually(async () => (await statuses()).every((s) => s === status), etcdPropagationMs);
-    assert.ok(agreed, `expected ${status} from both, got ${(await statuses()).join(", ")}\nA:\n${a.output()}\nB:\n${b.output()}`);
+    await eventually(async () => assert.deepEqual(await statuses(), [status, status]), etcdPropagationMs, () => `${status} from both\nA:\n${a.output()}\nB:\n${b.output()}`);
   };
 
   it("continues a chunked upload across instances: POST on A, PATCH on B, PATCH and PUT on A", async () => {

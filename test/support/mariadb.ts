@@ -4,11 +4,12 @@
  * system's own MariaDB (its config files, datadir, socket) is used: `--no-defaults` everywhere.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { findCommand, requireCommands } from "./commands.js";
+import { eventually } from "./eventually.js";
 import { freePort } from "./net.js";
 
 export interface RunningMariaDb {
@@ -73,21 +74,20 @@ export async function startMariaDb(timeoutMs = 60_000): Promise<RunningMariaDb> 
     await rm(dir, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const conn = await root();
-      await conn.end();
-      break;
-    } catch (error) {
-      if (child.exitCode !== null || Date.now() > deadline) {
-        const { readFile } = await import("node:fs/promises");
-        const log = await readFile(errorLog, "utf8").catch(() => "(no error log)");
-        await stop();
-        throw new Error(`mariadbd did not start: ${(error as Error).message}\n${log.slice(-4000)}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+  try {
+    await eventually(
+      async () => {
+        const conn = await root();
+        await conn.end();
+      },
+      timeoutMs,
+      "mariadbd to accept connections",
+      { intervalMs: 100, abort: () => (child.exitCode === null ? undefined : `mariadbd exited (${child.exitCode})`) },
+    );
+  } catch (error) {
+    const log = await readFile(errorLog, "utf8").catch(() => "(no error log)");
+    await stop();
+    throw new Error(`mariadbd did not start: ${(error as Error).message}\n${log.slice(-4000)}`);
   }
 
   const query = async <T>(sql: string, params: unknown[] = []): Promise<T> => {

@@ -1,4 +1,5 @@
 import { createServer } from "node:net";
+import { eventually, type EventuallyOptions } from "./eventually.js";
 
 /**
  * A port the OS just reported free. Another process can still take it before the caller binds,
@@ -21,12 +22,9 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
-export interface WaitForHttpOptions {
+export interface WaitForHttpOptions extends EventuallyOptions {
   /** Statuses that count as ready. Default: 200 only. */
   statuses?: number[];
-  intervalMs?: number;
-  /** Checked between attempts; a reason string aborts the wait early (e.g. "server exited"). */
-  abort?: () => string | undefined;
 }
 
 /**
@@ -35,23 +33,18 @@ export interface WaitForHttpOptions {
  */
 export async function waitForHttp(url: string, timeoutMs = 10_000, options: WaitForHttpOptions = {}): Promise<number> {
   const statuses = options.statuses ?? [200];
-  const interval = options.intervalMs ?? 50;
   const deadline = Date.now() + timeoutMs;
-  let last = "no attempt made";
-  for (;;) {
-    const reason = options.abort?.();
-    if (reason) throw new Error(`gave up waiting for ${url}: ${reason}`);
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) break;
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(Math.min(remaining, 2_000)) });
+  let status = 0;
+  await eventually(
+    async () => {
+      const response = await fetch(url, { signal: AbortSignal.timeout(Math.max(1, Math.min(deadline - Date.now(), 2_000))) });
       await response.arrayBuffer();
-      if (statuses.includes(response.status)) return response.status;
-      last = `HTTP ${response.status}`;
-    } catch (error) {
-      last = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
-    }
-    await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${url} (last: ${last})`);
+      status = response.status;
+      if (!statuses.includes(status)) throw new Error(`HTTP ${status}`);
+    },
+    timeoutMs,
+    url,
+    { intervalMs: options.intervalMs ?? 50, abort: options.abort },
+  );
+  return status;
 }
