@@ -62,10 +62,10 @@ describe("dryRun: storage", () => {
 
   test("works on inmemory, and reports a driver Berth cannot open", async () => {
     assert.deepEqual(await dryRun(parseConfig({ version: "0.1", storage: "inmemory" }), { createDriver }), []);
-    const swift = parseConfig({ version: "0.1", storage: { swift: { container: "c" } } });
-    const problems = await dryRun(swift, { createDriver, connect: true });
-    assert.equal(problems[0]?.path, "storage.swift");
-    assert.match(problems[0]?.message ?? "", /cannot open the swift storage driver: unknown storage driver "swift"/);
+    const gcs = parseConfig({ version: "0.1", storage: { gcs: { bucket: "b" } } });
+    const problems = await dryRun(gcs, { createDriver, connect: true });
+    assert.equal(problems[0]?.path, "storage.gcs");
+    assert.match(problems[0]?.message ?? "", /cannot open the gcs storage driver: Berth has no gcs driver yet/);
   });
 
   test("reports content that does not read back as written", async () => {

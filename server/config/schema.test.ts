@@ -5,6 +5,7 @@ import { describe, test } from "node:test";
 import { unimplementedKeys } from "./features.js";
 import { ConfigError, defaultConfigDocument, parseConfig, storageDriver, storageDriverNames } from "./load.js";
 import type { Problem } from "./problems.js";
+import { redactConfig } from "./redact.js";
 import { validateConfigText } from "./validate.js";
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
@@ -220,17 +221,28 @@ describe("schema coercion", () => {
     assert.equal((result.config as Record<string, unknown>).frobnicate, true);
   });
 
-  test("unknown storage drivers and auth methods are problems; azure/gcs/swift are accepted with a warning", async () => {
+  test("unknown storage drivers and auth methods are problems; gcs/rados are accepted with a warning saying why", async () => {
     const unknown = await validateConfigText("version: 0.1\nstorage:\n  scs: {accesskey: a}\nauth:\n  ldap: {}\n", noEnv);
     assert.match(find(unknown.problems, "storage.scs")?.message ?? "", /unknown storage driver "scs"/);
     assert.match(find(unknown.problems, "auth.ldap")?.message ?? "", /unknown auth method "ldap"/);
-    for (const driver of ["azure", "gcs", "swift"]) {
+    for (const [driver, why] of [["gcs", /no Google Cloud Storage server/], ["rados", /removed its rados driver/]] as const) {
       const result = await validateConfigText(`version: 0.1\nstorage:\n  ${driver}:\n    bucket: b\n`, noEnv);
       assert.deepEqual(result.problems, [], driver);
       assert.match(find(result.warnings, `storage.${driver}`)?.message ?? "", /not implemented by Berth yet/);
+      assert.match(find(result.warnings, `storage.${driver}`)?.message ?? "", why);
     }
-    const bare = await validateConfigText("version: 0.1\nstorage: azure\n", noEnv);
-    assert.ok(find(bare.warnings, "storage.azure"));
+    const bare = await validateConfigText("version: 0.1\nstorage: gcs\n", noEnv);
+    assert.ok(find(bare.warnings, "storage.gcs"));
+  });
+
+  test("azure is typed: its required parameters are problems, REGISTRY_STORAGE_AZURE_* fill them, the key is redacted", async () => {
+    const missing = await validateConfigText("version: 0.1\nstorage:\n  azure:\n    accountname: a\n", noEnv);
+    assert.deepEqual(paths(missing.problems), ["storage.azure.accountkey", "storage.azure.container"]);
+    const env = { REGISTRY_STORAGE_AZURE_ACCOUNTKEY: "a2V5", REGISTRY_STORAGE_AZURE_CONTAINER: "registry" };
+    const filled = await validateConfigText("version: 0.1\nstorage:\n  azure:\n    accountname: a\n", { env, checkFiles: false });
+    assert.deepEqual(filled.problems, []);
+    const redacted = redactConfig(filled.config!) as { storage: { azure: { accountkey: string; container: string } } };
+    assert.deepEqual([redacted.storage.azure.accountkey, redacted.storage.azure.container], ["[redacted]", "registry"]);
   });
 
   test("parseConfig keeps working for in-memory documents and lists every problem", () => {

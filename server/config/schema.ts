@@ -50,7 +50,7 @@ import { gcSchema } from "./schema/gc.js";
 export { type SchemaNote, schemaNote } from "./schema/note.js";
 export { absoluteUrl, bool, describeValue, duration, int, size, str, toBoolean, toText } from "./schema/scalars.js";
 export { type LogLevel, logLevelAliases, logSchema } from "./schema/log.js";
-export { knownStorageDrivers, storageOptionKeys, storageSchema, typedStorageDrivers, untypedStorageDrivers } from "./schema/storage.js";
+export { knownStorageDrivers, storageOptionKeys, storageSchema } from "./schema/storage.js";
 export { authSchema, knownAuthMethods } from "./schema/auth.js";
 export { httpSchema, tlsVersions } from "./schema/http.js";
 export { notificationsSchema } from "./schema/notifications.js";

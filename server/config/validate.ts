@@ -1,6 +1,7 @@
 import { load, YAMLException } from "js-yaml";
 import { checkFiles, crossCheck, normalizeDocument, unknownKeyWarnings } from "./checks.js";
 import { applyEnvOverrides, yamlSchema, type EnvSource } from "./env.js";
+import { unimplementedReason } from "../registry/storage/drivers.js";
 import { unimplementedKeys } from "./features.js";
 import { confinePaths, type PathPolicy } from "./paths.js";
 import { formatPath, PositionMap, type KeyPath } from "./positions.js";
@@ -132,7 +133,7 @@ export function analyzeDocument(input: Record<string, unknown>, options: Documen
           path,
           message:
             path[0] === "storage" && path.length === 2 && !storageOptionKeys.has(path[1] ?? "")
-              ? `the ${path[1]} storage driver is accepted but not implemented by Berth yet: \`berth serve\` cannot start with it`
+              ? `the ${path[1]} storage driver is accepted but not implemented by Berth yet: \`berth serve\` cannot start with it${because(path[1])}`
               : "accepted but not implemented by Berth yet: it has no effect",
           at: "key",
         }),
@@ -140,6 +141,12 @@ export function analyzeDocument(input: Record<string, unknown>, options: Documen
     }
   }
   return { doc: normalized.doc, config, problems, warnings, locate };
+}
+
+/** Why a storage driver is not implemented, when drivers.ts says. */
+function because(driver: string | undefined): string {
+  const reason = driver === undefined ? undefined : unimplementedReason(driver);
+  return reason === undefined ? "" : ` (${reason})`;
 }
 
 export function finish(analysis: Analysis): ValidationResult {

@@ -1,6 +1,7 @@
 import { z } from "zod";
+import { knownStorageDriverNames } from "../../registry/storage/drivers.js";
 import { GiB, MiB } from "../units.js";
-import { anyMap, bool, describeValue, duration, Failure, int, leaf, nonEmptyStr, oneOf, size, str, toBoolean, toText } from "./scalars.js";
+import { absoluteUrl, anyMap, bool, describeValue, duration, Failure, int, leaf, nonEmptyStr, oneOf, size, str, toBoolean, toText } from "./scalars.js";
 import { optional, optionalParams, scalarAsKey, section, withDefault } from "./structure.js";
 
 const filesystemDriver = section(
@@ -60,11 +61,55 @@ const ossDriver = section(
   { open: true },
 );
 
-/** Drivers Berth has a typed schema for. */
-export const typedStorageDrivers = ["filesystem", "inmemory", "s3", "oss"] as const;
-/** Drivers distribution has (or had) that Berth accepts in a file but does not implement. */
-export const untypedStorageDrivers = ["azure", "gcs", "swift", "rados"] as const;
-export const knownStorageDrivers: readonly string[] = [...typedStorageDrivers, ...untypedStorageDrivers];
+/** Distribution's azure parameters; 3.x's retry and copy-polling settings are accepted and have no effect. */
+const azureDriver = section(
+  {
+    accountname: nonEmptyStr(),
+    accountkey: nonEmptyStr(),
+    container: nonEmptyStr(),
+    realm: optional(str()),
+    serviceurl: optional(absoluteUrl()),
+    rootdirectory: optional(str()),
+    credentials: optional(
+      section(
+        {
+          type: optional(oneOf(["shared_key", "client_secret", "default_credentials"] as const)),
+          clientid: optional(str()),
+          tenantid: optional(str()),
+          secret: optional(str()),
+        },
+        { open: true },
+      ),
+    ),
+  },
+  { open: true },
+);
+
+const swiftDriver = section(
+  {
+    authurl: absoluteUrl(),
+    username: nonEmptyStr(),
+    password: nonEmptyStr(),
+    container: nonEmptyStr(),
+    authversion: optional(int({ min: 1, max: 3 })),
+    region: optional(str()),
+    tenant: optional(str()),
+    tenantid: optional(str()),
+    domain: optional(str()),
+    domainid: optional(str()),
+    tenantdomain: optional(str()),
+    tenantdomainid: optional(str()),
+    trustid: optional(str()),
+    endpointtype: optional(oneOf(["public", "internal", "admin"] as const)),
+    prefix: optional(str()),
+    insecureskipverify: optional(bool()),
+    chunksize: optional(size({ min: 1 * MiB, max: 5 * GiB })),
+  },
+  { open: true },
+);
+
+/** Every driver name distribution has (or had); server/registry/storage/drivers.ts is the list. */
+export const knownStorageDrivers: readonly string[] = knownStorageDriverNames;
 
 export const storageSchema = z.preprocess(
     scalarAsKey,
@@ -74,9 +119,9 @@ export const storageSchema = z.preprocess(
         inmemory: optionalParams(anyMap()),
         s3: optionalParams(s3Driver),
         oss: optionalParams(ossDriver),
-        azure: optionalParams(anyMap()),
+        azure: optionalParams(azureDriver),
         gcs: optionalParams(anyMap()),
-        swift: optionalParams(anyMap()),
+        swift: optionalParams(swiftDriver),
         rados: optionalParams(anyMap()),
         delete: optional(section({ enabled: optional(bool()) }, { open: true })),
         cache: optional(

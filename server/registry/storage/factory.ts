@@ -1,28 +1,38 @@
+import { azureOptionsFromParams } from "./azure-options.js";
 import { withBase } from "./base.js";
 import type { StorageDriver } from "./driver.js";
+import { implementedStorageDriverNames, unimplementedReason, type ImplementedDriverName } from "./drivers.js";
 import { FilesystemDriver } from "./filesystem.js";
 import { InMemoryDriver } from "./inmemory.js";
 import { lazyDriver } from "./lazy.js";
 import { ossOptionsFromParams } from "./oss.js";
 import { s3OptionsFromParams, validatedChunkSize, type DriverParams, type S3DriverOptions } from "./s3-options.js";
 
-/** One entry per driver name as written under `storage:` in config.yml. */
-const factories = new Map<string, (params: DriverParams) => StorageDriver>([
-  ["filesystem", (params) => new FilesystemDriver({ rootdirectory: stringParam(params, "rootdirectory", "/var/lib/registry") })],
-  ["inmemory", () => new InMemoryDriver()],
-  ["s3", (params) => objectStoreDriver(s3OptionsFromParams(params))],
-  ["oss", (params) => objectStoreDriver(ossOptionsFromParams(params))],
-]);
+/**
+ * One entry per driver drivers.ts lists as implemented. Options are checked at once; the object
+ * store drivers load their SDK on first use.
+ */
+const factories: Record<ImplementedDriverName, (params: DriverParams) => StorageDriver> = {
+  filesystem: (params) => new FilesystemDriver({ rootdirectory: stringParam(params, "rootdirectory", "/var/lib/registry") }),
+  inmemory: () => new InMemoryDriver(),
+  s3: (params) => objectStoreDriver(s3OptionsFromParams(params)),
+  oss: (params) => objectStoreDriver(ossOptionsFromParams(params)),
+  azure: (params) => {
+    const options = azureOptionsFromParams(params);
+    return lazyDriver("azure", async () => new (await import("./azure.js")).AzureDriver(options));
+  },
+};
 
 export function knownDrivers(): string[] {
-  return [...factories.keys()];
+  return [...implementedStorageDriverNames];
 }
 
 /** Builds a driver by name, already wrapped in the base (path validation, error tagging). */
 export function createDriver(name: string, params: DriverParams = {}): StorageDriver {
-  const make = factories.get(name);
+  const make = Object.hasOwn(factories, name) ? factories[name as ImplementedDriverName] : undefined;
   if (!make) {
-    throw new Error(`unknown storage driver ${JSON.stringify(name)}; known drivers: ${knownDrivers().join(", ")}`);
+    const reason = unimplementedReason(name);
+    throw new Error(reason ?? `unknown storage driver ${JSON.stringify(name)}; known drivers: ${knownDrivers().join(", ")}`);
   }
   return withBase(make(params));
 }

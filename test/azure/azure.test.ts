@@ -1,0 +1,76 @@
+/**
+ * The azure driver against Azurite (a real Blob Storage API, started here on a free port): the
+ * shared driver suite, distribution's parameters, and resumed block uploads.
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { azureOptionsFromParams } from "../../server/registry/storage/azure-options.js";
+import { createDriver } from "../../server/registry/storage/factory.js";
+import { driverSuite } from "../../server/registry/storage/testsuite.js";
+import { startAzurite, type RunningAzurite } from "../support/azurite.js";
+import { write } from "../s3/helpers.js";
+
+let server: Promise<RunningAzurite> | undefined;
+const azurite = () => (server ??= startAzurite());
+
+after(async () => {
+  if (server) await (await server).stop();
+});
+
+async function params(overrides: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const a = await azurite();
+  return {
+    accountname: a.accountName,
+    accountkey: a.accountKey,
+    container: await a.createContainer(),
+    serviceurl: a.serviceURL,
+    rootdirectory: "/registry",
+    ...overrides,
+  };
+}
+
+describe("azure parameters", () => {
+  const base = { accountname: "acct", accountkey: "a2V5", container: "registry" };
+
+  it("derives the service URL from the account and realm", () => {
+    assert.equal(azureOptionsFromParams(base).serviceURL, "https://acct.blob.core.windows.net");
+    assert.equal(azureOptionsFromParams({ ...base, realm: "core.chinacloudapi.cn" }).serviceURL, "https://acct.blob.core.chinacloudapi.cn");
+    assert.equal(azureOptionsFromParams({ ...base, serviceurl: "http://127.0.0.1:10000/acct/" }).serviceURL, "http://127.0.0.1:10000/acct");
+    assert.equal(azureOptionsFromParams({ ...base, rootdirectory: "/a/b/" }).prefix, "a/b/");
+  });
+
+  it("rejects missing parameters and credential types other than the account key", () => {
+    assert.throws(() => azureOptionsFromParams({ ...base, accountkey: "" }), /storage\.azure\.accountkey is required/);
+    assert.throws(() => azureOptionsFromParams({ ...base, container: undefined }), /container/);
+    assert.doesNotThrow(() => azureOptionsFromParams({ ...base, credentials: { type: "shared_key" } }));
+    assert.throws(() => azureOptionsFromParams({ ...base, credentials: { type: "client_secret" } }), /client_secret.*not supported/);
+  });
+});
+
+driverSuite("azure", async () => ({ driver: createDriver("azure", await params()), cleanup: async () => {} }));
+
+describe("azure writers", () => {
+  it("resume a blob written in one request, and keep what earlier writers committed", async () => {
+    const driver = createDriver("azure", await params());
+    await driver.putContent("/upload", "whole, ");
+    const first = await driver.writer("/upload", true);
+    assert.equal(first.size, 7);
+    await write(first, "block one, ");
+    await first.commit();
+    const second = await driver.writer("/upload", true);
+    assert.equal(second.size, 18);
+    await write(second, "block two");
+    await second.commit();
+    assert.equal((await driver.getContent("/upload")).toString(), "whole, block one, block two");
+  });
+
+  it("redirect to a signed URL that serves the blob", async () => {
+    const driver = createDriver("azure", await params());
+    await driver.putContent("/obj", "signed");
+    const url = await driver.redirectURL("/obj", "GET");
+    assert.ok(url);
+    const response = await fetch(url);
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), "signed");
+  });
+});
