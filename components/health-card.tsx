@@ -2,6 +2,7 @@
 
 import { useQuery } from "@tanstack/react-query";
 import { formatAgo } from "./format";
+import { HealthChecks } from "./health-checks";
 import { useTRPC } from "./trpc";
 import { Badge, Card } from "./ui";
 
@@ -68,6 +69,7 @@ export function HealthCard() {
           </div>
         </dl>
       )}
+      {health.data ? <HealthChecks checks={health.data.checks} /> : null}
     </Card>
   );
 }

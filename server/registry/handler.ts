@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import type { CheckState, HealthMonitor } from "../health/monitor.js";
 import type { Logger } from "../log.js";
 import { PullThroughCache } from "../proxy/cache.js";
 import type { Mirrors } from "../proxy/mirrors.js";
@@ -59,6 +60,11 @@ export interface RegistryOptions {
   readOnly?: () => boolean;
   /** `proxy` and `mirrors`: repositories served as a pull-through cache of an upstream. */
   mirrors?: Mirrors;
+  /**
+   * The `health` checks: while one fails, every API request is answered 503 UNAVAILABLE, as
+   * distribution does; their states are part of `health()`.
+   */
+  health?: Pick<HealthMonitor, "failing" | "states">;
   /** The `validation` section: what pushed manifests must satisfy (default: distribution's). */
   manifestRules?: ManifestRules;
 }
@@ -81,6 +87,10 @@ export interface RequestRecord {
 export interface RegistryHealth {
   ok: boolean;
   storage: { driver: string; ok: boolean; error?: string };
+  /** The configured `health` checks (none: empty). */
+  checks: CheckState[];
+  /** distribution's /debug/health body: each failing check's name and error. */
+  failing: Record<string, string>;
 }
 
 export interface Registry {
@@ -155,6 +165,10 @@ export function createRegistry(options: RegistryOptions): Registry {
   const readOnly = options.readOnly ?? (() => false);
 
   async function dispatch(req: IncomingMessage, res: ServerResponse, seen: { route: string }): Promise<void> {
+    // Before anything else, as distribution's health handler wraps its whole API.
+    if (options.health && Object.keys(options.health.failing()).length > 0) {
+      throw new RegistryError("UNAVAILABLE", "health check failed: please see /debug/health");
+    }
     const url = req.url ?? "/";
     const queryStart = url.indexOf("?");
     const path = queryStart < 0 ? url : url.slice(0, queryStart);
@@ -227,13 +241,16 @@ export function createRegistry(options: RegistryOptions): Registry {
       await services.proxy?.close();
     },
     async health() {
+      const checks = options.health?.states() ?? [];
+      const failing = options.health?.failing() ?? {};
+      const checksOk = Object.keys(failing).length === 0;
       try {
         await driver.list("/").catch((error: unknown) => {
           if ((error as { kind?: string }).kind !== "not-found") throw error;
         });
-        return { ok: true, storage: { driver: driver.name, ok: true } };
+        return { ok: checksOk, storage: { driver: driver.name, ok: true }, checks, failing };
       } catch (error) {
-        return { ok: false, storage: { driver: driver.name, ok: false, error: (error as Error).message } };
+        return { ok: false, storage: { driver: driver.name, ok: false, error: (error as Error).message }, checks, failing };
       }
     },
   };

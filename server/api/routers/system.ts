@@ -11,6 +11,8 @@ export const systemRouter = router({
       version: ctx.version,
       uptimeSeconds: Math.round((Date.now() - ctx.startedAt.getTime()) / 1000),
       storage: registry.storage,
+      /** The `health` section's checks, as /debug/health judges them. */
+      checks: registry.checks,
       auth: { mode: auth.mode, source: auth.source, etcd: auth.etcdKey ? { key: auth.etcdKey, connected: auth.connected, lastError: auth.lastError } : null },
     };
   }),
