@@ -1,4 +1,4 @@
-import { mapLimit } from "../concurrency.js";
+import pLimit from "p-limit";
 import { layout } from "../registry/layout.js";
 import { walkRepositories } from "../registry/repositories.js";
 import { countFreedBytes, type CleanupContext } from "./cleanup-bytes.js";
@@ -74,7 +74,7 @@ export async function planCleanup(ctx: CleanupContext, rules: CleanupRule[]): Pr
   const matched: string[] = [];
   const plans = new Map<string, RepositoryPlan>();
 
-  await mapLimit(names, 4, async (name) => {
+  await pLimit(4).map(names, async (name) => {
     const revisions = [...(await listDigestDirs(driver, layout.revisionsDir(name))).keys()];
     const applicable = compiled.filter((c) => c.glob.test(name));
     if (applicable.length === 0) {

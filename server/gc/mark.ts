@@ -1,4 +1,4 @@
-import { mapLimit } from "../concurrency.js";
+import pLimit from "p-limit";
 import { layout } from "../registry/layout.js";
 import type { Digest } from "../registry/reference.js";
 import { walkRepositories } from "../registry/repositories.js";
@@ -86,7 +86,7 @@ export async function mark(ctx: GcContext): Promise<GcMark> {
     return states;
   };
   // A few chunks at once: each is a chain of batches, and one chunk's tail leaves threads idle.
-  const repositories = (await mapLimit(chunksOf(names, repositoryChunk), markConcurrency, readChunk)).flat();
+  const repositories = (await pLimit(markConcurrency).map(chunksOf(names, repositoryChunk), readChunk)).flat();
   return { repositories, marked: await markBlobs(ctx, repositories), revisionsInGrace };
 }
 

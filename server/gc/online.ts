@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { mapLimit } from "../concurrency.js";
+import pLimit from "p-limit";
 import type { Logger } from "../log.js";
 import { readLink } from "../registry/blobs.js";
 import { deadAfterMs, heartbeatMs, onlineGcPaths, onlineGcRoot, readOnlineGcState, type GcGuard, type OnlineGcState } from "../registry/gc-guard.js";
@@ -106,7 +106,7 @@ export class OnlineRun {
     await this.publish({ ...this.state, phase: "sweeping", doomed: plan.blobs.map((blob) => blob.digest) });
     await this.options.local?.refresh();
     await sleep(this.options.settleMs + this.options.holdMs);
-    const claimed = await mapLimit(plan.blobs, claimConcurrency, (blob) => this.claim(blob.digest));
+    const claimed = await pLimit(claimConcurrency).map(plan.blobs, (blob) => this.claim(blob.digest));
     // The report counts what was dropped here as kept by protection.
     return { ...plan, blobs: plan.blobs.filter((_, i) => claimed[i]) };
   }

@@ -1,5 +1,5 @@
 import { dirname } from "node:path/posix";
-import { mapLimit } from "../concurrency.js";
+import pLimit from "p-limit";
 import { layout } from "../registry/layout.js";
 import type { Digest } from "../registry/reference.js";
 import { chunksOf, deleteChunk, parseDigestValue, repositoryChunk, type GcContext } from "./context.js";
@@ -41,7 +41,7 @@ export async function sweep(ctx: GcContext, repositories: RepositoryState[], pla
 
   /** Deletes `items` a chunk at a time, `concurrency` chunks at once, each after the checkpoint. */
   const removeAll = async <T>(items: T[], pathOf: (item: T) => string, announce: (items: T[]) => void, done: (items: T[]) => void = () => undefined) => {
-    await mapLimit(chunksOf(items, deleteChunk), ctx.concurrency, async (chunk) => {
+    await pLimit(ctx.concurrency).map(chunksOf(items, deleteChunk), async (chunk) => {
       announce(chunk);
       if (!dryRun) {
         checkpoint();
@@ -156,7 +156,7 @@ export async function sweep(ctx: GcContext, repositories: RepositoryState[], pla
     ]);
     progress(chunk.length);
   };
-  const sweepLinks = mapLimit(chunksOf(repositories, repositoryChunk), 1, sweepLinksOf);
+  const sweepLinks = pLimit(1).map(chunksOf(repositories, repositoryChunk), sweepLinksOf);
   await Promise.all([sweepBlobs, sweepLinks]);
   return linksDeleted;
 }

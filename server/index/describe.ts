@@ -1,10 +1,10 @@
+import pLimit, { type LimitFunction } from "p-limit";
 import { BlobTooLargeError, type BlobStore } from "../registry/blobs.js";
 import { RegistryError } from "../registry/errors.js";
 import { ManifestFormatError, type Descriptor, type ParsedManifest } from "../registry/media-types.js";
 import { parseDigest } from "../registry/reference.js";
 import type { Services } from "../registry/http/context.js";
 import { isNotFound } from "../registry/storage/driver.js";
-import { unlimited, type Limiter } from "../concurrency.js";
 import type { BlobRef, ConfigSummary, HistoryRow, ManifestFacts, Platform } from "./types.js";
 
 /** Config media types whose blob is an image config (JSON with `created`, `config`, `history`). */
@@ -53,7 +53,8 @@ export class ManifestDescriber {
 
   constructor(
     private readonly source: DescribeSource,
-    private readonly limit: Limiter = unlimited,
+    // No limit by default: the event path, which describes one manifest at a time anyway.
+    private readonly limit: LimitFunction = pLimit(Number.POSITIVE_INFINITY),
     private readonly memoSize = 10_000,
   ) {}
 

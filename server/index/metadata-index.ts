@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
+import pLimit, { type LimitFunction } from "p-limit";
 import type { Logger } from "../log.js";
 import { BlobTooLargeError } from "../registry/blobs.js";
 import { RegistryError } from "../registry/errors.js";
@@ -23,7 +24,6 @@ import {
   type DescribeSource,
 } from "./describe.js";
 import { IndexNotFoundError } from "./errors.js";
-import { createLimiter, type Limiter } from "../concurrency.js";
 import { openDatabase, type IndexDatabaseSettings, type SqlDatabase } from "./database.js";
 import { IndexStore, type ActivityInput } from "./store.js";
 import type {
@@ -375,7 +375,7 @@ export class MetadataIndex {
     this.pass = Math.max(this.pass, Number(storedPass ?? "0")) + 1;
     const pass = this.pass;
     await this.store.setMeta("pass", String(pass));
-    const limit = createLimiter(this.concurrency);
+    const limit = pLimit(this.concurrency);
     // Rebuild reads bypass the engine's manifest cache, so serving keeps its hot entries.
     const source: DescribeSource = {
       manifest: async (_repository, digest) => {
@@ -411,24 +411,24 @@ export class MetadataIndex {
         }
       }
     };
-    const worker = async () => {
-      for (let next = pending.shift(); next && !this.closed; next = pending.shift()) {
-        try {
-          const before = next.attempts === 0 ? (changes.get(next.name) ?? null) : await this.store.changeCount(next.name);
-          const { snapshot, skipped } = await this.readRepository(next.name, describer, limit);
-          report.skipped += skipped;
-          batch.push({ snapshot, changes: before, attempts: next.attempts });
-          if (batch.length >= this.batchSize) await flush();
-        } catch (error) {
-          report.errors += 1;
-          this.logger.warn("metadata index: cannot read repository; keeping its previous rows", { repository: next.name, error: String(error) });
-          if (!this.closed) await this.store.markSeen(next.name, pass);
-        }
+    const readOne = async (next: { name: string; attempts: number }) => {
+      if (this.closed) return;
+      try {
+        const before = next.attempts === 0 ? (changes.get(next.name) ?? null) : await this.store.changeCount(next.name);
+        const { snapshot, skipped } = await this.readRepository(next.name, describer, limit);
+        report.skipped += skipped;
+        batch.push({ snapshot, changes: before, attempts: next.attempts });
+        if (batch.length >= this.batchSize) await flush();
+      } catch (error) {
+        report.errors += 1;
+        this.logger.warn("metadata index: cannot read repository; keeping its previous rows", { repository: next.name, error: String(error) });
+        if (!this.closed) await this.store.markSeen(next.name, pass);
       }
     };
-    const workers = Math.max(1, Math.ceil(this.concurrency / 2));
+    const repositoryReads = pLimit(Math.max(1, Math.ceil(this.concurrency / 2)));
+    // A flush puts back repositories that changed while they were read; the next round reads them.
     while (pending.length > 0 || batch.length > 0) {
-      await Promise.all(Array.from({ length: workers }, worker));
+      await repositoryReads.map(pending.splice(0), readOne);
       await flush();
       if (this.closed) throw new Error("metadata index closed during rebuild");
     }
@@ -445,7 +445,7 @@ export class MetadataIndex {
     return report;
   }
 
-  private async readRepository(name: string, describer: ManifestDescriber, limit: Limiter): Promise<{ snapshot: RepositorySnapshot; skipped: number }> {
+  private async readRepository(name: string, describer: ManifestDescriber, limit: LimitFunction): Promise<{ snapshot: RepositorySnapshot; skipped: number }> {
     const [tagNames, revisions] = await Promise.all([limit(() => this.services.tags.list(name)), this.listRevisions(name, limit)]);
     let skipped = 0;
     const manifests = await Promise.all(
@@ -481,7 +481,7 @@ export class MetadataIndex {
     return { snapshot: { name, manifests: present, tags: tags.filter((t): t is TagRecord => t !== undefined) }, skipped };
   }
 
-  private async listRevisions(name: string, limit: Limiter): Promise<Digest[]> {
+  private async listRevisions(name: string, limit: LimitFunction): Promise<Digest[]> {
     let algorithms: string[];
     try {
       algorithms = await limit(() => this.driver.list(layout.revisionsDir(name)));

@@ -8,7 +8,7 @@ import {
   type BlockBlobClient,
   type ContainerClient,
 } from "@azure/storage-blob";
-import { mapLimit } from "../../concurrency.js";
+import pLimit from "p-limit";
 import type { AzureDriverOptions } from "./azure-options.js";
 import { ChunkedWriter, type PieceSink } from "./chunked-writer.js";
 import { StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
@@ -143,7 +143,7 @@ export class AzureDriver implements StorageDriver {
     if (await this.blob(path).exists()) names.push(key);
     for await (const item of this.container.listBlobsFlat({ prefix: `${key}/` })) names.push(item.name);
     if (names.length === 0) throw new StorageError("not-found", path, this.name);
-    await mapLimit(names, PARALLEL, (name) => this.deleteBlob(name));
+    await pLimit(PARALLEL).map(names, (name) => this.deleteBlob(name));
   }
 
   async walk(path: string, visit: WalkVisitor): Promise<void> {
@@ -227,7 +227,7 @@ export class AzureDriver implements StorageDriver {
     for await (const item of this.container.listBlobsFlat({ prefix })) names.push(item.name);
     if (names.length === 0) throw new StorageError("not-found", source, this.name);
     const destPrefix = this.dirPrefix(dest);
-    await mapLimit(names, PARALLEL, async (name) => {
+    await pLimit(PARALLEL).map(names, async (name) => {
       const to = this.container.getBlockBlobClient(destPrefix + name.slice(prefix.length));
       await (await to.beginCopyFromURL(this.container.getBlobClient(name).url)).pollUntilDone();
       await this.deleteBlob(name);

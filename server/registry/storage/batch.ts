@@ -1,4 +1,4 @@
-import { mapLimit } from "../../concurrency.js";
+import pLimit from "p-limit";
 import { isNotFound, type StorageBatch, type StorageDriver } from "./driver.js";
 
 /** Calls in flight at once when a batch is answered one path at a time. */
@@ -15,7 +15,7 @@ export function batchOf(driver: StorageDriver): StorageBatch {
  */
 export function oneByOne(driver: StorageDriver, concurrency = oneByOneConcurrency): StorageBatch {
   const each = <R>(paths: readonly string[], call: (path: string) => Promise<R>) =>
-    mapLimit(paths, concurrency, (path) => call(path).catch(absent));
+    pLimit(concurrency).map(paths, (path) => call(path).catch(absent));
   return {
     list: (paths) => each(paths, (path) => driver.list(path)),
     getContent: (paths) => each(paths, (path) => driver.getContent(path)),

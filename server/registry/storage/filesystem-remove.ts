@@ -1,7 +1,7 @@
 import type { Dirent } from "node:fs";
 import { readdir, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { createLimiter, type Limiter } from "../../concurrency.js";
+import pLimit, { type LimitFunction } from "p-limit";
 
 /** Directory entries read and removed at once by one removal: bounds open directory handles. */
 const removeConcurrency = 16;
@@ -17,7 +17,7 @@ const notEmptyRetries = 3;
  * entries that vanish underneath (removed concurrently) are not errors.
  */
 export async function removeTree(path: string): Promise<void> {
-  const limit = createLimiter(removeConcurrency);
+  const limit = pLimit(removeConcurrency);
   let entries;
   try {
     entries = await limit(() => readdir(path, { withFileTypes: true }));
@@ -28,7 +28,7 @@ export async function removeTree(path: string): Promise<void> {
   await removeDirectory(path, entries, limit);
 }
 
-async function removeDirectory(path: string, entries: Dirent[], limit: Limiter, retries = notEmptyRetries): Promise<void> {
+async function removeDirectory(path: string, entries: Dirent[], limit: LimitFunction, retries = notEmptyRetries): Promise<void> {
   await Promise.all(
     entries.map(async (entry) => {
       const child = join(path, entry.name);

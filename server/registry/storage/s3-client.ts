@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import pLimit from "p-limit";
 import { MAX_PART_SIZE, MIN_PART_SIZE } from "./s3-options.js";
 
 /** DeleteObjects takes at most this many keys per request. */
@@ -106,22 +107,25 @@ export function partRanges(size: number, chunk: number): Array<[number, number]>
   return ranges;
 }
 
-/** Runs `tasks` with at most `limit` at a time; rejects with the first failure once all settled. */
+/**
+ * Runs `tasks` with at most `limit` at a time. After the first failure no further task starts,
+ * and it is rethrown once the started ones settled (so nothing still writes to a part after).
+ */
 export async function runLimited<T>(limit: number, tasks: Array<() => Promise<T>>): Promise<T[]> {
-  const results: T[] = new Array<T>(tasks.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (next < tasks.length && !failure) {
-      const index = next++;
-      try {
-        results[index] = await tasks[index]!();
-      } catch (error) {
-        failure ??= { error };
-      }
+  const queue = pLimit({ concurrency: Math.max(1, limit), rejectOnClear: true });
+  const stopOnFailure = (task: () => Promise<T>) => async () => {
+    try {
+      return await task();
+    } catch (error) {
+      queue.clearQueue();
+      throw error;
     }
   };
-  await Promise.all(Array.from({ length: Math.min(Math.max(limit, 1), tasks.length) }, worker));
-  if (failure) throw failure.error;
-  return results;
+  const settled = await Promise.allSettled(tasks.map((task) => queue(stopOnFailure(task))));
+  // The first rejection in task order is a task's own failure: the tasks it kept from starting
+  // (rejected with an AbortError) all come after it in the queue.
+  return settled.map((result) => {
+    if (result.status === "rejected") throw result.reason;
+    return result.value;
+  });
 }

@@ -1,4 +1,4 @@
-import { createLimiter, type Limiter } from "../../concurrency.js";
+import pLimit, { type LimitFunction } from "p-limit";
 import { isNotFound, type FileInfo } from "./driver.js";
 import { compareLexically } from "./paths.js";
 
@@ -20,13 +20,13 @@ const walkConcurrency = 32;
  * than failing the walk; only a missing starting directory is an error.
  */
 export async function walkTree(source: Listing, path: string, visit: WalkVisitor): Promise<void> {
-  const limit = createLimiter(walkConcurrency);
+  const limit = pLimit(walkConcurrency);
   await walkDirectory(source, read(source, path, true, limit), visit, limit);
 }
 
 type Entries = (FileInfo | undefined)[];
 
-async function walkDirectory(source: Listing, entries: Promise<Entries>, visit: WalkVisitor, limit: Limiter): Promise<void> {
+async function walkDirectory(source: Listing, entries: Promise<Entries>, visit: WalkVisitor, limit: LimitFunction): Promise<void> {
   const infos = await entries;
   // Listings of subdirectories start now; a skipped one is simply not awaited. Each is marked
   // handled at once, so a failure is thrown where it is awaited, not as an unhandled rejection.
@@ -40,7 +40,7 @@ async function walkDirectory(source: Listing, entries: Promise<Entries>, visit: 
   }
 }
 
-async function read(source: Listing, dir: string, top: boolean, limit: Limiter): Promise<Entries> {
+async function read(source: Listing, dir: string, top: boolean, limit: LimitFunction): Promise<Entries> {
   let children: string[];
   try {
     children = await limit(() => source.list(dir));
