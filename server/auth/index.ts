@@ -24,7 +24,7 @@ export { HtpasswdError, HtpasswdFile } from "./htpasswd.js";
 export { parseHtpasswd } from "./htpasswd-entries.js";
 export { defaultTokenKeyDir, loadOrCreateSigningKey, loadSigningKey, type SigningKey } from "./keys.js";
 export { base32, libtrustKeyId } from "./libtrust.js";
-export { allowedActions, defaultRules, grantAccess, globToRegExp, parseScope, parseScopes, type AccessPolicy, type AccessRule } from "./rules.js";
+export { allowedActions, defaultRules, grantAccess, parseScope, parseScopes, type AccessPolicy, type AccessRule } from "./rules.js";
 export { createSillyController } from "./silly.js";
 export { createTokenController, grants, type ResourceActions, type TokenClaims } from "./token.js";
 export { createTokenIssuer, createTokenServer, isTokenServerPath, tokenServerPath, type TokenServer } from "./token-server.js";

@@ -1,3 +1,4 @@
+import { matchesRepositoryGlob } from "../registry/repository-glob.js";
 import type { ResourceActions } from "./token.js";
 
 export type RuleAction = "pull" | "push" | "delete" | "catalog" | "*";
@@ -62,34 +63,9 @@ export function parseScopes(values: string[]): RequestedScope[] {
     .filter((scope): scope is RequestedScope => scope !== undefined);
 }
 
-const patternCache = new Map<string, RegExp>();
-
-/**
- * Glob over repository names: `*` matches within one path component, `**` across components,
- * `?` one character other than "/"; everything else is literal. `team/*` matches `team/app`, not
- * `team/a/b`; `team/**` matches both; `**` matches every name.
- */
-export function globToRegExp(pattern: string): RegExp {
-  let cached = patternCache.get(pattern);
-  if (cached) return cached;
-  let source = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i] as string;
-    if (c === "*" && pattern[i + 1] === "*") {
-      source += ".*";
-      i++;
-    } else if (c === "*") source += "[^/]*";
-    else if (c === "?") source += "[^/]";
-    else source += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
-  }
-  cached = new RegExp(`^${source}$`);
-  if (patternCache.size > 1000) patternCache.clear();
-  patternCache.set(pattern, cached);
-  return cached;
-}
-
+/** Whether `name` matches one of `patterns` (repository globs, see repository-glob.ts). */
 export function matchesRepository(patterns: string[], name: string): boolean {
-  return patterns.some((pattern) => globToRegExp(pattern).test(name));
+  return patterns.some((pattern) => matchesRepositoryGlob(pattern, name));
 }
 
 function applies(rule: AccessRule, account: string | undefined, policy: AccessPolicy): boolean {

@@ -1,8 +1,9 @@
 import pLimit from "p-limit";
 import { layout } from "../registry/layout.js";
 import { walkRepositories } from "../registry/repositories.js";
+import { matchesRepositoryGlob } from "../registry/repository-glob.js";
 import { countFreedBytes, type CleanupContext } from "./cleanup-bytes.js";
-import { byPushTimeDesc, decide, repositoryGlobToRegExp, type CleanupRule } from "./cleanup-rules.js";
+import { byPushTimeDesc, decide, type CleanupRule } from "./cleanup-rules.js";
 import { compare } from "./context.js";
 import type { ManifestReferences } from "./references.js";
 import { listDigestDirs, listTags, type TagInfo } from "./scan.js";
@@ -66,7 +67,7 @@ interface RepositoryPlan {
 
 export async function planCleanup(ctx: CleanupContext, rules: CleanupRule[]): Promise<CleanupPreview> {
   const { driver, references, at } = ctx;
-  const compiled = rules.map((rule) => ({ rule, glob: repositoryGlobToRegExp(rule.repository), keep: rule.keepTags ? new RegExp(rule.keepTags) : undefined }));
+  const compiled = rules.map((rule) => ({ rule, keep: rule.keepTags ? new RegExp(rule.keepTags) : undefined }));
   const names = await walkRepositories(driver);
   const rows: CleanupRow[] = [];
   const manifests: CleanupManifest[] = [];
@@ -76,7 +77,7 @@ export async function planCleanup(ctx: CleanupContext, rules: CleanupRule[]): Pr
 
   await pLimit(4).map(names, async (name) => {
     const revisions = [...(await listDigestDirs(driver, layout.revisionsDir(name))).keys()];
-    const applicable = compiled.filter((c) => c.glob.test(name));
+    const applicable = compiled.filter((c) => matchesRepositoryGlob(c.rule.repository, name));
     if (applicable.length === 0) {
       plans.set(name, { revisions, remove: new Map() });
       return;

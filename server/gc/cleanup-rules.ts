@@ -8,7 +8,7 @@ const repositoryGlob = /^[a-z0-9._\-/*?]+$/;
 
 export const cleanupRuleSchema = z
   .object({
-    /** Repositories the rule applies to: `*` within a path component, `**` across, `?` one character. */
+    /** Repositories the rule applies to: a repository glob (server/registry/repository-glob.ts). */
     repository: z.string().min(1).max(255).regex(repositoryGlob, "a repository glob uses a-z 0-9 . _ - / and the wildcards * ** ?"),
     /** Keep the N most recently pushed tags (push time: the tag's `current/link` modification time). */
     keepLast: z.number().int().min(0).optional(),
@@ -35,21 +35,6 @@ export const cleanupRuleSchema = z
 
 export type CleanupRule = z.infer<typeof cleanupRuleSchema>;
 export const cleanupRulesSchema = z.array(cleanupRuleSchema).min(1);
-
-/** `*` matches within one path component, `**` across components, `?` one character. */
-export function repositoryGlobToRegExp(glob: string): RegExp {
-  let source = "^";
-  for (let i = 0; i < glob.length; i++) {
-    const char = glob[i] as string;
-    if (char === "*" && glob[i + 1] === "*") {
-      source += ".*";
-      i++;
-    } else if (char === "*") source += "[^/]*";
-    else if (char === "?") source += "[^/]";
-    else source += char.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  }
-  return new RegExp(`${source}$`);
-}
 
 const dayMs = 24 * 60 * 60 * 1000;
 

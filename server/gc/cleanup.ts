@@ -12,7 +12,7 @@ import { cleanupRulesSchema, type CleanupRule } from "./cleanup-rules.js";
 import { ManifestReferencesReader } from "./references.js";
 import { listDigestDirs } from "./scan.js";
 
-export { cleanupRuleSchema, cleanupRulesSchema, repositoryGlobToRegExp, type CleanupRule } from "./cleanup-rules.js";
+export { cleanupRuleSchema, cleanupRulesSchema, type CleanupRule } from "./cleanup-rules.js";
 
 /**
  * Soft deletes (what `DELETE /v2/<name>/manifests/<ref>` does, for the console) and tag cleanup

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { manifestReferences, UnreadableManifestError } from "../../server/gc/references.js";
-import { repositoryGlobToRegExp } from "../../server/gc/cleanup.js";
 import { collectGarbage } from "../../server/gc/collect.js";
 import { layout } from "../../server/registry/layout.js";
 import { parseDigest } from "../../server/registry/reference.js";
@@ -63,22 +62,6 @@ describe("manifest references", () => {
   it("refuses content that is not a JSON object: its references are unknown", () => {
     assert.throws(() => manifestReferences(d("0"), Buffer.from("\x1f\x8b binary")), UnreadableManifestError);
     assert.throws(() => manifestReferences(d("0"), Buffer.from("[1,2]")), /not a JSON object/);
-  });
-});
-
-describe("repository globs", () => {
-  it("* within a component, ** across, ? one character", () => {
-    const cases: [string, string, boolean][] = [
-      ["app/*", "app/web", true],
-      ["app/*", "app/web/api", false],
-      ["app/**", "app/web/api", true],
-      ["**", "a/b/c", true],
-      ["*", "a/b", false],
-      ["lain/web?", "lain/web1", true],
-      ["lain/web?", "lain/web12", false],
-      ["a.b/c", "aXb/c", false],
-    ];
-    for (const [glob, name, expected] of cases) assert.equal(repositoryGlobToRegExp(glob).test(name), expected, `${glob} ~ ${name}`);
   });
 });
 
