@@ -18,7 +18,7 @@ import { berthConfig, cpuSeconds, type Server } from "../lib/servers.js";
 
 /** Info level in JSON: the section reads the index rebuild's log line; requests are not logged. */
 const consoleLog = ["  level: info", "  formatter: json", "  accesslog:", "    disabled: true"];
-import { blobOf, image, LayoutFiles } from "./gc.js";
+import { blobOf, image, LayoutFiles } from "../lib/layout-files.js";
 
 const BIG = "big/tags";
 const PAGE = 50;

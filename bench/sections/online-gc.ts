@@ -15,9 +15,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { OCI_MANIFEST } from "../../test/support/images.js";
 import { send, StatusError } from "../lib/clients.js";
 import { alternate, log, settle, type Context } from "../lib/context.js";
+import { gcDataset } from "../lib/gc-dataset.js";
+import { blobOf, image, type Blob } from "../lib/layout-files.js";
 import { row, type Row } from "../lib/report.js";
 import { berthConfig, type Server } from "../lib/servers.js";
-import { berthGc, blobOf, gcDataset, image, loud, runLogged, type Blob } from "./gc.js";
+import { berthGc, loud, runLogged } from "./gc.js";
 
 const CLIENTS = 4;
 /** Each layer's size: random bytes written as hex, so the content is a string like the data set's. */
