@@ -5,27 +5,20 @@
  * fresh `console.statedir`, so it rebuilds the index from storage at start. Then: the rebuild's
  * time, and the latency of the tRPC queries the console's repository and tag tables send.
  */
-import { spawn } from "node:child_process";
-import http from "node:http";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { freePort, waitForHttp } from "../../test/support/net.js";
+import { ApiClient } from "../lib/console-client.js";
+import { consoleLog, loggedRebuild, startConsoleServer } from "../lib/console-server.js";
 import { log, type Context } from "../lib/context.js";
 import { catalogNames, populateCatalog } from "../lib/data.js";
+import { blobOf, image, LayoutFiles } from "../lib/layout-files.js";
 import { runChecked } from "../lib/proc.js";
 import { median, row, type Row } from "../lib/report.js";
-import { berthConfig, cpuSeconds, type Server } from "../lib/servers.js";
-
-/** Info level in JSON: the section reads the index rebuild's log line; requests are not logged. */
-const consoleLog = ["  level: info", "  formatter: json", "  accesslog:", "    disabled: true"];
-import { blobOf, image, LayoutFiles } from "../lib/layout-files.js";
+import { berthConfig, cpuSeconds } from "../lib/servers.js";
 
 const BIG = "big/tags";
 const PAGE = 50;
 const PASSWORD = "x";
-const REQUEST_TIMEOUT = 60_000;
-const OUTPUT_LIMIT = 256 * 1024;
-
 
 /**
  * `big/tags`: `tags` tags t-0000…, each on its own image (own config with its own `created`,
@@ -54,142 +47,6 @@ function bigRepository(tags: number, seed: string): { files: LayoutFiles; create
   return { files, created };
 }
 
-interface ConsoleServer extends Server {
-  /** performance.now() when the process was spawned. */
-  spawnedAt: number;
-}
-
-/** `node bin/berth.js serve config.yml` with the console (and so the index) enabled. */
-async function startConsoleServer(ctx: Context, root: string, stateDir: string): Promise<ConsoleServer> {
-  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_ADMIN_PASSWORD: PASSWORD };
-  for (const key of Object.keys(env)) if (key.startsWith("REGISTRY_")) delete env[key];
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= 5; attempt++) {
-    const port = await freePort();
-    const configPath = join(ctx.work, `console-${port}.yml`);
-    await writeFile(configPath, berthConfig(root, port, { stateDir, log: consoleLog }));
-    const spawnedAt = performance.now();
-    const child = spawn(process.execPath, [join(ctx.repoRoot, "bin", "berth.js"), "serve", configPath], {
-      cwd: ctx.work,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    const append = (chunk: Buffer): void => {
-      output += chunk.toString("utf8");
-      if (output.length > OUTPUT_LIMIT) output = output.slice(-OUTPUT_LIMIT);
-    };
-    child.stdout!.on("data", append);
-    child.stderr!.on("data", append);
-    let exit: string | undefined;
-    const killOnExit = (): void => {
-      child.kill("SIGKILL");
-    };
-    process.once("exit", killOnExit);
-    const exited = new Promise<void>((resolve) => {
-      child.once("error", (error) => {
-        exit ??= `spawn failed: ${error.message}`;
-        resolve();
-      });
-      child.once("exit", (code, signal) => {
-        exit = signal ? `signal ${signal}` : `code ${code}`;
-        process.off("exit", killOnExit);
-        resolve();
-      });
-    });
-    const kill = async (): Promise<void> => {
-      if (exit !== undefined) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
-    };
-    try {
-      await waitForHttp(`http://127.0.0.1:${port}/v2/`, 60_000, {
-        intervalMs: 20,
-        abort: () => (exit ? `berth exited (${exit}): ${output.trim().slice(-2000)}` : undefined),
-      });
-    } catch (error) {
-      await kill();
-      lastError = error;
-      if (/EADDRINUSE|address already in use/i.test(output)) continue;
-      throw error;
-    }
-    let stopping: Promise<void> | undefined;
-    const server: ConsoleServer = {
-      kind: "berth",
-      url: `http://127.0.0.1:${port}`,
-      host: `127.0.0.1:${port}`,
-      pid: child.pid!,
-      root,
-      spawnedAt,
-      output: () => output,
-      stop: () => (stopping ??= kill()),
-    };
-    ctx.servers.add(server);
-    log(`  started berth serve (console + index) on ${server.url} (pid ${server.pid})`);
-    return server;
-  }
-  throw lastError;
-}
-
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  ms: number;
-}
-
-function request(agent: http.Agent, url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { agent, method: options.method ?? "GET", headers: options.headers, timeout: REQUEST_TIMEOUT }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.once("error", reject);
-      res.once("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8"), ms: performance.now() - started }));
-    });
-    req.once("timeout", () => req.destroy(new Error(`${options.method ?? "GET"} ${url} took longer than ${REQUEST_TIMEOUT} ms`)));
-    req.once("error", reject);
-    req.end(options.body);
-  });
-}
-
-class ApiClient {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  private cookie = "";
-
-  constructor(private readonly base: string) {}
-
-  async login(): Promise<void> {
-    const body = JSON.stringify({ user: "admin", password: PASSWORD });
-    const answer = await request(this.agent, `${this.base}/api/trpc/auth.login`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) },
-      body,
-    });
-    if (answer.status !== 200) throw new Error(`auth.login answered ${answer.status}: ${answer.body.slice(0, 300)}`);
-    const setCookie = answer.headers["set-cookie"] ?? [];
-    const session = setCookie.map((c) => /^berth_session=([^;]+)/.exec(c)?.[1]).find((v) => v !== undefined);
-    if (!session) throw new Error(`auth.login set no berth_session cookie (Set-Cookie: ${setCookie.join(" | ")})`);
-    this.cookie = `berth_session=${session}`;
-  }
-
-  /** A tRPC query (GET, input as URL-encoded JSON); returns the data and the round trip. */
-  async query<T>(path: string, input?: unknown): Promise<{ data: T; ms: number }> {
-    const query = input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(input))}`;
-    const answer = await request(this.agent, `${this.base}/api/trpc/${path}${query}`, { headers: { Cookie: this.cookie } });
-    if (answer.status !== 200) throw new Error(`${path} answered ${answer.status}: ${answer.body.slice(0, 300)}`);
-    const parsed = JSON.parse(answer.body) as { result?: { data?: T } };
-    if (parsed.result?.data === undefined) throw new Error(`${path}: no result.data in ${answer.body.slice(0, 300)}`);
-    return { data: parsed.result.data, ms: answer.ms };
-  }
-
-  close(): void {
-    this.agent.destroy();
-  }
-}
-
 interface Stats {
   repositories: number;
   tags: number;
@@ -205,20 +62,6 @@ interface RepositoryPage {
 interface TagPage {
   rows: { tag: string; created: number | null }[];
   total: number;
-}
-
-/** The `metadata index rebuilt` line of the server's JSON log, if it was written. */
-function loggedRebuild(output: string): { durationMs: number; repositories: number; tags: number } | undefined {
-  for (const line of output.split("\n")) {
-    if (!line.includes("metadata index rebuilt")) continue;
-    try {
-      const entry = JSON.parse(line) as { durationMs?: number; repositories?: number; tags?: number };
-      if (typeof entry.durationMs === "number") return { durationMs: entry.durationMs, repositories: entry.repositories ?? 0, tags: entry.tags ?? 0 };
-    } catch {
-      // not a JSON line
-    }
-  }
-  return undefined;
 }
 
 function percentile(values: number[], p: number): number | null {
@@ -317,8 +160,8 @@ export async function consoleApi(ctx: Context): Promise<Row[]> {
   for (let rep = 0; rep < ctx.options.runs; rep++) {
     const stateDir = join(ctx.work, `console-state-${rep}`);
     await mkdir(stateDir, { recursive: true });
-    const server = await startConsoleServer(ctx, root, stateDir);
-    const client = new ApiClient(server.url);
+    const server = await startConsoleServer(ctx, root, stateDir, PASSWORD);
+    const client = new ApiClient(server.url, PASSWORD);
     try {
       await client.login();
       let stats: Stats | undefined;
