@@ -8,6 +8,7 @@ import { azureOptionsFromParams } from "../../server/registry/storage/azure-opti
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { driverSuite } from "../../server/registry/storage/testsuite.js";
 import { startAzurite, type RunningAzurite } from "../support/azurite.js";
+import { pushAndPull } from "../support/push-pull.js";
 import { write } from "../s3/helpers.js";
 
 let server: Promise<RunningAzurite> | undefined;
@@ -72,5 +73,11 @@ describe("azure writers", () => {
     const response = await fetch(url);
     assert.equal(response.status, 200);
     assert.equal(await response.text(), "signed");
+  });
+});
+
+describe("push and pull through the engine on azure (skopeo)", () => {
+  it("pushes and pulls an image whose big layer spans several blocks", async () => {
+    await pushAndPull(createDriver("azure", await params()), "azure/image", 9 * 1024 * 1024);
   });
 });

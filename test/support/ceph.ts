@@ -38,6 +38,11 @@ export interface RunningCeph {
   client: S3Client;
   /** Creates a bucket (a fresh unique name unless one is given) and returns its name. */
   createBucket(name?: string): Promise<string>;
+  /**
+   * The user's Swift subuser (created on first call), for radosgw's Swift API: TempAuth-style
+   * v1 authentication at `authURL` with `X-Auth-User: user` and `X-Auth-Key: key`.
+   */
+  swift(): Promise<{ authURL: string; user: string; key: string }>;
   /** Requests radosgw has served since it started (its `rgw.req` performance counter). */
   requests(): Promise<number>;
   /** radosgw's own log (file), for assertion messages. */
@@ -163,6 +168,8 @@ async function startOnce(options: CephOptions): Promise<RunningCeph> {
       responseChecksumValidation: "WHEN_REQUIRED",
     });
     const s3 = client;
+    let swift: Promise<{ authURL: string; user: string; key: string }> | undefined;
+    const admin = (args: string[]) => run("radosgw-admin", ["-c", conf, "-n", "client.admin", ...args], env, Date.now() + 30_000, daemons);
     return {
       endpoint,
       region,
@@ -174,6 +181,13 @@ async function startOnce(options: CephOptions): Promise<RunningCeph> {
         await s3.send(new CreateBucketCommand({ Bucket: bucket }));
         return bucket;
       },
+      swift: () =>
+        (swift ??= (async () => {
+          const key = randomBytes(24).toString("base64url");
+          await admin(["subuser", "create", "--uid=berth", "--subuser=berth:swift", "--access=full"]);
+          await admin(["key", "create", "--subuser=berth:swift", "--key-type=swift", `--secret=${key}`]);
+          return { authURL: `${endpoint}/auth/v1.0`, user: "berth:swift", key };
+        })()),
       requests: async () => {
         const dump = await run("ceph", ["--admin-daemon", join(dir, "run", "client.rgw.asok"), "perf", "dump", "rgw"], env, Date.now() + 10_000);
         const count = (JSON.parse(dump) as { rgw?: { req?: unknown } }).rgw?.req;

@@ -102,6 +102,7 @@ const swiftDriver = section(
     trustid: optional(str()),
     endpointtype: optional(oneOf(["public", "internal", "admin"] as const)),
     prefix: optional(str()),
+    rootdirectory: optional(str()),
     insecureskipverify: optional(bool()),
     chunksize: optional(size({ min: 1 * MiB, max: 5 * GiB })),
   },

@@ -9,7 +9,7 @@ export const storageDrivers = [
   { name: "s3" },
   { name: "oss" },
   { name: "azure" },
-  { name: "swift", unimplemented: "Berth has no swift driver yet" },
+  { name: "swift" },
   {
     name: "gcs",
     unimplemented:

@@ -8,10 +8,11 @@ import { FilesystemDriver } from "./filesystem.js";
 
 describe("createDriver", () => {
   it("builds the known drivers under their config names", () => {
-    assert.deepEqual(knownDrivers(), ["filesystem", "inmemory", "s3", "oss", "azure"]);
+    assert.deepEqual(knownDrivers(), ["filesystem", "inmemory", "s3", "oss", "azure", "swift"]);
     assert.equal(createDriver("inmemory", {}).name, "inmemory");
     assert.equal(createDriver("filesystem", { rootdirectory: "/tmp/x" }).name, "filesystem");
     assert.equal(createDriver("azure", { accountname: "a", accountkey: "a2V5", container: "c" }).name, "azure");
+    assert.equal(createDriver("swift", { authurl: "https://swift.example/auth/v1.0", username: "u", password: "p", container: "c" }).name, "swift");
   });
 
   it("defaults the filesystem root to /var/lib/registry", () => {

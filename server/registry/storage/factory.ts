@@ -5,6 +5,7 @@ import { implementedStorageDriverNames, unimplementedReason, type ImplementedDri
 import { FilesystemDriver } from "./filesystem.js";
 import { InMemoryDriver } from "./inmemory.js";
 import { lazyDriver } from "./lazy.js";
+import { swiftOptionsFromParams } from "./swift-options.js";
 import { ossOptionsFromParams } from "./oss.js";
 import { s3OptionsFromParams, validatedChunkSize, type DriverParams, type S3DriverOptions } from "./s3-options.js";
 
@@ -20,6 +21,10 @@ const factories: Record<ImplementedDriverName, (params: DriverParams) => Storage
   azure: (params) => {
     const options = azureOptionsFromParams(params);
     return lazyDriver("azure", async () => new (await import("./azure.js")).AzureDriver(options));
+  },
+  swift: (params) => {
+    const options = swiftOptionsFromParams(params);
+    return lazyDriver("swift", async () => new (await import("./swift.js")).SwiftDriver(options));
   },
 };
 
