@@ -1,41 +1,24 @@
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import pLimit, { type LimitFunction } from "p-limit";
+import pLimit from "p-limit";
 import type { Logger } from "../log.js";
-import { BlobTooLargeError } from "../registry/blobs.js";
-import { RegistryError } from "../registry/errors.js";
 import type { RegistryEvent } from "../registry/events.js";
 import type { Services } from "../registry/http/context.js";
-import { layout } from "../registry/layout.js";
-import { parseManifest } from "../registry/media-types.js";
-import { parseDigest, parseName, parseReference, digestFromParts, type Digest } from "../registry/reference.js";
 import { walkRepositories } from "../registry/repositories.js";
-import { isNotFound, type StorageDriver } from "../registry/storage/driver.js";
-import {
-  configHistory,
-  imageConfigMediaTypes,
-  isMissingOrInvalid,
-  ManifestDescriber,
-  maxConfigBytes,
-  parseImageConfig,
-  readConfig,
-  servicesSource,
-  summarizeConfig,
-  type DescribeSource,
-} from "./describe.js";
+import type { StorageDriver } from "../registry/storage/driver.js";
+import { applyEvent, type EventTarget, type QueuedEvent } from "./apply-event.js";
+import { ManifestDescriber, servicesSource } from "./describe.js";
 import { IndexNotFoundError } from "./errors.js";
 import { openDatabase, type IndexDatabaseSettings, type SqlDatabase } from "./database.js";
-import { IndexStore, type ActivityInput } from "./store.js";
+import { imageDetail } from "./image-detail.js";
+import { readRepositorySnapshot, uncachedSource } from "./snapshot.js";
+import { IndexStore } from "./store.js";
 import type {
   ActivityRow,
-  ChildRow,
-  ConfigSummary,
-  HistoryRow,
   ImageDetail,
   IndexStatus,
   ListRepositoriesInput,
   ListTagsInput,
-  ManifestRecord,
   NamespaceRow,
   RebuildReport,
   RepositoryPage,
@@ -44,7 +27,6 @@ import type {
   StaleReason,
   StatsResult,
   TagPage,
-  TagRecord,
 } from "./types.js";
 
 export interface MetadataIndexOptions {
@@ -72,11 +54,6 @@ export interface MetadataIndexOptions {
   maxQueue?: number;
 }
 
-interface QueuedEvent {
-  event: RegistryEvent;
-  time: number;
-}
-
 const day = 24 * 3600_000;
 
 /**
@@ -97,8 +74,8 @@ export class MetadataIndex {
   private readonly batchSize: number;
   private readonly activityLimit: number;
   private readonly maxQueue: number;
-  /** Reads for the event path: the engine's own stores (with their manifest cache). */
-  private readonly describer: ManifestDescriber;
+  /** Event updates read through the engine's own stores (with their manifest cache). */
+  private readonly eventTarget: EventTarget;
 
   private readonly queue: QueuedEvent[] = [];
   private pumping = false;
@@ -127,7 +104,13 @@ export class MetadataIndex {
     this.batchSize = Math.max(1, options.batchSize ?? 100);
     this.activityLimit = Math.max(1, options.activityLimit ?? 10_000);
     this.maxQueue = Math.max(1, options.maxQueue ?? 100_000);
-    this.describer = new ManifestDescriber(servicesSource(this.services), undefined, 2_000);
+    this.eventTarget = {
+      describer: new ManifestDescriber(servicesSource(this.services), undefined, 2_000),
+      driver: this.driver,
+      logger: this.logger,
+      activityLimit: this.activityLimit,
+      transaction: (fn) => this.transaction(fn),
+    };
     this.pass = pass;
   }
 
@@ -246,7 +229,7 @@ export class MetadataIndex {
     try {
       for (let item = this.queue.shift(); item; item = this.queue.shift()) {
         try {
-          await this.apply(item);
+          await applyEvent(this.eventTarget, item);
         } catch (error) {
           this.failures += 1;
           this.logger.error("metadata index update failed; the index will be rebuilt", {
@@ -264,79 +247,6 @@ export class MetadataIndex {
       this.idleWaiters = [];
       for (const resolve of waiters) resolve();
     }
-  }
-
-  private async apply({ event, time }: QueuedEvent): Promise<void> {
-    const repository = event.repository;
-    if (event.type === "manifest.put") {
-      const activity: ActivityInput = {
-        time,
-        type: "push",
-        repository,
-        tag: event.tag,
-        digest: event.digest,
-        mediaType: event.mediaType,
-        size: event.size,
-      };
-      let record: ManifestRecord;
-      let tagPushed: number | undefined;
-      try {
-        const digest = parseDigest(event.digest);
-        const [facts, pushed] = await Promise.all([this.describer.describe(repository, event.digest), this.mtime(layout.revisionLink(repository, digest))]);
-        record = { ...facts, pushed };
-        if (event.tag) tagPushed = await this.mtime(layout.tagCurrentLink(repository, event.tag)).catch(ignoreMissing);
-      } catch (error) {
-        if (!isMissingOrInvalid(error)) throw error;
-        // Deleted again before the update ran: the delete's own event follows.
-        this.logger.debug("pushed manifest gone before it was indexed", { repository, digest: event.digest });
-        await this.transaction((tx) => tx.addActivity(activity, this.activityLimit));
-        return;
-      }
-      await this.transaction(async (tx) => {
-        const id = await tx.ensureRepository(repository, null);
-        await tx.putManifest(id, record);
-        if (event.tag && tagPushed !== undefined) await tx.setTag(id, event.tag, event.digest, tagPushed);
-        await tx.refreshRepository(id);
-        await tx.addActivity(activity, this.activityLimit);
-      });
-      return;
-    }
-    // A repository is a directory holding `_manifests`; on drivers without real directories
-    // (S3, in-memory) deleting its last manifest removes it from storage, and from the catalog.
-    const gone = event.type === "manifest.delete" && !(await this.exists(layout.manifestsDir(repository)));
-    await this.transaction(async (tx) => {
-      const id = await tx.repositoryId(repository);
-      if (id !== undefined) {
-        if (event.type === "tag.delete") await tx.deleteTag(id, event.tag);
-        else await tx.deleteManifest(id, event.digest);
-        if (gone) {
-          await tx.deleteRepository(id);
-        } else {
-          await tx.refreshRepository(id);
-          await tx.touch(id);
-        }
-      }
-      await tx.addActivity(
-        event.type === "tag.delete"
-          ? { time, type: "tag-delete", repository, tag: event.tag }
-          : { time, type: "manifest-delete", repository, digest: event.digest },
-        this.activityLimit,
-      );
-    });
-  }
-
-  private async exists(path: string): Promise<boolean> {
-    try {
-      await this.driver.stat(path);
-      return true;
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
-  }
-
-  private async mtime(path: string): Promise<number> {
-    return (await this.driver.stat(path)).modTime.getTime();
   }
 
   // ---- rebuild ----
@@ -376,15 +286,7 @@ export class MetadataIndex {
     const pass = this.pass;
     await this.store.setMeta("pass", String(pass));
     const limit = pLimit(this.concurrency);
-    // Rebuild reads bypass the engine's manifest cache, so serving keeps its hot entries.
-    const source: DescribeSource = {
-      manifest: async (_repository, digest) => {
-        const content = await this.services.blobs.getContent(parseDigest(digest));
-        return { content, parsed: parseManifest(content, undefined, { stored: true }) };
-      },
-      config: (digest) => readConfig(this.services.blobs, digest),
-    };
-    const describer = new ManifestDescriber(source, limit, 10_000);
+    const describer = new ManifestDescriber(uncachedSource(this.services), limit, 10_000);
     // The walk bounds its own concurrency (16 directory listings at once).
     const names = await walkRepositories(this.driver);
     const report: RebuildReport = { repositories: 0, tags: 0, manifests: 0, errors: 0, skipped: 0, durationMs: 0 };
@@ -415,7 +317,7 @@ export class MetadataIndex {
       if (this.closed) return;
       try {
         const before = next.attempts === 0 ? (changes.get(next.name) ?? null) : await this.store.changeCount(next.name);
-        const { snapshot, skipped } = await this.readRepository(next.name, describer, limit);
+        const { snapshot, skipped } = await readRepositorySnapshot({ driver: this.driver, services: this.services }, next.name, describer, limit);
         report.skipped += skipped;
         batch.push({ snapshot, changes: before, attempts: next.attempts });
         if (batch.length >= this.batchSize) await flush();
@@ -445,65 +347,6 @@ export class MetadataIndex {
     return report;
   }
 
-  private async readRepository(name: string, describer: ManifestDescriber, limit: LimitFunction): Promise<{ snapshot: RepositorySnapshot; skipped: number }> {
-    const [tagNames, revisions] = await Promise.all([limit(() => this.services.tags.list(name)), this.listRevisions(name, limit)]);
-    let skipped = 0;
-    const manifests = await Promise.all(
-      revisions.map(async (digest): Promise<ManifestRecord | undefined> => {
-        try {
-          const [info, facts] = await Promise.all([limit(() => this.driver.stat(layout.revisionLink(name, digest))), describer.describe(name, digest.value)]);
-          return { ...facts, pushed: info.modTime.getTime() };
-        } catch (error) {
-          if (!isMissingOrInvalid(error)) throw error;
-          skipped += 1;
-          return undefined;
-        }
-      }),
-    );
-    const present = manifests.filter((m): m is ManifestRecord => m !== undefined);
-    const known = new Set(present.map((m) => m.digest));
-    const tags = await Promise.all(
-      (tagNames ?? []).map(async (tag): Promise<TagRecord | undefined> => {
-        try {
-          const [digest, info] = await Promise.all([
-            limit(() => this.services.tags.resolve(name, tag)),
-            limit(() => this.driver.stat(layout.tagCurrentLink(name, tag))),
-          ]);
-          // A tag on a manifest the repository lacks cannot be pulled: not listed.
-          if (!digest || !known.has(digest.value)) return undefined;
-          return { tag, digest: digest.value, pushed: info.modTime.getTime() };
-        } catch (error) {
-          if (isNotFound(error)) return undefined;
-          throw error;
-        }
-      }),
-    );
-    return { snapshot: { name, manifests: present, tags: tags.filter((t): t is TagRecord => t !== undefined) }, skipped };
-  }
-
-  private async listRevisions(name: string, limit: LimitFunction): Promise<Digest[]> {
-    let algorithms: string[];
-    try {
-      algorithms = await limit(() => this.driver.list(layout.revisionsDir(name)));
-    } catch (error) {
-      if (isNotFound(error)) return [];
-      throw error;
-    }
-    const lists = await Promise.all(
-      algorithms.map(async (dir) => {
-        const algorithm = dir.slice(dir.lastIndexOf("/") + 1);
-        const entries = await limit(() => this.driver.list(dir)).catch((error: unknown) => {
-          if (isNotFound(error)) return [] as string[];
-          throw error;
-        });
-        return entries.flatMap((entry) => {
-          const digest = digestFromParts(algorithm, entry.slice(entry.lastIndexOf("/") + 1));
-          return digest ? [digest] : [];
-        });
-      }),
-    );
-    return lists.flat();
-  }
 
   // ---- writes for callers that build an index themselves (tests, tools) ----
 
@@ -554,117 +397,12 @@ export class MetadataIndex {
     return id;
   }
 
-  /**
-   * A manifest's detail, read from storage (one manifest and, for an image, its config blob):
-   * children of an index, or layers, config summary and history of an image; referrers; the
-   * raw manifest. `reference` is a tag or a digest.
-   */
-  async image(repository: string, reference: string): Promise<ImageDetail> {
-    parseName(repository);
-    const ref = parseReference(reference);
-    let digest: Digest;
-    if (ref.kind === "tag") {
-      const resolved = await this.services.tags.resolve(repository, ref.tag);
-      if (!resolved) throw new IndexNotFoundError(`tag ${repository}:${ref.tag} not found`);
-      digest = resolved;
-    } else {
-      digest = ref.digest;
-    }
-    let stored;
-    try {
-      stored = await this.services.manifests.get(repository, digest);
-    } catch (error) {
-      if (error instanceof RegistryError && error.code === "MANIFEST_UNKNOWN") {
-        throw new IndexNotFoundError(`manifest ${repository}@${digest.value} not found`, { cause: error });
-      }
-      throw error;
-    }
-    const referrers = await this.services.manifests.referrers(repository, digest);
-    const id = await this.store.repositoryId(repository);
-    const [row, tags] = id === undefined ? [undefined, []] : await Promise.all([this.store.manifest(id, digest.value), this.store.tagsSharing(id, digest.value)]);
-    const { parsed } = stored;
-    const base = {
-      repository,
-      digest: digest.value,
-      mediaType: stored.mediaType,
-      manifestSize: stored.content.length,
-      tags,
-      pushed: row?.pushed ?? null,
-      annotations: parsed.manifest.annotations ?? {},
-      subject: parsed.manifest.subject?.digest ?? null,
-      referrers: referrers.map((d) => ({
-        digest: d.digest,
-        mediaType: d.mediaType,
-        artifactType: d.artifactType ?? null,
-        size: d.size,
-        annotations: d.annotations ?? {},
-      })),
-      raw: stored.content.toString("utf8"),
-    };
-    if (parsed.kind === "index") {
-      const sizes = await Promise.all(parsed.manifest.manifests.map(async (child) => (id === undefined ? undefined : await this.store.manifest(id, child.digest))?.size ?? null));
-      const children: ChildRow[] = parsed.manifest.manifests.map((child, i) => ({
-        digest: child.digest,
-        mediaType: child.mediaType,
-        platform: child.platform
-          ? { os: child.platform.os, architecture: child.platform.architecture, ...(child.platform.variant ? { variant: child.platform.variant } : {}) }
-          : null,
-        manifestSize: child.size,
-        size: sizes[i] ?? null,
-        annotations: child.annotations ?? {},
-        artifactType: child.artifactType ?? null,
-      }));
-      return {
-        ...base,
-        kind: "index",
-        artifactType: parsed.manifest.artifactType ?? null,
-        size: children.reduce((sum, child) => sum + (child.size ?? 0), 0),
-        children,
-      };
-    }
-    if (parsed.kind === "schema1") return { ...base, kind: "schema1", artifactType: null, size: 0 };
-    const manifest = parsed.manifest;
-    const config = { digest: manifest.config.digest, size: manifest.config.size, mediaType: manifest.config.mediaType };
-    const layers = manifest.layers.map((layer) => ({ digest: layer.digest, size: layer.size, mediaType: layer.mediaType }));
-    let configSummary: ConfigSummary | null = null;
-    let history: HistoryRow[] = [];
-    let configError: string | null = null;
-    if (!imageConfigMediaTypes.has(config.mediaType)) {
-      configError = `the config is a ${config.mediaType}, not an image config`;
-    } else if (config.size > maxConfigBytes) {
-      configError = `the config is too large to show (${config.size} bytes)`;
-    } else {
-      try {
-        const raw = parseImageConfig(await readConfig(this.services.blobs, config.digest));
-        configSummary = summarizeConfig(raw);
-        history = configHistory(raw);
-      } catch (error) {
-        if (!isMissingOrInvalid(error)) throw error;
-        configError = isNotFound(error)
-          ? "the config blob is missing from storage"
-          : error instanceof BlobTooLargeError
-            ? `the config is too large to show (${error.size} bytes stored, though the manifest says ${config.size})`
-            : `the config blob is not valid JSON: ${(error as Error).message}`;
-      }
-    }
-    return {
-      ...base,
-      kind: "image",
-      artifactType: manifest.artifactType ?? (imageConfigMediaTypes.has(config.mediaType) ? null : config.mediaType),
-      size: config.size + layers.reduce((sum, layer) => sum + layer.size, 0),
-      config,
-      layers,
-      configSummary,
-      configError,
-      history,
-    };
+  /** A manifest's detail (see imageDetail); `reference` is a tag or a digest. */
+  image(repository: string, reference: string): Promise<ImageDetail> {
+    return imageDetail(this.services, this.store, repository, reference);
   }
 }
 
-function ignoreMissing(error: unknown): undefined {
-  if (isNotFound(error)) return undefined;
-  throw error;
-}
 
 function markDirty(store: IndexStore): Promise<void> {
   // A fresh value each time, so a rebuild can tell a mark made while it ran (see runRebuild).
