@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Smoke test of Berth's container image: builds it (scripts/image/build.sh), runs it with podman
-# (filesystem storage on a named volume, config mounted at /etc/distribution/config.yml,
-# BERTH_ADMIN_PASSWORD set), pushes and pulls an image with skopeo, opens the console, logs in,
-# checks the process runs as non-root and the HEALTHCHECK passes, then removes the container and
-# the volume. Exits non-zero on the first failed check.
+# Smoke test of Berth's container image, running the commands of docs/deploy-container.md (the
+# blocks marked `<!-- test: NAME -->`, read with test/docs/blocks.mjs, so the page's commands are
+# the ones tested): build the image, write the default config, run the container (named volume,
+# config mounted at /etc/distribution/config.yml, BERTH_ADMIN_PASSWORD set), check /v2/, the
+# HEALTHCHECK and a skopeo push, stop it and run a garbage collection's dry run on the volume.
+# Around them: the process is not root, a byte-exact pull, the layout on the volume, the console's
+# login and pages, a clean exit on SIGTERM; then it removes the container and the volume. Exits
+# non-zero on the first failed check.
 #   scripts/image/smoke.sh            build, then test localhost/berth:smoke
 #   BERTH_SMOKE_NO_BUILD=1 …          test an image already built (BERTH_SMOKE_IMAGE)
 # As root, installs skopeo/curl (and, through build.sh, buildah, podman, mmdebstrap) with apt-get.
@@ -29,52 +32,53 @@ if ((${#missing[@]})); then
   fi
 fi
 
-if [[ ${BERTH_SMOKE_NO_BUILD:-} != 1 ]]; then
-  "$root/scripts/image/build.sh" "$image"
-fi
-podman image exists "$image" || fail "no image $image"
-size=$(podman image inspect --format '{{.Size}}' "$image")
-
 work=$(mktemp -d /tmp/berth-smoke.XXXXXX)
 name="berth-smoke-$$"
-volume="berth-smoke-$$"
 cleanup() {
   podman rm -f -t 2 "$name" >/dev/null 2>&1 || true
-  podman volume rm -f "$volume" >/dev/null 2>&1 || true
+  podman volume rm -f "$name-data" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# A free port on loopback; the container uses the host's network (podman's port forwarding
-# needs a CNI/netavark setup this sandbox may not have) and listens there.
+# A free port on loopback. The container uses the host's network (podman's port forwarding needs
+# a CNI/netavark setup this sandbox may not have) and runc with cgroupfs and explicit ulimits
+# (crun refuses its hybrid cgroups; no CAP_SYS_RESOURCE): a containers.conf of its own sets them,
+# and the port as REGISTRY_HTTP_ADDR, so the page's `podman run` line runs unchanged.
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 password="smoke-$RANDOM-$RANDOM"
-cat >"$work/config.yml" <<YAML
-version: 0.1
-log:
-  level: info
-storage:
-  filesystem:
-    rootdirectory: /var/lib/registry
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$port
-console:
-  statedir: /var/lib/registry/berth-state
-YAML
-chmod 644 "$work/config.yml"
-podman volume create "$volume" >/dev/null
-podman run -d --name "$name" \
-  --runtime runc --cgroup-manager=cgroupfs --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
-  --network host --health-interval=disable \
-  -v "$volume:/var/lib/registry" \
-  -v "$work/config.yml:/etc/distribution/config.yml:ro" \
-  -e BERTH_ADMIN_PASSWORD="$password" \
-  -e BERTH_HEALTHCHECK_URL="http://127.0.0.1:$port/v2/" \
-  "$image" >/dev/null || fail "podman run failed"
-base="http://127.0.0.1:$port"
+cat >"$work/containers.conf" <<CONF
+[containers]
+netns = "host"
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+env = ["REGISTRY_HTTP_ADDR=127.0.0.1:$port", "BERTH_HEALTHCHECK_URL=http://127.0.0.1:$port/v2/"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+CONF
+export CONTAINERS_CONF="$work/containers.conf"
+doc_page="$root/docs/deploy-container.md"
+# doc NAME [DIR]: runs the page's block NAME with bash in DIR (default the scratch dir), with the
+# page's variables; its output goes to $work/NAME.out and is shown when it fails.
+doc() {
+  local block
+  block=$(node "$root/test/docs/blocks.mjs" "$doc_page" "$1") || fail "no block $1 in $doc_page"
+  (cd "${2:-$work}" && IMAGE="$image" NAME="$name" PORT="$port" BERTH_ADMIN_PASSWORD="$password" \
+    bash -euo pipefail -c "$block") >"$work/$1.out" 2>&1 || { cat "$work/$1.out" >&2; fail "block $1 of $doc_page failed"; }
+}
 
+if [[ ${BERTH_SMOKE_NO_BUILD:-} != 1 ]]; then
+  doc build "$root"
+  pass "block build: built $image"
+fi
+podman image exists "$image" || fail "no image $image"
+size=$(podman image inspect --format '{{.Size}}' "$image")
+
+doc config
+grep -q '^storage:' "$work/config.yml" || fail "block config wrote no configuration"
+pass "block config: the image's default config.yml"
+doc run
+base="http://127.0.0.1:$port"
 ready=""
 for _ in $(seq 1 120); do
   if [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/v2/" || true) == 200 ]]; then ready=1; break; fi
@@ -82,8 +86,7 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 [[ -n $ready ]] || { podman logs "$name" >&2 || true; fail "the registry did not answer GET /v2/ 200 within 60 s"; }
-pass "GET /v2/ answers 200 (image $image, $(awk -v s="$size" 'BEGIN { printf "%.1f MB", s/1e6 }'))"
-podman logs "$name" 2>&1 | grep -q '/etc/distribution/config.yml\|listening' || true
+pass "block run: GET /v2/ answers 200 (image $image, $(awk -v s="$size" 'BEGIN { printf "%.1f MB", s/1e6 }'))"
 
 uid=$(podman exec "$name" id -u)
 [[ $uid != 0 ]] || fail "the server runs as root"
@@ -91,22 +94,19 @@ pid1_uid=$(podman exec "$name" sh -c 'awk "/^Uid:/ {print \$2}" /proc/1/status')
 [[ $pid1_uid != 0 ]] || fail "PID 1 runs as root"
 pass "runs as non-root (id -u = $uid, PID 1 uid $pid1_uid)"
 
-podman healthcheck run "$name" >/dev/null || fail "podman healthcheck run failed"
-pass "HEALTHCHECK passes"
-
-node "$root/scripts/image/make-layout.mjs" "$work/layout" 1.0 512 >"$work/digest"
+node "$root/scripts/image/make-layout.mjs" "$work/app-oci" 1.0 512 >"$work/digest"
 digest=$(cat "$work/digest")
-skopeo copy --quiet --dest-tls-verify=false "oci:$work/layout:1.0" "docker://127.0.0.1:$port/smoke/app:1.0" ||
-  fail "skopeo push failed"
-pass "skopeo pushed smoke/app:1.0"
-skopeo copy --quiet --src-tls-verify=false "docker://127.0.0.1:$port/smoke/app:1.0" "oci:$work/pulled:1.0" ||
+doc check
+grep -q '"repositories":\["team/app"\]' "$work/check.out" || fail "block check: the catalog does not list team/app: $(cat "$work/check.out")"
+pass "block check: /v2/, HEALTHCHECK, skopeo pushed team/app:1.0, catalog"
+skopeo copy --quiet --src-tls-verify=false "docker://127.0.0.1:$port/team/app:1.0" "oci:$work/pulled:1.0" ||
   fail "skopeo pull failed"
 pulled=$(skopeo inspect --raw "oci:$work/pulled:1.0" | sha256sum | cut -d' ' -f1)
 [[ "sha256:$pulled" == "$digest" ]] || fail "pulled manifest sha256:$pulled, pushed $digest"
-cmp -s "$work/layout/blobs/sha256/$(ls -S "$work/layout/blobs/sha256" | head -1)" \
-  "$work/pulled/blobs/sha256/$(ls -S "$work/layout/blobs/sha256" | head -1)" || fail "pulled layer differs"
+cmp -s "$work/app-oci/blobs/sha256/$(ls -S "$work/app-oci/blobs/sha256" | head -1)" \
+  "$work/pulled/blobs/sha256/$(ls -S "$work/app-oci/blobs/sha256" | head -1)" || fail "pulled layer differs"
 pass "skopeo pulled it back byte for byte ($digest)"
-podman exec "$name" sh -c 'test -s /var/lib/registry/docker/registry/v2/repositories/smoke/app/_manifests/tags/1.0/current/link' ||
+podman exec "$name" sh -c 'test -s /var/lib/registry/docker/registry/v2/repositories/team/app/_manifests/tags/1.0/current/link' ||
   fail "no tag link in the volume (storage is not on /var/lib/registry)"
 pass "stored in distribution's layout on the /var/lib/registry volume"
 
@@ -118,15 +118,16 @@ pass "console: GET / → $status, /login → 200"
 answer=$(curl -s -c "$work/cookies" -H 'content-type: application/json' \
   -d "{\"user\":\"admin\",\"password\":\"$password\"}" "$base/api/trpc/auth.login")
 [[ $answer == *'"role":"admin"'* ]] || fail "login as admin with BERTH_ADMIN_PASSWORD failed: $answer"
-for page in / /repositories /repositories/smoke/app /gc; do
+for page in / /repositories /repositories/team/app /gc; do
   code=$(curl -s -b "$work/cookies" -o /dev/null -w '%{http_code}' "$base$page")
   [[ $code == 200 ]] || { podman logs --tail 20 "$name" >&2 || true; fail "console page $page answered $code after login"; }
 done
-pass "console: admin logs in with BERTH_ADMIN_PASSWORD; /, /repositories, /repositories/smoke/app, /gc answer 200"
+pass "console: admin logs in with BERTH_ADMIN_PASSWORD; /, /repositories, /repositories/team/app, /gc answer 200"
 
-podman stop -t 10 "$name" >/dev/null
+doc stop
 code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
 [[ $code == 0 ]] || fail "the container exited $code on SIGTERM"
-pass "stops cleanly on SIGTERM (exit 0)"
+grep -q 'would delete 0 manifests, 0 blobs' "$work/stop.out" || fail "block stop: unexpected dry run: $(cat "$work/stop.out")"
+pass "block stop: stops cleanly on SIGTERM (exit 0); garbage-collect --dry-run on the volume finds nothing to delete"
 
 say "passed ($checks checks) in $((SECONDS - started)) s; image $image $(awk -v s="$size" 'BEGIN { printf "%.1f MB", s/1e6 }')"
