@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startBerthProcess } from "../test/support/berth-cli";
 
 /** The first admin's password in every e2e run (BERTH_ADMIN_PASSWORD). */
 export const adminPassword = "e2e-admin-password";
@@ -20,18 +19,6 @@ export interface BerthProcess {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export interface StartOptions {
   /**
    * Lines for config.yml after the defaults (`version`, `log`, `storage.filesystem`, `http.addr`),
@@ -47,66 +34,46 @@ export interface StartOptions {
 export async function startBerth(options: StartOptions = {}): Promise<BerthProcess> {
   const dir = await mkdtemp(join(tmpdir(), "berth-e2e-"));
   const dataDir = join(dir, "data");
-  const port = await freePort();
   const configFile = join(dir, "config.yml");
   await options.prepare?.(dir);
   const extra = options.config?.(dir) ?? {};
-  await writeFile(
-    configFile,
-    [
-      "version: 0.1",
-      "log:",
-      "  level: warn",
-      "storage:",
-      "  filesystem:",
-      `    rootdirectory: ${dataDir}`,
-      ...(extra.storage ?? []).map((line) => `  ${line}`),
-      "http:",
-      `  addr: 127.0.0.1:${port}`,
-      ...(extra.http ?? []).map((line) => `  ${line}`),
-      // The metadata index lives in the throwaway directory too, not in the repository's ./data.
-      "console:",
-      `  statedir: ${join(dir, "state")}`,
-      ...(extra.top ?? []),
-      "",
-    ].join("\n"),
-  );
-  let output = "";
-  const child: ChildProcess = spawn(process.execPath, ["bin/berth.js", "serve", configFile], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", BERTH_ADMIN_PASSWORD: adminPassword },
+  const server = await startBerthProcess({
+    built: true,
+    args: ["serve"],
+    env: { BERTH_ADMIN_PASSWORD: adminPassword },
+    config: async (port) => {
+      await writeFile(
+        configFile,
+        [
+          "version: 0.1",
+          "log:",
+          "  level: warn",
+          "storage:",
+          "  filesystem:",
+          `    rootdirectory: ${dataDir}`,
+          ...(extra.storage ?? []).map((line) => `  ${line}`),
+          "http:",
+          `  addr: 127.0.0.1:${port}`,
+          ...(extra.http ?? []).map((line) => `  ${line}`),
+          // The metadata index lives in the throwaway directory too, not in the repository's ./data.
+          "console:",
+          `  statedir: ${join(dir, "state")}`,
+          ...(extra.top ?? []),
+          "",
+        ].join("\n"),
+      );
+      return configFile;
+    },
   });
-  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`berth exited early (${child.exitCode}):\n${output}`);
-    try {
-      const res = await fetch(`${url}/v2/`);
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`berth did not answer on ${url} within 30 s:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
   return {
-    url,
-    host: `127.0.0.1:${port}`,
+    url: server.url,
+    host: server.host,
     dataDir,
     configFile,
     dir,
-    output: () => output,
+    output: server.output,
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once("exit", r));
-        child.kill("SIGTERM");
-        await exited;
-      }
+      await server.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

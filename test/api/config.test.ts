@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -11,6 +9,7 @@ import type { Config } from "../../server/config/schema.js";
 import { validateConfigText } from "../../server/config/validate.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { callerFor, createTestApiServices } from "../support/api.js";
+import { fakeEtcd } from "../support/etcd.js";
 
 const secret = "very-secret-http-value";
 
@@ -207,26 +206,20 @@ describe("console API: the config editor reads and writes only where the operato
   });
 
   it("connects to nothing unless asked for a connection check", async () => {
-    let requests = 0;
-    const etcd = createServer((_req, res) => {
-      requests++;
-      res.writeHead(200, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ etcdserver: "3.5.9" }));
-    });
-    await new Promise<void>((resolve) => etcd.listen(0, "127.0.0.1", resolve));
+    const etcd = await fakeEtcd();
     try {
-      const text = base(root, ["etcd:", `  endpoints: [http://127.0.0.1:${(etcd.address() as AddressInfo).port}]`]);
+      const text = base(root, ["etcd:", `  endpoints: [${etcd.url}]`]);
       const plain = await validate(text);
       const dry = await validate(text, { dryRun: true });
       assert.equal(plain.ok && dry.ok, true, JSON.stringify([plain.problems, dry.problems]));
       assert.deepEqual(dry.unreached, ["etcd.endpoints"]);
-      assert.equal(requests, 0, "validation and a dry run must not reach etcd");
+      assert.equal(etcd.requests(), 0, "validation and a dry run must not reach etcd");
       const connected = await validate(text, { dryRun: true, connect: true });
       assert.equal(connected.ok, true, JSON.stringify(connected.problems));
       assert.deepEqual(connected.unreached, []);
-      assert.equal(requests, 1);
+      assert.equal(etcd.requests(), 1);
     } finally {
-      etcd.close();
+      await etcd.close();
     }
   });
 });

@@ -3,8 +3,6 @@
  * proxy writes into `http.clientaddressheader` — only when that is configured.
  */
 import assert from "node:assert/strict";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { createApiHandler } from "../../server/api/handler.js";
 import type { ApiServices } from "../../server/api/trpc.js";
@@ -12,10 +10,11 @@ import { defaultConfigDocument, parseConfig } from "../../server/config/load.js"
 import { LoginRateLimit } from "../../server/login-rate-limit.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { createTestApiServices } from "../support/api.js";
+import { listen, type ListeningServer } from "../support/server.js";
 
 describe("console login: the client address behind a proxy", () => {
   let services: ApiServices;
-  let server: http.Server;
+  let server: ListeningServer;
   let base: string;
   let header: string | undefined;
 
@@ -29,12 +28,11 @@ describe("console login: the client address behind a proxy", () => {
       },
     };
     await services.users.ensureAdmin("correct horse");
-    server = http.createServer(createApiHandler(services));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/trpc`;
+    server = await listen(createApiHandler(services));
+    base = `${server.url}/api/trpc`;
   });
   after(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
     await services.maintenance.readOnly.close();
   });
 

@@ -4,17 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setupAuth, type AuthSetup } from "../../server/auth/index.js";
 import { parseConfig } from "../../server/config/load.js";
-import { createRegistry } from "../../server/registry/handler.js";
-import { createDriver } from "../../server/registry/storage/factory.js";
 import { makeImageLayout, sha256Digest, type ImageLayout } from "../support/images.js";
 import { requireCommands } from "../support/commands.js";
 import { SkopeoError, skopeoCopy, skopeoInspect } from "../support/skopeo.js";
-import { capturingLogger, htpasswdText, removeDir, tempDir } from "./harness.js";
+import { capturingLogger, htpasswdText, removeDir, startTestRegistry, tempDir, type TestRegistry } from "./harness.js";
 
 
 /** A token without the scope asked for is answered DENIED (server/auth/challenge.ts), which skopeo prints. */
@@ -28,7 +25,7 @@ describe("skopeo against Berth with token auth and its own token server", () => 
   before(() => requireCommands("skopeo"));
   let dir: string;
   let image: ImageLayout;
-  let server: Server;
+  let server: TestRegistry;
   let host: string;
   let auth: AuthSetup | undefined;
   const logger = capturingLogger("info");
@@ -41,17 +38,8 @@ describe("skopeo against Berth with token auth and its own token server", () => 
 
     // Listen first: the realm names the port.
     const registryLogger = capturingLogger("error");
-    const registry = createRegistry({ driver: createDriver("inmemory"), logger: registryLogger, secret: "e2e", access: () => auth?.current() });
-    server = createServer((req, res) => {
-      if (auth?.handle(req, res)) return;
-      const url = req.url ?? "/";
-      if (url === "/v2" || url.startsWith("/v2/") || url.startsWith("/v2?")) return registry.handle(req, res);
-      res.writeHead(404).end();
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const address = server.address();
-    if (address === null || typeof address === "string") throw new Error("no port");
-    host = `127.0.0.1:${address.port}`;
+    server = await startTestRegistry({ access: () => auth?.current(), tokenServer: () => auth?.tokenServer, logger: registryLogger });
+    host = server.host;
 
     const keydir = join(dir, "token-keys");
     const config = parseConfig({
@@ -72,10 +60,7 @@ describe("skopeo against Berth with token auth and its own token server", () => 
 
   after(async () => {
     await auth?.close();
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    await server?.close();
     await removeDir(dir);
   });
 

@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Etcd3 } from "etcd3";
@@ -13,14 +12,12 @@ import { setupAuth, type AuthSetup } from "../../server/auth/index.js";
 import { parseConfig } from "../../server/config/load.js";
 import { createEtcdClient } from "../../server/etcd/client.js";
 import type { AccessController } from "../../server/registry/access.js";
-import { createRegistry } from "../../server/registry/handler.js";
-import { createDriver } from "../../server/registry/storage/factory.js";
 import { requireCommands } from "../support/commands.js";
 import { startEtcd, type RunningEtcd } from "../support/etcd.js";
 import { makeImageLayout, type ImageLayout } from "../support/images.js";
 import { freePort } from "../support/net.js";
 import { SkopeoError, skopeoCopy } from "../support/skopeo.js";
-import { capturingLogger, htpasswdText, removeDir, tempDir } from "./harness.js";
+import { capturingLogger, htpasswdText, removeDir, startTestRegistry, tempDir, type TestRegistry } from "./harness.js";
 import { eventually } from "../support/eventually.js";
 
 const KEY = "/lain/config/auth/registry";
@@ -162,7 +159,7 @@ describe("etcd toggle end to end: Berth, LAIN's key, skopeo", () => {
   let writer: Etcd3;
   let dir: string;
   let image: ImageLayout;
-  let server: Server;
+  let server: TestRegistry;
   let host: string;
   let auth: AuthSetup | undefined;
   let state: AuthState;
@@ -175,17 +172,8 @@ describe("etcd toggle end to end: Berth, LAIN's key, skopeo", () => {
     await writeFile(users, htpasswdText({ alice: "alice-pw" }));
     image = await makeImageLayout(join(dir, "image"), { tag: "v1", layers: [20_000], seed: "etcd-e2e" });
 
-    const registry = createRegistry({ driver: createDriver("inmemory"), logger: capturingLogger("error"), secret: "etcd-e2e", access: () => auth?.current() });
-    server = createServer((req, res) => {
-      if (auth?.handle(req, res)) return;
-      const url = req.url ?? "/";
-      if (url === "/v2" || url.startsWith("/v2/")) return registry.handle(req, res);
-      res.writeHead(404).end();
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const address = server.address();
-    if (address === null || typeof address === "string") throw new Error("no port");
-    host = `127.0.0.1:${address.port}`;
+    server = await startTestRegistry({ access: () => auth?.current(), tokenServer: () => auth?.tokenServer });
+    host = server.host;
 
     // No auth in config.yml; etcd configured; Berth's token server on (its certificate is trusted).
     const config = parseConfig({
@@ -201,10 +189,7 @@ describe("etcd toggle end to end: Berth, LAIN's key, skopeo", () => {
   after(async () => {
     await auth?.close();
     writer?.close();
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    await server?.close();
     etcd?.resume();
     await etcd?.stop();
     await removeDir(dir);

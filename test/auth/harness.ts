@@ -1,18 +1,15 @@
 /**
- * Shared plumbing for the auth tests: the real engine (`createRegistry`, in-memory storage) behind
- * a real HTTP server, with the token server mounted on the same port, and a logger whose lines the
- * tests can read.
+ * Shared plumbing for the auth tests: the real engine (in-memory storage) with the token server
+ * mounted on the same port, and a logger whose lines the tests can read.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hashSync } from "bcryptjs";
 import { isTokenServerPath, type TokenServer } from "../../server/auth/token-server.js";
 import { createLogger, type Logger } from "../../server/log.js";
 import type { AccessController } from "../../server/registry/access.js";
-import { createRegistry } from "../../server/registry/handler.js";
-import { createDriver } from "../../server/registry/storage/factory.js";
+import { startRegistry, type TestRegistry } from "../support/server.js";
 
 export interface CapturingLogger extends Logger {
   lines: string[];
@@ -25,60 +22,37 @@ export function capturingLogger(level: "error" | "warn" | "info" | "debug" = "de
   return Object.assign(logger, { lines });
 }
 
-export interface TestRegistry {
-  /** `http://127.0.0.1:PORT` */
-  url: string;
-  /** `127.0.0.1:PORT` for docker:// references. */
-  host: string;
-  port: number;
-  server: Server;
-  close(): Promise<void>;
-}
+export type { TestRegistry } from "../support/server.js";
 
 export interface TestRegistryOptions {
   access: () => AccessController | undefined;
   /** Mounted at /api/v1/authorize/registry/ (returned lazily so it can be created after the port is known). */
   tokenServer?: () => TokenServer | undefined;
   logger?: Logger;
-  port?: number;
 }
 
-/** The engine on 127.0.0.1 (in-memory storage, deletes enabled), routed the way serve.ts will. */
-export async function startTestRegistry(options: TestRegistryOptions): Promise<TestRegistry> {
-  const logger = options.logger ?? createLogger({ level: "error" });
-  const registry = createRegistry({
-    driver: createDriver("inmemory"),
-    logger,
+/**
+ * The engine (in-memory storage, deletes enabled) with the token server on the same port and
+ * nothing else, routed the way serve.ts does.
+ */
+export function startTestRegistry(options: TestRegistryOptions): Promise<TestRegistry> {
+  return startRegistry({
+    logger: options.logger,
     deleteEnabled: true,
     secret: "auth-tests",
     access: options.access,
+    route: (req, res) => {
+      const url = req.url ?? "/";
+      const tokenServer = options.tokenServer?.();
+      if (tokenServer && isTokenServerPath(url)) {
+        tokenServer.handle(req, res);
+        return true;
+      }
+      if (url === "/v2" || url.startsWith("/v2/") || url.startsWith("/v2?")) return false;
+      res.writeHead(404).end();
+      return true;
+    },
   });
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const url = req.url ?? "/";
-    const tokenServer = options.tokenServer?.();
-    if (tokenServer && isTokenServerPath(url)) return tokenServer.handle(req, res);
-    if (url === "/v2" || url.startsWith("/v2/") || url.startsWith("/v2?")) return registry.handle(req, res);
-    res.writeHead(404).end();
-  });
-  server.requestTimeout = 0;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
-  });
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("no port");
-  const url = `http://127.0.0.1:${address.port}`;
-  return {
-    url,
-    host: `127.0.0.1:${address.port}`,
-    port: address.port,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 export async function tempDir(prefix: string): Promise<string> {

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { berth } from "./run.js";
+import { berth } from "../support/berth-cli.js";
 
 describe("berth config validate / print", () => {
   let dir: string;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { resolveConfigFile } from "../../server/config/paths.js";
-import { berth } from "./run.js";
+import { berth } from "../support/berth-cli.js";
 
 // Which file a command without one reads: the argument, REGISTRY_CONFIGURATION_PATH (as
 // distribution's serve), then distribution 3.x's image path, then 2.x's.

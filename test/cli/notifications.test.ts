@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../../server/config/load.js";
 import { createLogger } from "../../server/log.js";
 import { eventsMediaType } from "../../server/notifications/notifier.js";
 import { serve, type RunningBerth } from "../../server/serve.js";
 import { eventually } from "../support/eventually.js";
+import { listen, type ListeningServer } from "../support/server.js";
 
 interface Received {
   contentType: string | undefined;
@@ -16,13 +15,13 @@ interface Received {
 }
 
 describe("notifications", () => {
-  let receiver: http.Server;
+  let receiver: ListeningServer;
   let running: RunningBerth;
   const received: Received[] = [];
   let failuresLeft = 1;
 
   before(async () => {
-    receiver = http.createServer((req, res) => {
+    receiver = await listen((req, res) => {
       let body = "";
       req.on("data", (chunk: Buffer) => (body += chunk.toString()));
       req.on("end", () => {
@@ -39,16 +38,14 @@ describe("notifications", () => {
         res.writeHead(200).end();
       });
     });
-    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-    const port = (receiver.address() as AddressInfo).port;
     const config = parseConfig({
       version: "0.1",
       storage: { inmemory: {}, delete: { enabled: true } },
       http: { addr: "127.0.0.1:0", secret: "n" },
       notifications: {
         endpoints: [
-          { name: "hook", url: `http://127.0.0.1:${port}/events`, headers: { Authorization: ["Bearer hook-token"] }, timeout: "1s", backoff: "100ms" },
-          { name: "off", url: `http://127.0.0.1:${port}/never`, disabled: true },
+          { name: "hook", url: `${receiver.url}/events`, headers: { Authorization: ["Bearer hook-token"] }, timeout: "1s", backoff: "100ms" },
+          { name: "off", url: `${receiver.url}/never`, disabled: true },
         ],
       },
     });
@@ -57,7 +54,7 @@ describe("notifications", () => {
 
   after(async () => {
     await running.close();
-    await new Promise((resolve) => receiver.close(resolve));
+    await receiver.close();
   });
 
   it("posts push and delete events in distribution's envelope, retrying a failed delivery", async () => {

@@ -9,7 +9,7 @@ import { serve, type RunningBerth } from "../../server/serve.js";
 import { startEtcd, type RunningEtcd } from "../support/etcd.js";
 import { eventually } from "../support/eventually.js";
 import { requireCommands } from "../support/commands.js";
-import { berth } from "./run.js";
+import { berth } from "../support/berth-cli.js";
 
 describe("berth readonly against running instances (through etcd)", () => {
   before(() => requireCommands("etcd"));

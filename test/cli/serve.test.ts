@@ -12,8 +12,9 @@ import { parseConfig } from "../../server/config/load.js";
 import { createLogger } from "../../server/log.js";
 import { serve, type RunningBerth } from "../../server/serve.js";
 import { eventually } from "../support/eventually.js";
-import { freePort, waitForHttp } from "../support/net.js";
-import { spawnBerth } from "./run.js";
+import { startBerthProcess } from "../support/berth-cli.js";
+import { freePort } from "../support/net.js";
+import type { ServerProcess } from "../support/process.js";
 
 const fixtures = fileURLToPath(new URL("../../server/config/fixtures/", import.meta.url));
 const quiet = createLogger({ level: "error", write: () => undefined });
@@ -128,8 +129,8 @@ describe("SIGHUP reloads the configuration live", () => {
   let dir: string;
   let file: string;
   let port: number;
-  let child: ReturnType<typeof spawnBerth>;
-  let output = "";
+  let berth: ServerProcess;
+  const output = () => berth.output();
 
   const write = (readonly: boolean, extra = "") =>
     writeFile(
@@ -141,56 +142,54 @@ describe("SIGHUP reloads the configuration live", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "berth-hup-"));
     file = join(dir, "config.yml");
-    port = await freePort();
-    await write(false);
-    child = spawnBerth(["serve", "--registry-only", file]);
-    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    await waitForHttp(`http://127.0.0.1:${port}/v2/`, 15_000);
+    berth = await startBerthProcess({
+      config: async (free) => {
+        port = free;
+        await write(false);
+        return file;
+      },
+    });
   });
 
   after(async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    }
+    await berth?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
   it("switches to read-only without a restart", async () => {
     assert.equal(await startUpload(), 202);
     await write(true);
-    child.kill("SIGHUP");
-    await eventually(async () => (await startUpload()) === 405, 5_000, () => `read-only after SIGHUP:\n${output}`);
+    berth.child.kill("SIGHUP");
+    await eventually(async () => (await startUpload()) === 405, 5_000, () => `read-only after SIGHUP:\n${output()}`);
     assert.equal((await fetch(`http://127.0.0.1:${port}/v2/`)).status, 200);
   });
 
   it("keeps the running configuration when the new file is invalid, and says what needs a restart", async () => {
     await writeFile(file, "version: 0.1\nstorage: [\n");
-    child.kill("SIGHUP");
-    await eventually(() => output.includes("reload failed"), 5_000, () => `"reload failed" in:\n${output}`);
-    assert.equal(child.exitCode, null);
+    berth.child.kill("SIGHUP");
+    await eventually(() => output().includes("reload failed"), 5_000, () => `"reload failed" in:\n${output()}`);
+    assert.equal(berth.child.exitCode, null);
     assert.equal(await startUpload(), 405);
 
     await write(false, "  prefix: /other/\n");
-    child.kill("SIGHUP");
-    await eventually(async () => (await startUpload()) === 202, 5_000, () => `writable again:\n${output}`);
-    assert.match(output, /restartNeeded.*http\.prefix/);
+    berth.child.kill("SIGHUP");
+    await eventually(async () => (await startUpload()) === 202, 5_000, () => `writable again:\n${output()}`);
+    assert.match(output(), /restartNeeded.*http\.prefix/);
   });
 
   it("turns registry auth on and off live", async () => {
     const htpasswd = join(dir, "htpasswd");
     await writeFile(htpasswd, `ops:${bcrypt.hashSync("ops-pw", 10)}\n`);
     await write(false, `auth:\n  htpasswd:\n    realm: berth-hup\n    path: ${htpasswd}\n`);
-    child.kill("SIGHUP");
+    berth.child.kill("SIGHUP");
     const base = async () => fetch(`http://127.0.0.1:${port}/v2/`);
-    await eventually(async () => (await base()).status === 401, 5_000, () => `auth on:\n${output}`);
+    await eventually(async () => (await base()).status === 401, 5_000, () => `auth on:\n${output()}`);
     assert.equal((await base()).headers.get("www-authenticate"), 'Basic realm="berth-hup"');
     const authorized = await fetch(`http://127.0.0.1:${port}/v2/`, { headers: { Authorization: `Basic ${Buffer.from("ops:ops-pw").toString("base64")}` } });
     assert.equal(authorized.status, 200);
 
     await write(false);
-    child.kill("SIGHUP");
-    await eventually(async () => (await base()).status === 200, 5_000, () => `auth off:\n${output}`);
+    berth.child.kill("SIGHUP");
+    await eventually(async () => (await base()).status === 200, 5_000, () => `auth off:\n${output()}`);
   });
 });

@@ -9,25 +9,19 @@ import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { createLogger } from "../../server/log.js";
 import { ReadOnlyState, WriteTracker } from "../../server/maintenance/readonly.js";
-import { createRegistry, type Registry } from "../../server/registry/handler.js";
-import type { StorageDriver } from "../../server/registry/storage/driver.js";
-import { createDriver } from "../../server/registry/storage/factory.js";
 import { requireCommands } from "../support/commands.js";
 import { findDistribution } from "../support/distribution.js";
 import { blobPath, type ImageLayout } from "../support/images.js";
+import { startRegistry, type TestRegistry } from "../support/server.js";
 import { skopeoCopy } from "../support/skopeo.js";
 
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 export const OCI_EMPTY = "application/vnd.oci.empty.v1+json";
 export const OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
 const REF_NAME = "org.opencontainers.image.ref.name";
-const writeMethods = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 export function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `berth-gc-${prefix}-`));
@@ -37,59 +31,22 @@ export async function removeDir(dir: string | undefined): Promise<void> {
   if (dir) await rm(dir, { recursive: true, force: true });
 }
 
-export interface GcBerth {
+export interface GcBerth extends TestRegistry {
   root: string;
-  /** `http://127.0.0.1:PORT` */
-  url: string;
-  /** `127.0.0.1:PORT` for docker:// references. */
-  host: string;
-  registry: Registry;
-  driver: StorageDriver;
   readOnly: ReadOnlyState;
   writes: WriteTracker;
-  close(): Promise<void>;
 }
 
 /**
- * Berth's engine on `root`, deletes enabled. Write requests are counted by `writes` before the
- * engine checks the mode, and the mode comes from `readOnly` (a local one unless given).
+ * Berth's engine on `root`, deletes enabled, with the read-only state and write tracking serve.ts
+ * gives it: the mode comes from `readOnly` (a local one unless given), and `writes` counts the
+ * write requests in flight.
  */
 export async function startBerth(root: string, options: { readOnly?: ReadOnlyState } = {}): Promise<GcBerth> {
-  const driver = createDriver("filesystem", { rootdirectory: root });
   const readOnly = options.readOnly ?? (await ReadOnlyState.create());
   const writes = new WriteTracker();
-  const registry = createRegistry({
-    driver,
-    logger: createLogger({ level: "error" }),
-    deleteEnabled: true,
-    secret: "gc-tests",
-    readOnly: () => readOnly.isReadOnly(),
-  });
-  const server = http.createServer((req, res) => {
-    if (writeMethods.has(req.method ?? "")) res.once("close", writes.beginWrite());
-    registry.handle(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    root,
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
-    registry,
-    driver,
-    readOnly,
-    writes,
-    close: async () => {
-      await registry.close();
-      await new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      });
-    },
-  };
+  const berth = await startRegistry({ root, deleteEnabled: true, secret: "gc-tests", writes, readOnly: () => readOnly.isReadOnly() });
+  return { ...berth, root, readOnly, writes };
 }
 
 // ---- storage as it is on disk --------------------------------------------------------------

@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { onlineGcPaths } from "../../server/registry/gc-guard.js";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";
-import { spawnBerth } from "../cli/run.js";
+import { spawnBerth } from "../support/berth-cli.js";
 import { eventually } from "../support/eventually.js";
 import { buildImage, descriptor, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, pushBlob, putManifest, sha256, type Bytes, type PushedImage } from "../http/harness.js";
 import { sharedStorages, startInstance, type BerthInstance } from "../scale-out/instances.js";

@@ -46,7 +46,7 @@ describe("GET /v2/ and unknown endpoints", () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
       for (const path of ["/v2/foo", `/v2/foo/blobs/sha256:${"0".repeat(64)}`, "/v2/foo/manifests/latest"]) {
-        const res = await rawRequest(r.base, "GET", path, {}, undefined, agent);
+        const res = await rawRequest(r.url, "GET", path, {}, undefined, agent);
         assert.equal(res.status, 404, path);
         assert.equal(res.headers.connection, "keep-alive", path);
       }
@@ -57,7 +57,7 @@ describe("GET /v2/ and unknown endpoints", () => {
 
   it("answers a method no endpoint knows with 405 UNSUPPORTED", async () => {
     for (const method of ["OPTIONS", "TRACE", "PROPFIND"]) {
-      const res = await rawRequest(r.base, method, "/v2/foo/manifests/latest");
+      const res = await rawRequest(r.url, method, "/v2/foo/manifests/latest");
       assert.equal(res.status, 405, `${method}: ${res.body.toString()}`);
       assert.equal(rawErrorCode(res), "UNSUPPORTED");
       assert.equal(res.headers.allow, "GET, HEAD, PUT, DELETE");
@@ -113,7 +113,7 @@ describe("repository names", () => {
       ];
       for (const [method, path] of attempts) {
         // Sent verbatim: fetch would resolve "." and "%2e%2e" segments before they reach the server.
-        const res = await rawRequest(r.base, method, path);
+        const res = await rawRequest(r.url, method, path);
         assert.equal(res.status, 400, `${method} ${path}: ${res.body.toString()}`);
         if (method !== "HEAD") assert.equal(rawErrorCode(res), "NAME_INVALID", `${method} ${path}`);
       }
@@ -122,7 +122,7 @@ describe("repository names", () => {
 
   it("refuses literal dot-dot path segments with 400 NAME_INVALID, never touching storage outside the repository", async () => {
     for (const path of ["/v2/../tags/list", "/v2/a/../b/tags/list", "/v2/a/../../manifests/latest", "/v2/../blobs/uploads/"]) {
-      const res = await rawRequest(r.base, path.endsWith("uploads/") ? "POST" : "GET", path);
+      const res = await rawRequest(r.url, path.endsWith("uploads/") ? "POST" : "GET", path);
       assert.equal(res.status, 400, `${path}: ${res.body.toString()}`);
       assert.equal(rawErrorCode(res), "NAME_INVALID", path);
     }
@@ -144,7 +144,7 @@ describe("repository names", () => {
       ["/v2/a/blobs/sha256:%2e%2e%2f%2e%2e", 400, "DIGEST_INVALID"],
     ];
     for (const [path, status, code] of paths) {
-      const res = await rawRequest(r.base, "GET", path);
+      const res = await rawRequest(r.url, "GET", path);
       assert.equal(res.status, status, `${path}: ${res.body.toString()}`);
       assert.equal(rawErrorCode(res), code, path);
     }

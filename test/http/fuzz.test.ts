@@ -36,7 +36,7 @@ describe("malformed requests never get a 5xx or a code outside the spec", () => 
     for (let i = 0; i < 4; i++) {
       const res = await r.fetch("/v2/fuzz/app/blobs/uploads/", { method: "POST" });
       assert.equal(res.status, 202);
-      const location = new URL(res.headers.get("location") ?? "", r.base);
+      const location = new URL(res.headers.get("location") ?? "", r.url);
       sessions.push(location.pathname + location.search);
     }
   });
@@ -131,7 +131,7 @@ describe("malformed requests never get a 5xx or a code outside the spec", () => 
       // Framed either way: Node sends a DELETE's body unframed otherwise, and on a kept-alive
       // connection the server would read it as the next request.
       if (body) Object.assign(headers, rand(2) === 0 ? { "Content-Length": String(body.length) } : { "Transfer-Encoding": "chunked" });
-      const res = await rawRequest(r.base, method, path, headers, body, agent);
+      const res = await rawRequest(r.url, method, path, headers, body, agent);
       const what = `#${i} ${method} ${path} ${JSON.stringify(headers)}`;
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       assert.ok(res.status < 500, `${what} answered ${res.status}: ${res.body.toString().slice(0, 200)}`);

@@ -1,15 +1,14 @@
 /**
- * Runs the registry engine in-process behind a real HTTP server on 127.0.0.1, and gives the
- * HTTP tests small helpers to push blobs and images through the public API only.
+ * What the HTTP tests share: the engine in-process (`startRegistry`, from test/support/server.ts)
+ * and small helpers to push blobs and images through the public API only.
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { createLogger } from "../../server/log.js";
-import { createRegistry, type Registry, type RegistryOptions } from "../../server/registry/handler.js";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";
-import { createDriver } from "../../server/registry/storage/factory.js";
+import type { TestRegistry } from "../support/server.js";
+
+export { startRegistry, type TestRegistry } from "../support/server.js";
 
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -25,63 +24,8 @@ export const SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+p
 /** The storage root of distribution's layout, for the few checks that nothing was left behind. */
 export const repositoriesRoot = "/docker/registry/v2/repositories";
 
-export interface StartOptions {
-  /** Serve this registry (built elsewhere, e.g. with the console's services) instead of a new one. */
-  registry?: Registry;
-  driver?: StorageDriver;
-  deleteEnabled?: boolean;
-  redirect?: boolean;
-  secret?: string;
-  readOnly?: () => boolean;
-}
-
-export interface TestRegistry {
-  /** `http://127.0.0.1:<port>`, without a trailing slash. */
-  base: string;
-  registry: Registry;
-  driver: StorageDriver;
-  /** Lines the engine logged at level error (5xx failures among them). */
-  errors: string[];
-  /** fetch against the registry; redirects are never followed. */
-  fetch(path: string, init?: RequestInit): Promise<Response>;
-  close(): Promise<void>;
-}
-
 /** What the push helpers below need: a registry running here or in another process. */
 export type RegistryClient = Pick<TestRegistry, "fetch">;
-
-export async function startRegistry(options: StartOptions = {}): Promise<TestRegistry> {
-  const driver = options.driver ?? createDriver("inmemory");
-  const errors: string[] = [];
-  const registryOptions: RegistryOptions = {
-    driver,
-    logger: createLogger({ level: "error", write: (line) => errors.push(line) }),
-    deleteEnabled: options.deleteEnabled,
-    redirect: options.redirect,
-    secret: options.secret,
-    readOnly: options.readOnly,
-  };
-  const registry = options.registry ?? createRegistry(registryOptions);
-  const server = http.createServer((req, res) => registry.handle(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const base = `http://127.0.0.1:${port}`;
-  return {
-    base,
-    registry,
-    driver,
-    errors,
-    fetch: (path, init = {}) => fetch(base + path, { redirect: "manual", ...init }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 /** Bytes fetch accepts as a body (a Buffer over a plain ArrayBuffer). */
 export type Bytes = Buffer<ArrayBuffer>;

@@ -296,7 +296,7 @@ describe("manifests: refused pushes", () => {
   it("refuses a manifest over 4 MiB with 413", async () => {
     const fields = JSON.parse(image.manifest.toString()) as Record<string, unknown>;
     const body = Buffer.from(JSON.stringify({ ...fields, annotations: { pad: "x".repeat(4 * 1024 * 1024 + 10) } }));
-    const res = await rawRequest(r.base, "PUT", "/v2/bad/repo/manifests/huge", { "Content-Type": OCI_MANIFEST, "Content-Length": body.length }, body);
+    const res = await rawRequest(r.url, "PUT", "/v2/bad/repo/manifests/huge", { "Content-Type": OCI_MANIFEST, "Content-Length": body.length }, body);
     assert.equal(res.status, 413);
     assert.equal(rawErrorCode(res), "SIZE_INVALID");
     // Also when streamed without a Content-Length.

@@ -113,7 +113,7 @@ for (const driverName of drivers) {
     it("stores nothing when a client aborts a monolithic upload mid-body, and keeps serving", async () => {
       const bytes = randomBytes(512 * 1024);
       const digest = sha256(bytes);
-      await abortMidBody(r.base, "POST", `/v2/abort/mono/blobs/uploads/?digest=${digest}`, bytes, bytes.length / 2);
+      await abortMidBody(r.url, "POST", `/v2/abort/mono/blobs/uploads/?digest=${digest}`, bytes, bytes.length / 2);
       await eventually(async () => assert.deepEqual(await uploadsInStorage(r.driver, "abort/mono"), []), 2_000, "no upload data left behind");
       await expectError(await r.fetch(`/v2/abort/mono/blobs/${digest}`), 404, "BLOB_UNKNOWN");
       assert.equal((await r.fetch("/v2/")).status, 200);
@@ -129,7 +129,7 @@ for (const driverName of drivers) {
       const start = await r.fetch("/v2/abort/session/blobs/uploads/", { method: "POST" });
       assert.equal(start.status, 202);
       const location = start.headers.get("location") ?? "";
-      await abortMidBody(r.base, "PATCH", location, bytes, 100 * 1024);
+      await abortMidBody(r.url, "PATCH", location, bytes, 100 * 1024);
       // The aborted request has settled once the reported range stops moving.
       let received = -1;
       await eventually(async () => {

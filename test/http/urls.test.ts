@@ -1,31 +1,22 @@
 import assert from "node:assert/strict";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { createLogger } from "../../server/log.js";
-import { createRegistry } from "../../server/registry/handler.js";
-import { createDriver } from "../../server/registry/storage/factory.js";
-import { sha256 } from "./harness.js";
+import { sha256, startRegistry, type TestRegistry } from "./harness.js";
 
 // Behind a proxy (`http.host`, `http.prefix`) every URL Berth hands out must point at the proxy.
 describe("URLs and headers from configuration", () => {
-  let server: http.Server;
+  let server: TestRegistry;
   let base: string;
 
   before(async () => {
-    const registry = createRegistry({
-      driver: createDriver("inmemory"),
-      logger: createLogger({ level: "error" }),
+    server = await startRegistry({
       secret: "urls",
       urlBase: "https://registry.example.com/mirror",
       headers: () => ({ "X-Content-Type-Options": ["nosniff"], "X-Team": ["a", "b"] }),
     });
-    server = http.createServer((req, res) => registry.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = server.url;
   });
 
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  after(() => server.close());
 
   it("hands out absolute upload and blob locations under the host and prefix", async () => {
     const start = await fetch(`${base}/v2/team/app/blobs/uploads/`, { method: "POST" });

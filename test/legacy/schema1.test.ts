@@ -1,20 +1,16 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { createServer, type Server } from "node:http";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createLogger } from "../../server/log.js";
-import { createRegistry } from "../../server/registry/handler.js";
-import { createDriver } from "../../server/registry/storage/factory.js";
+import { startRegistry, type TestRegistry } from "../support/server.js";
 
 // Registries from the LAIN era (distribution 2.4) stored Docker schema1 manifests. Berth refuses
 // new ones but must keep serving what such a storage already holds.
 describe("schema1 manifests already in storage", () => {
   let root: string;
-  let server: Server;
+  let server: TestRegistry;
   let base: string;
   const manifest = Buffer.from(
     JSON.stringify({ schemaVersion: 1, name: "old/app", tag: "v1", architecture: "amd64", fsLayers: [], history: [], signatures: [{ header: {}, signature: "x", protected: "y" }] }, null, 3),
@@ -35,18 +31,12 @@ describe("schema1 manifests already in storage", () => {
       await mkdir(dirname(join(v2, path)), { recursive: true });
       await writeFile(join(v2, path), content);
     }
-    const registry = createRegistry({
-      driver: createDriver("filesystem", { rootdirectory: root }),
-      logger: createLogger({ level: "error" }),
-      secret: "test",
-    });
-    server = createServer((req, res) => registry.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await startRegistry({ root, secret: "test" });
+    base = server.url;
   });
 
   after(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
     await rm(root, { recursive: true, force: true });
   });
 

@@ -10,26 +10,14 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
-import https from "node:https";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { setupAuth } from "../../server/auth/index.js";
 import { parseConfig } from "../../server/config/load.js";
 import type { Config } from "../../server/config/schema.js";
 import { createLogger } from "../../server/log.js";
 import { Mirrors } from "../../server/proxy/mirrors.js";
-import { createRegistry, type Registry } from "../../server/registry/handler.js";
-import type { StorageDriver } from "../../server/registry/storage/driver.js";
-import { createDriver } from "../../server/registry/storage/factory.js";
 import { capturingLogger, htpasswdText } from "../auth/harness.js";
-
-export interface ProxyBerth {
-  url: string;
-  host: string;
-  registry: Registry;
-  driver: StorageDriver;
-  close(): Promise<void>;
-}
+import { listen, startRegistry, type TestRegistry } from "../support/server.js";
 
 type MirrorConfig = NonNullable<Config["mirrors"]>[number];
 
@@ -37,8 +25,7 @@ type MirrorConfig = NonNullable<Config["mirrors"]>[number];
 export async function startProxyBerth(
   root: string,
   upstreams: { proxy?: { remoteurl: string; username?: string; password?: string; ttl?: number }; mirrors?: (Partial<MirrorConfig> & { prefix: string; remoteurl: string })[] },
-): Promise<ProxyBerth> {
-  const driver = createDriver("filesystem", { rootdirectory: root });
+): Promise<TestRegistry> {
   const logger = createLogger({ level: process.env.PROXY_LOG === "1" ? "debug" : "error" });
   const week = 7 * 24 * 3_600_000;
   const mirrors = Mirrors.fromConfig(
@@ -48,18 +35,7 @@ export async function startProxyBerth(
     },
     logger,
   );
-  const registry = createRegistry({ driver, logger, deleteEnabled: true, secret: "proxy-tests", mirrors });
-  const { server, url, host } = await listen(undefined, (req, res) => registry.handle(req, res));
-  return {
-    url,
-    host,
-    registry,
-    driver,
-    close: async () => {
-      await registry.close();
-      await closeServer(server);
-    },
-  };
+  return startRegistry({ root, logger, deleteEnabled: true, secret: "proxy-tests", mirrors });
 }
 
 export interface HopRequest {
@@ -94,7 +70,7 @@ export async function recordingHop(
   const target = new URL(upstream);
   const requests: HopRequest[] = [];
   let corrupt = false;
-  const { server, url, host } = await listen(options.tls, (req, res) => {
+  const hop = await listen((req, res) => {
     const seen: HopRequest = { method: req.method ?? "", path: req.url ?? "", authorization: req.headers.authorization };
     requests.push(seen);
     res.once("finish", () => (seen.status = res.statusCode));
@@ -122,16 +98,16 @@ export async function recordingHop(
     );
     forward.on("error", () => res.destroy());
     req.pipe(forward);
-  });
+  }, { tls: options.tls });
   return {
-    url,
-    host,
+    url: hop.url,
+    host: hop.host,
     requests,
     blobFetches: (digest) => requests.filter((r) => r.method === "GET" && r.path.endsWith(`/blobs/${digest}`)).length,
     corruptBlobs: (on) => {
       corrupt = on;
     },
-    close: () => closeServer(server),
+    close: hop.close,
   };
 }
 
@@ -164,11 +140,11 @@ export async function startTokenServer(
   const realmPath = "/api/v1/authorize/registry/";
   // The token server needs its realm, which needs the port: until it is set up, nothing is served.
   let handle: (req: http.IncomingMessage, res: http.ServerResponse) => boolean = () => false;
-  const { server, url } = await listen(undefined, (req, res) => {
+  const server = await listen((req, res) => {
     if (req.url?.startsWith(realmPath)) requests.push(req.url);
     if (!handle(req, res)) res.writeHead(404).end();
   });
-  const realm = `${url}${realmPath}`;
+  const realm = `${server.url}${realmPath}`;
   const keydir = join(dir, "token-keys");
   const rootcertbundle = join(keydir, "cert.pem");
   const auth = await setupAuth({
@@ -185,12 +161,12 @@ export async function startTokenServer(
   return {
     realm,
     realmPath,
-    url,
+    url: server.url,
     distributionAuth: (realmUrl = realm) => ["auth:", "  token:", `    realm: ${realmUrl}`, "    service: upstream", '    issuer: "auth server"', `    rootcertbundle: ${JSON.stringify(rootcertbundle)}`],
     requests,
     close: async () => {
       await auth.close();
-      await closeServer(server);
+      await server.close();
     },
   };
 }
@@ -201,23 +177,6 @@ export async function selfSignedCertificate(dir: string): Promise<{ key: string;
   const certPath = join(dir, "tls-cert.pem");
   await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyPath, "-out", certPath, "-days", "1", "-subj", "/CN=upstream", "-addext", "subjectAltName=IP:127.0.0.1"]);
   return { key: await readFile(keyPath, "utf8"), cert: await readFile(certPath, "utf8"), certPath };
-}
-
-async function listen(tls: { key: string; cert: string } | undefined, handler: http.RequestListener): Promise<{ server: http.Server; url: string; host: string }> {
-  const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return { server, url: `${tls ? "https" : "http"}://127.0.0.1:${port}`, host: `127.0.0.1:${port}` };
-}
-
-function closeServer(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
 }
 
 /** Uploads a blob to a registry the two-step way (POST, then PUT with the bytes), as distribution requires. */

@@ -12,7 +12,8 @@ import { assertPullsIdentical, pushLayout, putManifest, removeDir, sha256File, s
 import { requireCommands } from "../support/commands.js";
 import { startDistribution, type DistributionRegistry } from "../support/distribution.js";
 import { makeImageLayout, OCI_MANIFEST, type ImageLayout } from "../support/images.js";
-import { curlSha256, patternFile, recordingHop, startProxyBerth, uploadBlob, uploadFile, type ProxyBerth, type RecordingHop } from "./harness.js";
+import { curlSha256, patternFile, recordingHop, startProxyBerth, uploadBlob, uploadFile, type RecordingHop } from "./harness.js";
+import type { TestRegistry } from "../support/server.js";
 
 requireCommands("docker-registry", "skopeo", "curl");
 
@@ -31,7 +32,7 @@ describe("pull-through cache (distribution's proxy section)", () => {
   let scratch: string;
   let upstream: DistributionRegistry;
   let hop: RecordingHop;
-  let berth: ProxyBerth;
+  let berth: TestRegistry;
   let single: ImageLayout;
   let multi: ImageLayout;
 
@@ -195,7 +196,7 @@ describe("pull-through cache (distribution's proxy section)", () => {
 describe("mirrors by namespace, next to pushable repositories", () => {
   let scratch: string;
   let upstream: DistributionRegistry;
-  let berth: ProxyBerth;
+  let berth: TestRegistry;
 
   before(async () => {
     scratch = await tempDir("mirrors");

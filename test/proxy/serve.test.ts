@@ -8,12 +8,11 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { htpasswdText } from "../auth/harness.js";
-import { berth, spawnBerth } from "../cli/run.js";
 import { assertPullsIdentical, removeDir, tempDir } from "../gc/harness.js";
+import { berth, startBerthProcess } from "../support/berth-cli.js";
 import { requireCommands } from "../support/commands.js";
 import { startDistribution, type DistributionRegistry } from "../support/distribution.js";
 import { makeImageLayout, type ImageLayout } from "../support/images.js";
-import { freePort, waitForHttp } from "../support/net.js";
 import { skopeoCopy } from "../support/skopeo.js";
 
 requireCommands("docker-registry", "skopeo");
@@ -37,24 +36,22 @@ describe("berth serve as a pull-through cache", () => {
   });
 
   it("takes distribution's proxy keys from REGISTRY_PROXY_* and serves pulls through the upstream", async () => {
-    const port = await freePort();
     const config = join(scratch, "config.yml");
-    await writeFile(config, ["version: 0.1", "storage:", "  filesystem:", `    rootdirectory: ${JSON.stringify(join(scratch, "root"))}`, "http:", `  addr: 127.0.0.1:${port}`, "  secret: proxy-serve", ""].join("\n"));
-    const env = { REGISTRY_PROXY_REMOTEURL: upstream.url, REGISTRY_PROXY_USERNAME: "mirror", REGISTRY_PROXY_PASSWORD: "s3cret-upstream-pw" };
-    const child = spawnBerth(["serve", "--registry-only", config], env);
-    let output = "";
-    child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const server = await startBerthProcess({
+      env: { REGISTRY_PROXY_REMOTEURL: upstream.url, REGISTRY_PROXY_USERNAME: "mirror", REGISTRY_PROXY_PASSWORD: "s3cret-upstream-pw" },
+      config: async (port) => {
+        await writeFile(config, ["version: 0.1", "storage:", "  filesystem:", `    rootdirectory: ${JSON.stringify(join(scratch, "root"))}`, "http:", `  addr: 127.0.0.1:${port}`, "  secret: proxy-serve", ""].join("\n"));
+        return config;
+      },
+    });
     try {
-      await waitForHttp(`http://127.0.0.1:${port}/v2/`, 30_000);
-      await assertPullsIdentical(`127.0.0.1:${port}`, "library/app", "1", image, scratch);
-      const refused = await fetch(`http://127.0.0.1:${port}/v2/library/app/blobs/uploads/`, { method: "POST" });
+      await assertPullsIdentical(server.host, "library/app", "1", image, scratch);
+      const refused = await fetch(`${server.url}/v2/library/app/blobs/uploads/`, { method: "POST" });
       assert.equal(refused.status, 405);
-      assert.doesNotMatch(output, /s3cret-upstream-pw/, "the password is never logged");
-      assert.doesNotMatch(output, /proxy.*unimplemented|not implemented/i);
+      assert.doesNotMatch(server.output(), /s3cret-upstream-pw/, "the password is never logged");
+      assert.doesNotMatch(server.output(), /proxy.*unimplemented|not implemented/i);
     } finally {
-      child.kill("SIGTERM");
-      await new Promise((resolve) => child.once("exit", resolve));
+      await server.stop();
     }
   });
 

@@ -13,13 +13,14 @@ import { requireCommands } from "../support/commands.js";
 import { startDistribution, type DistributionRegistry } from "../support/distribution.js";
 import { makeImageLayout, type ImageLayout } from "../support/images.js";
 import { skopeoCopy } from "../support/skopeo.js";
-import { recordingHop, selfSignedCertificate, startProxyBerth, startTokenServer, type ProxyBerth, type RecordingHop, type TestTokenServer } from "./harness.js";
+import { recordingHop, selfSignedCertificate, startProxyBerth, startTokenServer, type RecordingHop, type TestTokenServer } from "./harness.js";
+import type { TestRegistry } from "../support/server.js";
 
 requireCommands("docker-registry", "skopeo", "openssl");
 
 const ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
 
-async function manifestAnswer(berth: ProxyBerth, path: string): Promise<{ status: number; code?: string; message?: string }> {
+async function manifestAnswer(berth: TestRegistry, path: string): Promise<{ status: number; code?: string; message?: string }> {
   const res = await fetch(`${berth.url}/v2/${path}`, { headers: { Accept: ACCEPT } });
   const body = (await res.json().catch(() => undefined)) as { errors?: { code: string; message: string }[] } | undefined;
   return { status: res.status, code: body?.errors?.[0]?.code, message: body?.errors?.[0]?.message };

@@ -8,8 +8,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
@@ -19,6 +18,7 @@ import { removeDir, tempDir } from "../gc/harness.js";
 import { requireCommands } from "../support/commands.js";
 import { startDistribution, type DistributionRegistry } from "../support/distribution.js";
 import { blobPath, makeImageLayout, OCI_INDEX, OCI_MANIFEST, type ImageLayout } from "../support/images.js";
+import { freePort } from "../support/net.js";
 import { skopeoCopy } from "../support/skopeo.js";
 import { recordingHop, selfSignedCertificate, startTokenServer, type RecordingHop, type TestTokenServer } from "./harness.js";
 
@@ -191,10 +191,7 @@ describe("an anonymous upstream", () => {
   });
 
   it("fails as unreachable on a closed port, on silence, and when a blob stalls mid-way", async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const { port } = closed.address() as AddressInfo;
-    await new Promise((resolve) => closed.close(resolve));
+    const port = await freePort();
     assert.equal((await upstreamError(client({ url: `http://127.0.0.1:${port}` }).manifest("team/app", "1", "HEAD"))).kind, "unreachable");
 
     const layer = image.manifests[0]!.layers[0]!;

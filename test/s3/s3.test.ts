@@ -380,7 +380,7 @@ describe("push and pull through the engine (skopeo)", () => {
   });
 
   it("pushes and pulls a small image", async () => {
-    const host = new URL(registry.base).host;
+    const host = new URL(registry.url).host;
     const image = await makeImageLayout(join(work, "small"), { layers: [1024, 70_000, 300_000], seed: "s3-small" });
     await skopeoCopy(image.ref, `docker://${host}/s3/small:v1`);
     const raw = await skopeoInspect(`docker://${host}/s3/small:v1`, { raw: true });
@@ -399,7 +399,7 @@ describe("push and pull through the engine (skopeo)", () => {
   });
 
   it("pushes 50 small layers (64 KiB) and reports the time", async (t) => {
-    const host = new URL(registry.base).host;
+    const host = new URL(registry.url).host;
     const image = await makeImageLayout(join(work, "many"), { layers: Array.from({ length: 50 }, () => 64 * 1024), seed: "s3-many" });
     const counted = countRequests(s3.client);
     const started = performance.now();

@@ -2,9 +2,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
-import { spawnBerth } from "../cli/run.js";
+import { startBerthProcess } from "../support/berth-cli.js";
 import { startCeph, type RunningCeph } from "../support/ceph.js";
-import { startServerProcess, type ServerProcess } from "../support/process.js";
+import type { ServerProcess } from "../support/process.js";
 
 export interface SharedSetup {
   /** `storage.s3` parameters: every instance gets the same bucket. */
@@ -33,13 +33,13 @@ export async function startInstance(dir: string, name: string, shared: SharedSet
   const home = join(dir, name);
   await mkdir(home, { recursive: true });
   const configFile = join(home, "config.yml");
-  const server = await startServerProcess({
+  const server = await startBerthProcess({
     name: `berth ${name}`,
     // tsx compiles the sources at start; two of them at once on two busy cores take a while.
     startTimeoutMs: 45_000,
-    spawn: async (port) => {
+    config: async (port) => {
       await writeFile(configFile, configYaml(shared, port, join(home, "state")));
-      return spawnBerth(["serve", "--registry-only", configFile]);
+      return configFile;
     },
   });
   return { ...server, configFile, fetch: (path, init = {}) => fetch(server.url + path, { redirect: "manual", ...init }) };

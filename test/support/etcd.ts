@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findCommand, requireCommands } from "./commands.js";
 import { freePort, waitForHttp } from "./net.js";
+import { listen, type ListeningServer } from "./server.js";
 
 export interface RunningEtcd {
   /** Client URL, e.g. http://127.0.0.1:23790. */
@@ -59,4 +60,23 @@ export async function startEtcd(): Promise<RunningEtcd> {
     pause: () => child.kill("SIGSTOP"),
     resume: () => child.kill("SIGCONT"),
   };
+}
+
+export interface FakeEtcd extends ListeningServer {
+  /** Requests received so far. */
+  requests(): number;
+}
+
+/**
+ * Not etcd: an endpoint that answers every request the way etcd's `/version` does and counts
+ * them, for checks that must reach etcd only when asked to (a dry run, `--connect`).
+ */
+export async function fakeEtcd(): Promise<FakeEtcd> {
+  let requests = 0;
+  const server = await listen((_req, res) => {
+    requests++;
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.end(JSON.stringify({ etcdserver: "3.5.9" }));
+  });
+  return { ...server, requests: () => requests };
 }
