@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isLocalDriver } from "../registry/storage/drivers.js";
 import { storageDriver, storageDriverNames } from "./load.js";
 import type { Problem } from "./problems.js";
 import type { Config } from "./schema.js";
@@ -27,14 +28,11 @@ export interface DryRunOptions {
   connect?: boolean;
 }
 
-/** Storage drivers that live on this machine: probing them connects to nothing. */
-const localDrivers: ReadonlySet<string> = new Set(["filesystem", "inmemory"]);
-
 /** What a dry run without `connect` leaves out: the configured services on the network, by key. */
 export function unreachedServices(config: Config): string[] {
   const unreached: string[] = [];
   const storage = storageDriverNames(config)[0];
-  if (storage !== undefined && !localDrivers.has(storage)) unreached.push(`storage.${storage}`);
+  if (storage !== undefined && !isLocalDriver(storage)) unreached.push(`storage.${storage}`);
   if (config.etcd && config.etcd.endpoints.length > 0) unreached.push("etcd.endpoints");
   if (indexDsn(config) !== undefined) unreached.push("console.index.dsn");
   return unreached;

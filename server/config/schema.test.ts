@@ -245,6 +245,19 @@ describe("schema coercion", () => {
     assert.deepEqual([redacted.storage.azure.accountkey, redacted.storage.azure.container], ["[redacted]", "registry"]);
   });
 
+  test("swift is typed: REGISTRY_STORAGE_SWIFT_* fill its parameters, the password is redacted, a bad chunksize is a problem", async () => {
+    const text = "version: 0.1\nstorage:\n  swift:\n    authurl: http://rgw:7480/auth/v1.0\n    username: u\n";
+    const missing = await validateConfigText(text, noEnv);
+    assert.deepEqual(paths(missing.problems), ["storage.swift.password", "storage.swift.container"]);
+    const env = { REGISTRY_STORAGE_SWIFT_PASSWORD: "pw", REGISTRY_STORAGE_SWIFT_CONTAINER: "registry", REGISTRY_STORAGE_SWIFT_CHUNKSIZE: "8MiB" };
+    const filled = await validateConfigText(text, { env, checkFiles: false });
+    assert.deepEqual(filled.problems, []);
+    const redacted = redactConfig(filled.config!) as { storage: { swift: { password: string; container: string; chunksize: number } } };
+    assert.deepEqual([redacted.storage.swift.password, redacted.storage.swift.container, redacted.storage.swift.chunksize], ["[redacted]", "registry", 8 * 1024 * 1024]);
+    const small = await validateConfigText(`${text}    password: p\n    container: c\n    chunksize: 1024\n`, noEnv);
+    assert.deepEqual(paths(small.problems), ["storage.swift.chunksize"]);
+  });
+
   test("parseConfig keeps working for in-memory documents and lists every problem", () => {
     const config = parseConfig({
       version: "0.1",

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { knownStorageDriverNames } from "../../registry/storage/drivers.js";
 import { GiB, MiB } from "../units.js";
-import { absoluteUrl, anyMap, bool, describeValue, duration, Failure, int, leaf, nonEmptyStr, oneOf, size, str, toBoolean, toText } from "./scalars.js";
+import { absoluteUrl, anyMap, bool, describeValue, duration, Failure, int, leaf, nonEmptyStr, oneOf, size, str, strList, toBoolean, toText } from "./scalars.js";
 import { optional, optionalParams, scalarAsKey, section, withDefault } from "./structure.js";
 
 const filesystemDriver = section(
@@ -70,6 +70,10 @@ const azureDriver = section(
     realm: optional(str()),
     serviceurl: optional(absoluteUrl()),
     rootdirectory: optional(str()),
+    max_retries: optional(int({ min: -1 })),
+    retry_delay: optional(str()),
+    copy_status_poll_max_retry: optional(int({ min: -1 })),
+    copy_status_poll_delay: optional(str()),
     credentials: optional(
       section(
         {
@@ -105,6 +109,10 @@ const swiftDriver = section(
     rootdirectory: optional(str()),
     insecureskipverify: optional(bool()),
     chunksize: optional(size({ min: 1 * MiB, max: 5 * GiB })),
+    accesskey: optional(str()),
+    secretkey: optional(str()),
+    tempurlcontainerkey: optional(bool()),
+    tempurlmethods: optional(strList()),
   },
   { open: true },
 );

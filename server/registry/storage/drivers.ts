@@ -4,8 +4,8 @@
  * the schema can use it without loading any driver.
  */
 export const storageDrivers = [
-  { name: "filesystem" },
-  { name: "inmemory" },
+  { name: "filesystem", local: true },
+  { name: "inmemory", local: true },
   { name: "s3" },
   { name: "oss" },
   { name: "azure" },
@@ -16,7 +16,7 @@ export const storageDrivers = [
       "Berth has no gcs driver yet: no Google Cloud Storage server (or emulator) can run where Berth is tested, and a driver is not shipped untested",
   },
   { name: "rados", unimplemented: "distribution removed its rados driver in 2.7; use radosgw through the s3 or swift driver" },
-] as const satisfies readonly { name: string; unimplemented?: string }[];
+] as const satisfies readonly { name: string; local?: true; unimplemented?: string }[];
 
 type Descriptor = (typeof storageDrivers)[number];
 
@@ -29,6 +29,11 @@ export const knownStorageDriverNames: readonly string[] = storageDrivers.map((dr
 export const implementedStorageDriverNames: readonly ImplementedDriverName[] = storageDrivers.flatMap((driver) =>
   "unimplemented" in driver ? [] : [driver.name],
 );
+
+/** A driver that lives on this machine: opening and probing it connects to nothing. */
+export function isLocalDriver(name: string): boolean {
+  return storageDrivers.some((driver) => driver.name === name && "local" in driver);
+}
 
 /** Why Berth cannot open a driver distribution knows, or undefined when it can. */
 export function unimplementedReason(name: string): string | undefined {
