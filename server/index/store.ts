@@ -1,5 +1,20 @@
 import type { SqlDatabase, SqlDialect, SqlSession, SqlValue } from "./database.js";
 import { IndexQueryError } from "./errors.js";
+import {
+  decodeCursor,
+  encodeCursor,
+  escapeLike,
+  pageSize,
+  repositoryColumns,
+  repositoryRow,
+  sortValue,
+  tagColumns,
+  tagRow,
+  whereClause,
+  type ActivityDbRow,
+  type RepositoryDbRow,
+  type TagDbRow,
+} from "./rows.js";
 import type {
   ActivityRow,
   ActivityType,
@@ -8,61 +23,17 @@ import type {
   ManifestKind,
   ManifestRecord,
   NamespaceRow,
-  Platform,
   RepositoryPage,
   RepositoryRow,
   RepositorySnapshot,
-  RepositorySort,
-  SortOrder,
   StatsResult,
   TagPage,
-  TagRow,
-  TagSort,
 } from "./types.js";
-
-export const defaultPageSize = 50;
-export const maxPageSize = 1000;
 
 /** The namespace of a repository: its first path component when it has several, "" otherwise. */
 export function namespaceOf(name: string): string {
   const slash = name.indexOf("/");
   return slash < 0 ? "" : name.slice(0, slash);
-}
-
-const repositoryColumns: Record<RepositorySort, string> = { name: "name", tags: "tag_count", size: "size", pushed: "last_push" };
-const tagColumns: Record<TagSort, string> = { name: "name", created: "created", size: "size", pushed: "pushed" };
-
-interface RepositoryDbRow {
-  id: number;
-  name: string;
-  namespace: string;
-  tag_count: number;
-  manifest_count: number;
-  size: number;
-  last_push: number;
-}
-
-interface TagDbRow {
-  tag: string;
-  digest: string;
-  size: number;
-  created: number | null;
-  pushed: number;
-  media_type: string | null;
-  kind: string | null;
-  platforms: string | null;
-  children: number | null;
-}
-
-interface ActivityDbRow {
-  id: number;
-  time: number;
-  type: string;
-  repository: string;
-  tag: string | null;
-  digest: string | null;
-  media_type: string | null;
-  size: number | null;
 }
 
 export interface ActivityInput {
@@ -388,84 +359,4 @@ export class IndexStore {
       size: row.size,
     }));
   }
-}
-
-function pageSize(limit: number | undefined): number {
-  if (limit === undefined) return defaultPageSize;
-  return Math.min(maxPageSize, Math.max(1, Math.floor(limit)));
-}
-
-function whereClause(filters: string[]): string {
-  return filters.length > 0 ? `WHERE ${filters.join(" AND ")}` : "";
-}
-
-/** Makes user input match literally inside a LIKE pattern (with ESCAPE '\'). */
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
-function repositoryRow(row: RepositoryDbRow): RepositoryRow {
-  return {
-    name: row.name,
-    namespace: row.namespace,
-    tagCount: row.tag_count,
-    manifestCount: row.manifest_count,
-    size: row.size,
-    lastPush: row.last_push > 0 ? row.last_push : null,
-  };
-}
-
-function tagRow(row: TagDbRow): TagRow {
-  return {
-    tag: row.tag,
-    digest: row.digest,
-    mediaType: row.media_type ?? "",
-    kind: (row.kind ?? "image") as ManifestKind,
-    size: row.size,
-    created: row.created,
-    pushed: row.pushed,
-    platforms: row.platforms ? (JSON.parse(row.platforms) as Platform[]) : [],
-    children: row.children ?? 0,
-  };
-}
-
-function sortValue(row: RepositoryDbRow, sort: RepositorySort): number | string {
-  switch (sort) {
-    case "name":
-      return row.name;
-    case "tags":
-      return row.tag_count;
-    case "size":
-      return row.size;
-    case "pushed":
-      return row.last_push;
-  }
-}
-
-interface Cursor {
-  sort: RepositorySort;
-  order: SortOrder;
-  value: number | string;
-  name: string;
-}
-
-function encodeCursor(sort: RepositorySort, order: SortOrder, value: number | string, name: string): string {
-  return Buffer.from(JSON.stringify([sort, order, value, name])).toString("base64url");
-}
-
-function decodeCursor(cursor: string, sort: RepositorySort, order: SortOrder): Cursor {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch (error) {
-    throw new IndexQueryError("invalid cursor", { cause: error });
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 4) throw new IndexQueryError("invalid cursor");
-  const [cursorSort, cursorOrder, value, name] = parsed as unknown[];
-  if (cursorSort !== sort || cursorOrder !== order) {
-    throw new IndexQueryError("the cursor belongs to another sort order; start again from the first page");
-  }
-  const valueOk = sort === "name" ? typeof value === "string" : typeof value === "number" && Number.isFinite(value);
-  if (!valueOk || typeof name !== "string") throw new IndexQueryError("invalid cursor");
-  return { sort, order, value: value as number | string, name };
 }

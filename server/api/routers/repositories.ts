@@ -2,7 +2,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { classifyIndexError } from "../../index/errors.js";
 import type { MetadataIndex } from "../../index/metadata-index.js";
-import { maxPageSize } from "../../index/store.js";
+import { maxPageSize } from "../../index/rows.js";
 import { publicMirror } from "../mirrors.js";
 import { protectedProcedure, router } from "../trpc.js";
 
