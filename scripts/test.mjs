@@ -24,6 +24,10 @@ const systemPackages = [
   { pkg: "mariadb-server", command: "mariadbd" },
   // Pull-through cache tests pull gigabyte blobs with many curl processes (Node's fetch in the test process is the bottleneck).
   { pkg: "curl", command: "curl" },
+  // The operator docs' tests (test/docs): nginx terminates TLS in front of Berth; backups and
+  // migrations copy with rsync.
+  { pkg: "nginx-light", command: "nginx" },
+  { pkg: "rsync", command: "rsync" },
 ];
 
 function hasCommand(command) {
