@@ -1,38 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { Etcd3, IKeyValue, Lease, Watcher } from "etcd3";
+import type { Etcd3, Lease, Watcher } from "etcd3";
 import { etcdKeys } from "../etcd/keys.js";
 import type { Logger } from "../log.js";
+import { describe, live, parseFlag, type ReadOnlyFlag } from "./readonly-flag.js";
 
-/**
- * Read-only maintenance mode (distribution's `storage.maintenance.readonly.enabled`), switchable
- * while Berth runs and, with etcd configured, shared by every instance on the same storage.
- *
- * The mode is read-only when the configuration says so, or when a runtime flag is set. A flag
- * names its owner and reason; it may expire (`ttlMs`), or be kept alive by the instance that set
- * it (`keepAlive`: the etcd lease lapses `ttlMs` after that instance dies, so a crashed garbage
- * collection never leaves the registry read-only for good). With etcd the flag is the JSON value
- * of `etcdKeys.readOnly(prefix)`; every instance watches that key and answers `isReadOnly()` from
- * memory, so the per-request check costs a property read and a clock read.
- */
-export interface ReadOnlyFlag {
-  /** Identifies this flag, for clearing exactly it (`set(false, { id })`). */
-  id: string;
-  owner: string;
-  reason: string;
-  /** ISO time the flag was set. */
-  since: string;
-  /** ISO time the flag lapses by itself; null when it lasts until cleared (or its holder dies). */
-  expiresAt: string | null;
-  /** For a flag kept alive by its holder: how long it outlives a holder that stopped renewing it. */
-  leaseTtlMs?: number;
-  /** The instance that set it (`host:pid`). */
-  holder?: string;
-  /** Only clearable by its id (or with `force`): a garbage collection holds it. */
-  protected?: boolean;
-  /** The flag this one replaced; clearing this one by id puts that one back. */
-  previous?: ReadOnlyFlag;
-}
+export type { ReadOnlyFlag } from "./readonly-flag.js";
+// Writes in progress belong with the mode: callers import both from here.
+export { WriteTracker } from "./write-tracker.js";
 
 export interface ReadOnlyStatus {
   readOnly: boolean;
@@ -88,6 +63,18 @@ export class ReadOnlyConflictError extends Error {
 
 type Listener = (status: ReadOnlyStatus) => void;
 
+
+/**
+ * Read-only maintenance mode (distribution's `storage.maintenance.readonly.enabled`), switchable
+ * while Berth runs and, with etcd configured, shared by every instance on the same storage.
+ *
+ * The mode is read-only when the configuration says so, or when a runtime flag is set. A flag
+ * names its owner and reason; it may expire (`ttlMs`), or be kept alive by the instance that set
+ * it (`keepAlive`: the etcd lease lapses `ttlMs` after that instance dies, so a crashed garbage
+ * collection never leaves the registry read-only for good). With etcd the flag is the JSON value
+ * of `etcdKeys.readOnly(prefix)`; every instance watches that key and answers `isReadOnly()` from
+ * memory, so the per-request check costs a property read and a clock read.
+ */
 export class ReadOnlyState {
   private flag: ReadOnlyFlag | null = null;
   private flagExpiresAt = Infinity;
@@ -378,80 +365,4 @@ export class ReadOnlyState {
     this.lastReadOnly = status.readOnly;
     for (const listener of this.listeners) listener(status);
   }
-}
-
-/**
- * Writes in progress, so a garbage collection that just switched to read-only can wait for the
- * writes admitted before the switch. The engine calls `beginWrite()` before it checks the mode
- * and calls the returned function when the request is done.
- */
-export class WriteTracker {
-  private active = 0;
-  private readonly waiters = new Set<() => void>();
-
-  /** Marks a write as started; call the returned function (any number of times) when it ends. */
-  beginWrite(): () => void {
-    this.active++;
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      this.active--;
-      if (this.active === 0) for (const wake of [...this.waiters]) wake();
-    };
-  }
-
-  get inFlight(): number {
-    return this.active;
-  }
-
-  /** Resolves true once no write is in progress, false if some still are after `timeoutMs`. */
-  waitForWrites(timeoutMs: number): Promise<boolean> {
-    if (this.active === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.waiters.delete(wake);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(wake);
-        resolve(this.active === 0);
-      }, timeoutMs);
-      this.waiters.add(wake);
-    });
-  }
-}
-
-/** A flag read from etcd; anything that is not Berth's JSON still means read-only (an SA's `put`). */
-function parseFlag(value: IKeyValue["value"]): ReadOnlyFlag | null {
-  const text = value.toString("utf8").trim();
-  if (text === "" || text === "false" || text === "0") return null;
-  try {
-    const parsed = JSON.parse(text) as Partial<ReadOnlyFlag>;
-    if (parsed && typeof parsed === "object" && typeof parsed.id === "string") {
-      return {
-        ...parsed,
-        id: parsed.id,
-        owner: typeof parsed.owner === "string" ? parsed.owner : "unknown",
-        reason: typeof parsed.reason === "string" ? parsed.reason : "",
-        since: typeof parsed.since === "string" ? parsed.since : "",
-        expiresAt: typeof parsed.expiresAt === "string" ? parsed.expiresAt : null,
-      };
-    }
-  } catch {
-    // Not JSON: fall through.
-  }
-  return { id: `raw:${text}`, owner: "etcd", reason: text.slice(0, 200), since: "", expiresAt: null };
-}
-
-/** The flag unless it has lapsed (an expired flag whose lease etcd has not reaped yet). */
-function live(flag: ReadOnlyFlag | null): ReadOnlyFlag | null {
-  if (!flag) return null;
-  if (flag.expiresAt && Date.parse(flag.expiresAt) <= Date.now()) return null;
-  return flag;
-}
-
-function describe(flag: ReadOnlyFlag): string {
-  return `${flag.owner} (${flag.reason}) since ${flag.since}`;
 }
