@@ -1,14 +1,9 @@
-import { request as httpRequest, type ClientRequest } from "node:http";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { expect, test, type Page } from "@playwright/test";
-import bcrypt from "bcryptjs";
-import { Etcd3 } from "etcd3";
-import { startEtcd, type RunningEtcd } from "../test/support/etcd";
-import { makeImageLayout, type ImageLayout } from "../test/support/images";
-import { skopeoCopy } from "../test/support/skopeo";
-import { logIn, startBerth, type BerthProcess } from "./berth";
+import { readFile } from "node:fs/promises";
+import { expect, test } from "@playwright/test";
+import type { Etcd3 } from "etcd3";
+import type { ImageLayout } from "../test/support/images";
+import type { BerthProcess } from "./berth";
+import { authKey, holdWrite, httpSecret, shot, signIn, startConsoleRegistry, type ConsoleRegistry } from "./console-setup";
 
 /*
  * The console against a real Berth (built `berth serve`), real images pushed by skopeo and a real
@@ -19,122 +14,26 @@ import { logIn, startBerth, type BerthProcess } from "./berth";
 test.describe.configure({ mode: "serial" });
 test.use({ viewport: { width: 1280, height: 800 } });
 
-const authKey = "/lain/config/auth/registry";
-const httpSecret = "e2e-http-secret-do-not-show";
-const shots = "docs/screenshots";
-
-let etcd: RunningEtcd;
+let registry: ConsoleRegistry;
 let berth: BerthProcess;
-let layouts: string;
 let etcdClient: Etcd3;
-const images: Record<string, ImageLayout> = {};
-
-async function layout(name: string, options: Parameters<typeof makeImageLayout>[1]): Promise<ImageLayout> {
-  const image = await makeImageLayout(join(layouts, name), options);
-  images[name] = image;
-  return image;
-}
-
-/** Runs `jobs` with at most `limit` at once. */
-async function parallel(jobs: (() => Promise<unknown>)[], limit: number): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, jobs.length) }, async () => {
-      while (next < jobs.length) await jobs[next++]?.();
-    }),
-  );
-}
-
-const push = (image: ImageLayout, target: string, all = false) => skopeoCopy(image.ref, `docker://${berth.host}/${target}`, { all });
-
-/** Logs in and waits for the dashboard (logIn only submits the form). */
-async function signIn(page: Page): Promise<void> {
-  await logIn(page, berth.url);
-  await expect(page.getByTestId("current-user")).toHaveText("admin");
-}
-
-/** Refreshes docs/screenshots/ only when asked (BERTH_SCREENSHOTS=1), so a test run leaves the checkout clean. */
-async function shot(page: Page, name: string): Promise<void> {
-  if (process.env.BERTH_SCREENSHOTS === "1") await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
-}
+let images: Record<string, ImageLayout>;
 
 test.beforeAll(async () => {
   test.setTimeout(120_000);
-  etcd = await startEtcd();
-  etcdClient = new Etcd3({ hosts: etcd.endpoint });
-  layouts = await mkdtemp(join(tmpdir(), "berth-e2e-images-"));
-  berth = await startBerth({
-    prepare: async (dir) => {
-      await writeFile(join(dir, "users.htpasswd"), ["alice", "bob", "ci-builder"].map((user) => `${user}:${bcrypt.hashSync(`${user}-pw`, 4)}`).join("\n") + "\n");
-    },
-    config: (dir) => ({
-      storage: ["delete:", "  enabled: true"],
-      http: [`secret: ${httpSecret}`],
-      top: [
-        "etcd:",
-        `  endpoints: [${etcd.endpoint}]`,
-        "tokenserver:",
-        "  enabled: true",
-        `  users: ${join(dir, "users.htpasswd")}`,
-        "  admins: [alice]",
-        "  groups:",
-        "    ci: [ci-builder]",
-        "  rules:",
-        '    - users: ["*"]',
-        '      repositories: ["**"]',
-        "      actions: [pull]",
-        "    - groups: [ci]",
-        '      repositories: ["demo/*"]',
-        "      actions: [pull, push]",
-      ],
-    }),
-  });
-  await mkdir(shots, { recursive: true });
-
-  const base = await layout("base", { seed: "base", layers: [1024, 2048] });
-  const appTags = await Promise.all([1, 2, 3, 4, 5].map((n) => layout(`app-${n}`, { seed: `app-${n}`, layers: [512 * n, 700], tag: `t${n}` })));
-  const multi = await layout("multi", {
-    seed: "multi",
-    layers: [1500],
-    platforms: [
-      { os: "linux", architecture: "amd64" },
-      { os: "linux", architecture: "arm64", variant: "v8" },
-    ],
-  });
-  const shared = await layout("shared", { seed: "shared", layers: [900] });
-  const other = await layout("other", { seed: "other", layers: [800] });
-  const cleanups = await Promise.all([1, 2, 3, 4, 5].map((n) => layout(`clean-${n}`, { seed: `clean-${n}`, layers: [600 + n] })));
-
-  // ~30 repositories in three namespaces, the same small image in each.
-  const many = Array.from({ length: 30 }, (_, i) => `ns${i % 3}/service-${String(i + 1).padStart(2, "0")}`);
-  await parallel(
-    [
-      ...many.map((name) => () => push(base, `${name}:v1`)),
-      ...appTags.map((image, i) => () => push(image, `demo/app:t${i + 1}`)),
-      () => push(base, "demo/app:latest"),
-      () => push(multi, "demo/multi:v1", true),
-      () => push(shared, "demo/shared:one"),
-      () => push(shared, "demo/shared:two"),
-      () => push(other, "demo/shared:three"),
-    ],
-    8,
-  );
-  // In order, so "keep the last 2 pushed" has a clear answer.
-  for (const [i, image] of cleanups.entries()) await push(image, `cleanup/app:c${i + 1}`);
+  registry = await startConsoleRegistry();
+  ({ berth, etcdClient, images } = registry);
 });
 
 test.afterAll(async () => {
   if (process.env.BERTH_E2E_LOG) console.log(berth?.output());
-  etcdClient?.close();
-  await berth?.stop();
-  await etcd?.stop();
-  if (layouts) await rm(layouts, { recursive: true, force: true });
+  await registry?.stop();
 });
 
 test("log in and see the dashboard: health, counts, storage, largest repositories, activity", async ({ page }) => {
   await page.goto(berth.url + "/login");
   await shot(page, "login");
-  await signIn(page);
+  await signIn(page, berth);
   await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
   await expect(page.getByTestId("current-user")).toHaveText("admin");
   await expect(page.getByTestId("registry-host")).toHaveText(berth.host);
@@ -158,7 +57,7 @@ test("log in and see the dashboard: health, counts, storage, largest repositorie
 });
 
 test("find a repository by search among many, filter by namespace, page", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, berth);
   await page.getByRole("link", { name: "Repositories", exact: true }).click();
   const table = page.getByTestId("repositories-table");
   await expect(table.getByRole("row")).toHaveCount(35); // header + 34
@@ -184,7 +83,7 @@ test("find a repository by search among many, filter by namespace, page", async 
 });
 
 test("sort tags by created, filter, copy the pull command with the real host", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, berth);
   await page.goto(berth.url + "/repositories/demo/app");
   const rows = page.getByTestId("tag-row");
   await expect(rows).toHaveCount(6);
@@ -210,7 +109,7 @@ test("sort tags by created, filter, copy the pull command with the real host", a
 });
 
 test("open an image: layers with sizes, config, history, raw JSON; an index has platform tabs", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, berth);
   await page.goto(berth.url + "/repositories/demo/app");
   await page.getByTestId("tag-row").filter({ hasText: "t2" }).getByTestId("tag-link").click();
   await expect(page).toHaveURL(/\/repositories\/demo\/app\/-\/manifests\/t2$/);
@@ -237,7 +136,7 @@ test("open an image: layers with sizes, config, history, raw JSON; an index has 
 });
 
 test("delete a digest shared by two tags: the dialog lists both, deleting the manifest removes both", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, berth);
   await page.goto(berth.url + "/repositories/demo/shared");
   const rows = page.getByTestId("tag-row");
   await expect(rows).toHaveCount(3);
@@ -263,7 +162,7 @@ test("delete a digest shared by two tags: the dialog lists both, deleting the ma
 });
 
 test("preview and apply a cleanup rule", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, berth);
   await page.getByRole("link", { name: "Cleanup", exact: true }).click();
   await page.getByLabel("Rule 1 repositories").fill("cleanup/*");
   await page.getByLabel("Rule 1 keep last").fill("2");
@@ -289,7 +188,7 @@ test("preview and apply a cleanup rule", async ({ page }) => {
 });
 
 test("save a cleanup policy, load it into the editor, run it, delete it", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, berth);
   await page.getByRole("link", { name: "Cleanup", exact: true }).click();
   await expect(page.getByText("No saved policies.")).toBeVisible();
   await page.getByLabel("Rule 1 repositories").fill("cleanup/*");
@@ -330,32 +229,8 @@ test("save a cleanup policy, load it into the editor, run it, delete it", async 
   await expect(policy).toHaveCount(0);
 });
 
-/** Starts a blob upload and keeps its PATCH open: a write in progress that a GC must wait for. */
-async function holdWrite(): Promise<{ release(): Promise<number> }> {
-  const start = await fetch(`${berth.url}/v2/held/upload/blobs/uploads/`, { method: "POST" });
-  expect(start.status).toBe(202);
-  const location = new URL(start.headers.get("location") ?? "", berth.url);
-  let request: ClientRequest;
-  const answered = new Promise<number>((resolve, reject) => {
-    request = httpRequest(location, { method: "PATCH", headers: { "Content-Type": "application/octet-stream" } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    request.on("error", reject);
-  });
-  request!.write(Buffer.alloc(1024, 1));
-  // Let the request reach the engine before the GC switches to read-only.
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  return {
-    async release() {
-      request.end();
-      return answered;
-    },
-  };
-}
-
 test("run garbage collection: banner on every page, live progress, the report and the history", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, berth);
   await page.getByRole("link", { name: "Garbage collection", exact: true }).click();
 
   // The grace period is the configured one (gc.grace) until changed for a run.
@@ -367,7 +242,7 @@ test("run garbage collection: banner on every page, live progress, the report an
   await expect(page.getByTestId("gc-history").locator("tbody tr")).toHaveCount(1);
   await page.getByTestId("gc-grace").fill("0");
 
-  const write = await holdWrite();
+  const write = await holdWrite(berth);
   // Runs are online unless held read-only, which deleting untagged manifests always is.
   await expect(page.getByTestId("gc-read-only")).not.toBeChecked();
   await page.getByTestId("gc-delete-untagged").check();
@@ -401,7 +276,7 @@ test("run garbage collection: banner on every page, live progress, the report an
 });
 
 test("configuration: secrets redacted, a broken value marked at its line, diff, apply keeps the secret", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, berth);
   await page.getByRole("link", { name: "Configuration", exact: true }).click();
   const editor = page.getByTestId("config-editor");
   await expect(editor.locator(".cm-content")).toContainText('secret: "[redacted:http.secret]"');
@@ -462,7 +337,7 @@ test("configuration: secrets redacted, a broken value marked at its line, diff, 
 });
 
 test("auth: toggling token auth writes and deletes the etcd key", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, berth);
   await page.getByRole("link", { name: "Auth", exact: true }).click();
   await expect(page.getByTestId("auth-key-state")).toHaveText("Token auth is OFF");
   await expect(page.getByTestId("auth-mode")).toHaveText("none");
@@ -495,7 +370,7 @@ test("auth: toggling token auth writes and deletes the etcd key", async ({ page 
 });
 
 test("activity: who did what — config apply, auth toggles, GC runs, deletes, pushes", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, berth);
   await page.getByRole("link", { name: "Activity", exact: true }).click();
   const list = page.getByTestId("activity-list");
   await expect(list).toContainText("admin switched registry token auth off");

@@ -116,6 +116,17 @@ export async function buildImage(r: RegistryClient, name: string, options: PushI
   return { digest: sha256(manifest), mediaType, manifest, config, layers, size: manifest.length };
 }
 
+/** An image index (OCI or Docker list) over pushed manifests, each with its platform. */
+export function indexBody(mediaType: string, children: { image: PushedImage; platform: { os: string; architecture: string; variant?: string } }[]): Bytes {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType,
+      manifests: children.map(({ image, platform }) => ({ mediaType: image.mediaType, digest: image.digest, size: image.size, platform })),
+    }),
+  );
+}
+
 /** `buildImage`, then PUT by `tag` (or by digest when `tag` is undefined); asserts 201. */
 export async function pushImage(r: RegistryClient, name: string, tag: string | undefined, options: PushImageOptions = {}): Promise<PushedImage> {
   const image = await buildImage(r, name, options);
