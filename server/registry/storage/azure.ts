@@ -12,8 +12,8 @@ import pLimit from "p-limit";
 import type { AzureDriverOptions } from "./azure-options.js";
 import { ChunkedWriter, type PieceSink } from "./chunked-writer.js";
 import { StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
-import { walkObjects, type ListedObject } from "./flat-walk.js";
-import { ROOT, isValidComponent } from "./paths.js";
+import { childPaths, walkObjects, type ListedObject } from "./flat-walk.js";
+import { ROOT } from "./paths.js";
 import type { WalkVisitor } from "./walk.js";
 
 const MiB = 1024 * 1024;
@@ -113,14 +113,9 @@ export class AzureDriver implements StorageDriver {
 
   async list(path: string): Promise<string[]> {
     const prefix = this.dirPrefix(path);
-    const children = new Set<string>();
-    for await (const item of this.container.listBlobsByHierarchy("/", { prefix })) {
-      const name = item.kind === "prefix" ? item.name.slice(prefix.length, -1) : item.name.slice(prefix.length);
-      if (isValidComponent(name)) children.add(name);
-    }
-    if (children.size === 0 && path !== ROOT) throw new StorageError("not-found", path, this.name);
-    const base = path === ROOT ? "" : path;
-    return [...children].map((name) => `${base}/${name}`);
+    const names: string[] = [];
+    for await (const item of this.container.listBlobsByHierarchy("/", { prefix })) names.push(item.kind === "prefix" ? item.name.slice(0, -1) : item.name);
+    return childPaths(this.name, path, prefix, names);
   }
 
   async move(source: string, dest: string): Promise<void> {

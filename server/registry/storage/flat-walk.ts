@@ -2,6 +2,22 @@ import { StorageError } from "./driver.js";
 import { ROOT, compareLexically, isValidComponent } from "./paths.js";
 import type { WalkVisitor } from "./walk.js";
 
+/**
+ * Full paths of a directory's children, from the names an object store listed under the
+ * directory's prefix with delimiter "/" (objects, and common prefixes without their slash).
+ * A directory is a prefix: with no child it does not exist.
+ */
+export function childPaths(driver: string, path: string, prefix: string, names: Iterable<string>): string[] {
+  const children = new Set<string>();
+  for (const name of names) {
+    const child = name.slice(prefix.length);
+    if (isValidComponent(child)) children.add(child);
+  }
+  if (children.size === 0 && path !== ROOT) throw new StorageError("not-found", path, driver);
+  const base = path === ROOT ? "" : path;
+  return [...children].map((child) => `${base}/${child}`);
+}
+
 /** An object found by a flat (delimiter-less) listing, relative to the walked directory. */
 export interface ListedObject {
   /** "a/b/c" below the walked directory. */

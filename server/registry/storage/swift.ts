@@ -3,8 +3,8 @@ import { Readable } from "node:stream";
 import { mapLimit } from "../../concurrency.js";
 import { ChunkedWriter, type PieceSink } from "./chunked-writer.js";
 import { StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
-import { walkObjects, type ListedObject } from "./flat-walk.js";
-import { ROOT, isValidComponent } from "./paths.js";
+import { childPaths, walkObjects, type ListedObject } from "./flat-walk.js";
+import { ROOT } from "./paths.js";
 import { SwiftClient, SwiftError, bytes, drain, header, text, type SwiftResponse } from "./swift-client.js";
 import type { SwiftDriverOptions } from "./swift-options.js";
 import type { WalkVisitor } from "./walk.js";
@@ -122,14 +122,8 @@ export class SwiftDriver implements StorageDriver {
 
   async list(path: string): Promise<string[]> {
     const prefix = this.dirPrefix(path);
-    const children = new Set<string>();
-    for (const entry of await this.listing(prefix, "/")) {
-      const name = entry.subdir !== undefined ? entry.subdir.slice(prefix.length, -1) : (entry.name ?? "").slice(prefix.length);
-      if (isValidComponent(name)) children.add(name);
-    }
-    if (children.size === 0 && path !== ROOT) throw new StorageError("not-found", path, this.name);
-    const base = path === ROOT ? "" : path;
-    return [...children].map((name) => `${base}/${name}`);
+    const names = (await this.listing(prefix, "/")).map((entry) => (entry.subdir !== undefined ? entry.subdir.slice(0, -1) : (entry.name ?? "")));
+    return childPaths(this.name, path, prefix, names);
   }
 
   /**
