@@ -16,7 +16,8 @@ import { defaultLoginLimits, LoginRateLimit, type LoginGuard } from "./login-rat
 import { Sessions } from "./console-auth/sessions.js";
 import { ConsoleUsers } from "./console-auth/users.js";
 import { createListener, listen } from "./listener.js";
-import { createLogger, type Logger } from "./log.js";
+import type { Logger } from "./log.js";
+import { serveLogger } from "./log-hooks.js";
 import { RegistryMetrics } from "./metrics.js";
 import { Notifier } from "./notifications/notifier.js";
 import { packageRoot, version } from "./package-info.js";
@@ -71,13 +72,16 @@ const restartKeys: [string, (c: Config) => unknown][] = [
   ["proxy", (c) => c.proxy],
   ["mirrors", (c) => c.mirrors],
   ["gc.schedule", (c) => c.gc.schedule],
+  ["log.formatter", (c) => c.log.formatter],
+  ["log.fields", (c) => c.log.fields],
+  ["log.hooks", (c) => c.log.hooks],
 ];
 
 /** Builds the one process: `/v2/` → engine, `/api/trpc/` → tRPC, everything else → Next.js. */
 export async function serve(options: ServeOptions): Promise<RunningBerth> {
   let config = options.config;
-  const logger =
-    options.logger ?? createLogger({ level: () => config.log.level, format: config.log.formatter, fields: config.log.fields });
+  const logging = options.logger ? { logger: options.logger, close: async () => undefined } : serveLogger(() => config);
+  const logger = logging.logger;
   for (const line of options.warnings ?? []) logger.warn(line);
   const unguard = options.guardProcess ? guardProcess(logger) : undefined;
   const { name, params } = storageDriver(config);
@@ -270,6 +274,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       await index?.close();
       await registry.close();
       unguard?.();
+      await logging.close();
     },
   };
 }
@@ -298,9 +303,7 @@ async function startDebugServer(
 ): Promise<Server> {
   const server = createListener(undefined, (req, res) => {
     if (prometheus && req.url === prometheus.path) {
-      const body = prometheus.metrics.render();
-      res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Content-Length": Buffer.byteLength(body) });
-      return res.end(body);
+      return void prometheus.metrics.respond(res, logger);
     }
     if (req.url !== "/debug/health") return notFound(res);
     health().then((report) => {

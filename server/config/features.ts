@@ -12,6 +12,7 @@ export const implementedKeys: ReadonlySet<string> = new Set([
   "log.level",
   "log.formatter",
   "log.fields",
+  "log.hooks",
   "storage.filesystem",
   "storage.inmemory",
   "storage.delete",

@@ -25,7 +25,7 @@ function fullConfig() {
     version: "0.1",
     log: {
       level: "info",
-      hooks: [{ type: "mail", options: { smtp: { addr: "smtp:25", username: "u", password: secrets.smtp } } }],
+      hooks: [{ type: "mail", levels: ["error"], options: { smtp: { addr: "smtp:25", username: "u", password: secrets.smtp }, from: "r@example.com", to: ["ops@example.com"] } }],
     },
     storage: { s3: { region: "us-east-1", bucket: "b", accesskey: secrets.s3Access, secretkey: secrets.s3Secret } },
     http: {

@@ -113,7 +113,7 @@ describe("console API and metrics: the pull-through cache", () => {
     const text = JSON.stringify(overview);
     for (const secret of ["mirror-password", "url-secret"]) assert.ok(!text.includes(secret), `${secret} in the overview`);
 
-    const metrics = new RegistryMetrics(
+    const metrics = await new RegistryMetrics(
       () => services.registry.services.uploads.counts,
       () => services.registry.services.proxy?.stats.snapshot(),
     ).render();
@@ -127,7 +127,7 @@ describe("console API and metrics: the pull-through cache", () => {
     ]) {
       assert.ok(metrics.split("\n").includes(line), `metrics lack ${line}:\n${metrics}`);
     }
-    const withoutCache = new RegistryMetrics(() => ({ started: 0, completed: 0, cancelled: 0 })).render();
+    const withoutCache = await new RegistryMetrics(() => ({ started: 0, completed: 0, cancelled: 0 })).render();
     assert.ok(!withoutCache.includes("berth_proxy_"), "no cache, no cache metrics");
   });
 
