@@ -1,17 +1,12 @@
 import { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
-  UploadPartCopyCommand,
   type CompletedPart,
   type S3Client,
   type ServerSideEncryption,
@@ -19,7 +14,8 @@ import {
   type ObjectCannedACL,
 } from "@aws-sdk/client-s3";
 import type { FileWriter } from "./driver.js";
-import { isMissingKey, isNoSuchUpload, partRanges, runLimited } from "./s3-client.js";
+import { isMissingKey, partRanges } from "./s3-client.js";
+import { abortUpload, completeUpload, copyParts, listParts, listUploads } from "./s3-multipart.js";
 import { MAX_PARTS, MIN_PART_SIZE } from "./s3-options.js";
 
 /** Headers every object write carries (PutObject, CreateMultipartUpload, CopyObject). */
@@ -52,11 +48,6 @@ export interface Committed {
   size: number;
   etag: string | undefined;
   body?: Buffer;
-}
-
-interface UploadInfo {
-  uploadId: string;
-  initiated: number;
 }
 
 /** Small objects start with a small buffer that doubles; once one part was full, parts are allocated whole. */
@@ -312,26 +303,10 @@ export class S3FileWriter extends Writable implements FileWriter {
     if (!created.UploadId) throw new Error(`CreateMultipartUpload for ${key} returned no upload id`);
     this.#uploadId = created.UploadId;
     if (this.#copyBase > 0) {
-      const ranges = partRanges(this.#copyBase, this.#ctx.copyChunkSize);
-      const first = this.#nextPart;
-      this.#nextPart += ranges.length;
-      const uploadId = created.UploadId;
-      const copied = await runLimited(
-        this.#ctx.copyConcurrency,
-        ranges.map(([start, end], index) => async () => {
-          const result = await client.send(
-            new UploadPartCopyCommand({
-              Bucket: bucket,
-              Key: key,
-              UploadId: uploadId,
-              PartNumber: first + index,
-              CopySource: copySource(bucket, key),
-              CopySourceRange: `bytes=${start}-${end}`,
-            }),
-          );
-          return { PartNumber: first + index, ETag: result.CopyPartResult?.ETag };
-        }),
-      );
+      const { copyChunkSize: chunkSize, copyConcurrency: concurrency } = this.#ctx;
+      const firstPart = this.#nextPart;
+      this.#nextPart += partRanges(this.#copyBase, chunkSize).length;
+      const copied = await copyParts(this.#ctx, created.UploadId, { source: key, size: this.#copyBase, chunkSize, concurrency, firstPart });
       this.#parts.push(...copied);
       this.#copyBase = 0;
     }
@@ -364,11 +339,6 @@ export class S3FileWriter extends Writable implements FileWriter {
   }
 }
 
-/** `CopySource` is `bucket/key`, URL-encoded (keys here only hold URL-safe characters and `/`). */
-export function copySource(bucket: string, key: string): string {
-  return `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
-}
-
 async function headObject(ctx: WriterContext): Promise<{ size: number; lastModified: number; etag: string | undefined } | undefined> {
   try {
     const head = await ctx.client.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key: ctx.key }));
@@ -383,69 +353,4 @@ async function download(ctx: WriterContext): Promise<Buffer> {
   const object = await ctx.client.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: ctx.key }));
   const bytes = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** In-progress multipart uploads of exactly `ctx.key`, or with `prefix`, of every key starting with it. */
-export async function listUploads(
-  ctx: { client: S3Client; bucket: string; key: string },
-  prefix?: string,
-): Promise<Array<UploadInfo & { key: string }>> {
-  const exact = prefix === undefined;
-  const listPrefix = prefix ?? ctx.key;
-  const found: Array<UploadInfo & { key: string }> = [];
-  let keyMarker: string | undefined;
-  let uploadIdMarker: string | undefined;
-  for (;;) {
-    const page = await ctx.client.send(
-      new ListMultipartUploadsCommand({ Bucket: ctx.bucket, Prefix: listPrefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
-    );
-    for (const upload of page.Uploads ?? []) {
-      if (!upload.UploadId || upload.Key === undefined) continue;
-      if (exact && upload.Key !== ctx.key) continue;
-      found.push({ key: upload.Key, uploadId: upload.UploadId, initiated: upload.Initiated?.getTime() ?? 0 });
-    }
-    if (!page.IsTruncated || (!page.NextKeyMarker && !page.NextUploadIdMarker)) return found;
-    keyMarker = page.NextKeyMarker;
-    uploadIdMarker = page.NextUploadIdMarker;
-  }
-}
-
-async function listParts(ctx: WriterContext, uploadId: string): Promise<Array<{ PartNumber: number; ETag: string | undefined; size: number }>> {
-  const parts: Array<{ PartNumber: number; ETag: string | undefined; size: number }> = [];
-  let marker: string | undefined;
-  for (;;) {
-    let page;
-    try {
-      page = await ctx.client.send(new ListPartsCommand({ Bucket: ctx.bucket, Key: ctx.key, UploadId: uploadId, PartNumberMarker: marker }));
-    } catch (error) {
-      // Completed or aborted meanwhile: nothing left to continue.
-      if (isNoSuchUpload(error)) return [];
-      throw error;
-    }
-    for (const part of page.Parts ?? []) {
-      if (part.PartNumber !== undefined) parts.push({ PartNumber: part.PartNumber, ETag: part.ETag, size: part.Size ?? 0 });
-    }
-    if (!page.IsTruncated || page.NextPartNumberMarker === undefined) break;
-    marker = page.NextPartNumberMarker;
-  }
-  return parts.sort((a, b) => a.PartNumber - b.PartNumber);
-}
-
-/** Returns the object's ETag. */
-async function completeUpload(ctx: WriterContext, uploadId: string, parts: CompletedPart[]): Promise<string | undefined> {
-  const sorted = parts
-    .map(({ PartNumber, ETag }) => ({ PartNumber, ETag }))
-    .sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-  const completed = await ctx.client.send(
-    new CompleteMultipartUploadCommand({ Bucket: ctx.bucket, Key: ctx.key, UploadId: uploadId, MultipartUpload: { Parts: sorted } }),
-  );
-  return completed.ETag;
-}
-
-export async function abortUpload(ctx: { client: S3Client; bucket: string; key: string }, uploadId: string, key = ctx.key): Promise<void> {
-  try {
-    await ctx.client.send(new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: key, UploadId: uploadId }));
-  } catch (error) {
-    if (!isNoSuchUpload(error)) throw error;
-  }
 }

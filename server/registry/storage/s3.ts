@@ -1,17 +1,12 @@
 import { Readable } from "node:stream";
 import {
-  CompleteMultipartUploadCommand,
   CopyObjectCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
-  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  UploadPartCopyCommand,
   type HeadObjectCommandOutput,
-  type ListObjectsV2CommandOutput,
   type ObjectCannedACL,
   type S3Client,
   type ServerSideEncryption,
@@ -19,19 +14,19 @@ import {
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
-import { ROOT, compareLexically, isValidComponent } from "./paths.js";
-import { DELETE_BATCH, createS3Client, isMissingKey, partRanges, runLimited, s3ErrorCode, s3Status } from "./s3-client.js";
+import { walkObjects, type ListedObject } from "./flat-walk.js";
+import { ROOT, isValidComponent } from "./paths.js";
+import { DELETE_BATCH, createS3Client, isMissingKey, runLimited, s3ErrorCode, s3Status } from "./s3-client.js";
+import { abortUpload, copySource, listUploads } from "./s3-multipart.js";
+import { copyObject, deleteKeys, listPages, type CopyContext } from "./s3-objects.js";
 import { GiB, MAX_PART_SIZE, MIN_PART_SIZE, MiB, validatedChunkSize, type S3DriverOptions } from "./s3-options.js";
-import { S3FileWriter, abortUpload, copySource, listUploads, type Committed, type ObjectParams, type WriterContext } from "./s3-writer.js";
+import { RecentCommits } from "./s3-recent.js";
+import { S3FileWriter, type ObjectParams, type WriterContext } from "./s3-writer.js";
 import type { WalkVisitor } from "./walk.js";
 
 const DEFAULT_COPY_CHUNK_SIZE = 32 * MiB;
 const DEFAULT_COPY_THRESHOLD = 32 * MiB;
 const DEFAULT_COPY_CONCURRENCY = 100;
-/** Commits remembered per instance, and how many of their bytes (kept for objects up to KEPT_BODY). */
-const RECENT_COMMITS = 4096;
-const RECENT_BYTES = 32 * MiB;
-const KEPT_BODY = 1 * MiB;
 
 /**
  * Amazon S3 and S3-compatible object stores (radosgw, MinIO, OSS's S3 API), in distribution's
@@ -45,18 +40,12 @@ export class S3Driver implements StorageDriver {
   /** "" or "root/dir/", prepended to every key. */
   readonly prefix: string;
   readonly chunkSize: number;
-  private readonly copyThreshold: number;
-  private readonly copyChunkSize: number;
-  private readonly copyConcurrency: number;
+  private readonly copying: CopyContext;
   private readonly objectParams: ObjectParams;
   private readonly redirectExpiry: number;
   private readonly redirectClient: S3Client;
-  /**
-   * What this instance's writers committed lately, by key (oldest dropped first), small objects
-   * with their bytes. Another instance may have written a key since: every use checks first.
-   */
-  private readonly recent = new Map<string, Committed>();
-  private recentBytes = 0;
+  /** What this instance's writers committed lately. */
+  private readonly recent = new RecentCommits();
 
   constructor(options: S3DriverOptions) {
     this.name = options.name ?? "s3";
@@ -66,9 +55,6 @@ export class S3Driver implements StorageDriver {
     this.prefix = root === "" ? "" : `${root}/`;
     this.chunkSize = validatedChunkSize(options);
     const maxSingleCopy = options.maxSingleCopySize ?? 5 * GiB;
-    this.copyThreshold = Math.min(options.multipartCopyThresholdSize ?? DEFAULT_COPY_THRESHOLD, maxSingleCopy);
-    this.copyChunkSize = Math.min(Math.max(options.multipartCopyChunkSize ?? DEFAULT_COPY_CHUNK_SIZE, MIN_PART_SIZE), MAX_PART_SIZE);
-    this.copyConcurrency = Math.max(1, options.multipartCopyMaxConcurrency ?? DEFAULT_COPY_CONCURRENCY);
     const encrypt = options.encrypt === true || options.keyId !== undefined;
     this.objectParams = {
       ContentType: "application/octet-stream",
@@ -84,6 +70,14 @@ export class S3Driver implements StorageDriver {
       options.redirectEndpoint && options.redirectEndpoint !== options.endpoint
         ? createS3Client({ ...options, endpoint: options.redirectEndpoint })
         : this.client;
+    this.copying = {
+      client: this.client,
+      bucket: this.bucket,
+      objectParams: this.objectParams,
+      threshold: Math.min(options.multipartCopyThresholdSize ?? DEFAULT_COPY_THRESHOLD, maxSingleCopy),
+      chunkSize: Math.min(Math.max(options.multipartCopyChunkSize ?? DEFAULT_COPY_CHUNK_SIZE, MIN_PART_SIZE), MAX_PART_SIZE),
+      concurrency: Math.max(1, options.multipartCopyMaxConcurrency ?? DEFAULT_COPY_CONCURRENCY),
+    };
   }
 
   async getContent(path: string): Promise<Buffer> {
@@ -186,7 +180,7 @@ export class S3Driver implements StorageDriver {
   async list(path: string): Promise<string[]> {
     const prefix = this.dirPrefix(path);
     const children = new Set<string>();
-    for await (const page of this.pages(prefix, "/")) {
+    for await (const page of listPages(this, prefix, "/")) {
       for (const object of page.Contents ?? []) {
         const name = object.Key?.slice(prefix.length);
         if (name && isValidComponent(name)) children.add(name);
@@ -208,7 +202,7 @@ export class S3Driver implements StorageDriver {
   async move(source: string, dest: string): Promise<void> {
     const from = this.key(source);
     const to = this.key(dest);
-    const known = this.forget(from);
+    const known = this.recent.forget(from);
     // A small object this instance committed is rewritten from memory when a HEAD shows it
     // unchanged: a PutObject and a DeleteObject answer without a body, where a CopyObject's XML
     // answer waits for a delayed ACK on servers with Nagle on (radosgw's default front end).
@@ -223,7 +217,7 @@ export class S3Driver implements StorageDriver {
     // An upload this instance just committed needs no HEAD: its size says one CopyObject will do.
     // The hint may be stale (another instance wrote since): CopyObject copies whatever is there,
     // and if that is too big for one copy the HEAD path below takes over.
-    if (known !== undefined && known.size <= this.copyThreshold && from !== to) {
+    if (known !== undefined && known.size <= this.copying.threshold && from !== to) {
       try {
         await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: copySource(this.bucket, from), ...this.objectParams }));
         await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: from }));
@@ -241,7 +235,7 @@ export class S3Driver implements StorageDriver {
       return this.moveTree(source, dest);
     }
     if (from === to) return;
-    await this.copyObject(from, to, size);
+    await copyObject(this.copying, from, to, size);
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: from }));
   }
 
@@ -281,7 +275,7 @@ export class S3Driver implements StorageDriver {
           batch.push(candidate);
           deleted += 1;
           if (batch.length === DELETE_BATCH) {
-            pending.push(this.deleteKeys(batch));
+            pending.push(deleteKeys(this, batch));
             batch = [];
           }
         }
@@ -294,11 +288,11 @@ export class S3Driver implements StorageDriver {
       take(keys);
       if (first.IsTruncated) {
         const last = keys.at(-1);
-        for await (const page of this.pages(below, undefined, last !== undefined && last > below ? last : undefined)) {
+        for await (const page of listPages(this, below, undefined, last !== undefined && last > below ? last : undefined)) {
           take((page.Contents ?? []).map((object) => object.Key));
         }
       }
-      if (batch.length > 0) pending.push(this.deleteKeys(batch));
+      if (batch.length > 0) pending.push(deleteKeys(this, batch));
       await Promise.all(pending);
     } finally {
       await abortUploads.catch(() => undefined);
@@ -313,44 +307,14 @@ export class S3Driver implements StorageDriver {
    */
   async walk(path: string, visit: WalkVisitor): Promise<void> {
     const prefix = this.dirPrefix(path);
-    const entries: Array<{ rel: string; sortKey: string; size: number; modTime: Date }> = [];
-    for await (const page of this.pages(prefix, undefined)) {
+    const objects: ListedObject[] = [];
+    for await (const page of listPages(this, prefix, undefined)) {
       for (const object of page.Contents ?? []) {
         const rel = object.Key?.slice(prefix.length);
-        if (!rel || !rel.split("/").every(isValidComponent)) continue;
-        // "/" sorts before every character a component may hold: a/1 before a-b/z.
-        entries.push({ rel, sortKey: rel.replaceAll("/", "\u0000"), size: object.Size ?? 0, modTime: object.LastModified ?? new Date(0) });
+        if (rel) objects.push({ rel, size: object.Size ?? 0, modTime: object.LastModified ?? new Date(0) });
       }
     }
-    if (entries.length === 0) {
-      if (path === ROOT) return;
-      throw new StorageError("not-found", path, this.name);
-    }
-    entries.sort((a, b) => compareLexically(a.sortKey, b.sortKey));
-    const base = path === ROOT ? "" : path;
-    let open: string[] = [];
-    let skipped: string | undefined;
-    for (const entry of entries) {
-      if (skipped !== undefined && entry.rel.startsWith(skipped)) continue;
-      skipped = undefined;
-      const parts = entry.rel.split("/");
-      const dirs = parts.slice(0, -1);
-      let common = 0;
-      while (common < dirs.length && common < open.length && open[common] === dirs[common]) common++;
-      open = open.slice(0, common);
-      let skip = false;
-      for (let depth = common; depth < dirs.length; depth++) {
-        open.push(dirs[depth]!);
-        const rel = open.join("/");
-        if ((await visit({ path: `${base}/${rel}`, size: 0, modTime: entry.modTime, isDir: true })) === "skip") {
-          skipped = `${rel}/`;
-          skip = true;
-          break;
-        }
-      }
-      if (skip) continue;
-      await visit({ path: `${base}/${entry.rel}`, size: entry.size, modTime: entry.modTime, isDir: false });
-    }
+    await walkObjects(this.name, path, objects, visit);
   }
 
   /** A presigned URL, valid for 20 minutes by default. */
@@ -375,29 +339,12 @@ export class S3Driver implements StorageDriver {
       bucket: this.bucket,
       key,
       partSize: this.chunkSize,
-      copyChunkSize: this.copyChunkSize,
-      copyConcurrency: this.copyConcurrency,
+      copyChunkSize: this.copying.chunkSize,
+      copyConcurrency: this.copying.concurrency,
       objectParams: this.objectParams,
-      onCommit: (committed, info) => this.remember(committed, info),
-      committed: (committed) => this.recent.get(committed),
+      onCommit: (key, committed) => this.recent.remember(key, committed),
+      committed: (key) => this.recent.get(key),
     };
-  }
-
-  private remember(key: string, committed: Committed): void {
-    this.forget(key);
-    const kept = committed.body && committed.body.length <= KEPT_BODY ? committed : { ...committed, body: undefined };
-    this.recent.set(key, kept);
-    this.recentBytes += kept.body?.length ?? 0;
-    while (this.recent.size > RECENT_COMMITS || this.recentBytes > RECENT_BYTES) this.forget(this.recent.keys().next().value!);
-  }
-
-  private forget(key: string): Committed | undefined {
-    const known = this.recent.get(key);
-    if (known) {
-      this.recent.delete(key);
-      this.recentBytes -= known.body?.length ?? 0;
-    }
-    return known;
   }
 
   /** HeadObject, or undefined when the key is no object. */
@@ -410,87 +357,20 @@ export class S3Driver implements StorageDriver {
     }
   }
 
-  private async *pages(prefix: string, delimiter: string | undefined, startAfter?: string): AsyncGenerator<ListObjectsV2CommandOutput> {
-    let token: string | undefined;
-    do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: prefix,
-          Delimiter: delimiter,
-          ContinuationToken: token,
-          StartAfter: token === undefined ? startAfter : undefined,
-        }),
-      );
-      yield page;
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-  }
-
-  private async deleteKeys(keys: string[]): Promise<void> {
-    // DeleteObjects answers with XML, which waits for a delayed ACK where Nagle is on; DeleteObject does not.
-    if (keys.length === 1) {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: keys[0] }));
-      return;
-    }
-    const result = await this.client.send(
-      new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }),
-    );
-    const failed = (result.Errors ?? []).filter((error) => error.Code !== "NoSuchKey");
-    if (failed.length > 0) {
-      const first = failed[0]!;
-      throw new Error(`DeleteObjects failed for ${failed.length} keys, e.g. ${first.Key}: ${first.Code} ${first.Message ?? ""}`);
-    }
-  }
-
-  private async copyObject(from: string, to: string, size: number): Promise<void> {
-    if (size <= this.copyThreshold) {
-      await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: copySource(this.bucket, from), ...this.objectParams }));
-      return;
-    }
-    const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: to, ...this.objectParams }));
-    const uploadId = created.UploadId;
-    if (!uploadId) throw new Error(`CreateMultipartUpload for ${to} returned no upload id`);
-    try {
-      const parts = await runLimited(
-        this.copyConcurrency,
-        partRanges(size, this.copyChunkSize).map(([start, end], index) => async () => {
-          const result = await this.client.send(
-            new UploadPartCopyCommand({
-              Bucket: this.bucket,
-              Key: to,
-              UploadId: uploadId,
-              PartNumber: index + 1,
-              CopySource: copySource(this.bucket, from),
-              CopySourceRange: `bytes=${start}-${end}`,
-            }),
-          );
-          return { PartNumber: index + 1, ETag: result.CopyPartResult?.ETag };
-        }),
-      );
-      await this.client.send(
-        new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: to, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
-      );
-    } catch (error) {
-      await abortUpload({ client: this.client, bucket: this.bucket, key: to }, uploadId).catch(() => undefined);
-      throw error;
-    }
-  }
-
   private async moveTree(source: string, dest: string): Promise<void> {
     const prefix = this.dirPrefix(source);
     const objects: Array<{ key: string; size: number }> = [];
-    for await (const page of this.pages(prefix, undefined)) {
+    for await (const page of listPages(this, prefix, undefined)) {
       for (const object of page.Contents ?? []) if (object.Key !== undefined) objects.push({ key: object.Key, size: object.Size ?? 0 });
     }
     if (objects.length === 0) throw new StorageError("not-found", source, this.name);
     const destPrefix = this.dirPrefix(dest);
     await runLimited(
       16,
-      objects.map((object) => () => this.copyObject(object.key, destPrefix + object.key.slice(prefix.length), object.size)),
+      objects.map((object) => () => copyObject(this.copying, object.key, destPrefix + object.key.slice(prefix.length), object.size)),
     );
     for (let i = 0; i < objects.length; i += DELETE_BATCH) {
-      await this.deleteKeys(objects.slice(i, i + DELETE_BATCH).map((object) => object.key));
+      await deleteKeys(this, objects.slice(i, i + DELETE_BATCH).map((object) => object.key));
     }
   }
 
