@@ -3,25 +3,10 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
-import { MAX_PART_SIZE, MIN_PART_SIZE } from "./s3-options.js";
+import { MAX_PART_SIZE, MIN_PART_SIZE, type S3ClientOptions } from "./s3-options.js";
 
 /** DeleteObjects takes at most this many keys per request. */
 export const DELETE_BATCH = 1000;
-
-export interface S3ClientOptions {
-  region: string;
-  /** Full URL (`https://s3.example.com`); absent: AWS's endpoint for the region. */
-  endpoint?: string;
-  forcePathStyle: boolean;
-  /** Absent: the SDK's default chain (environment, shared config, web identity, ECS/EC2 metadata). */
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  skipVerify?: boolean;
-  userAgent?: string;
-  useDualstack?: boolean;
-  accelerate?: boolean;
-  /** Sockets per endpoint; uploads, reads and copies of many concurrent requests share them. */
-  maxSockets?: number;
-}
 
 /**
  * An SDK client set up for S3 and the S3-compatible servers the registry meets (radosgw, MinIO,

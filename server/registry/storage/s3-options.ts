@@ -1,6 +1,5 @@
 import { parseSize } from "../../config/units.js";
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { S3ClientOptions } from "./s3-client.js";
 
 /**
  * The s3 and oss drivers' options, read from their parameters under `storage:` in config.yml
@@ -16,6 +15,22 @@ export const MAX_PART_SIZE = 5 * GiB;
 export const MAX_PARTS = 10_000;
 
 const DEFAULT_CHUNK_SIZE = 10 * MiB;
+
+/** How `createS3Client` (s3-client.ts) connects. */
+export interface S3ClientOptions {
+  region: string;
+  /** Full URL (`https://s3.example.com`); absent: AWS's endpoint for the region. */
+  endpoint?: string;
+  forcePathStyle: boolean;
+  /** Absent: the SDK's default chain (environment, shared config, web identity, ECS/EC2 metadata). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  skipVerify?: boolean;
+  userAgent?: string;
+  useDualstack?: boolean;
+  accelerate?: boolean;
+  /** Sockets per endpoint; uploads, reads and copies of many concurrent requests share them. */
+  maxSockets?: number;
+}
 
 export interface S3DriverOptions extends S3ClientOptions {
   /** Driver name reported in errors (`s3`, `oss`). */
