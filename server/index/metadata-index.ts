@@ -9,9 +9,10 @@ import type { StorageDriver } from "../registry/storage/driver.js";
 import { applyEvent, type EventTarget, type QueuedEvent } from "./apply-event.js";
 import { ManifestDescriber, servicesSource } from "./describe.js";
 import { IndexNotFoundError } from "./errors.js";
-import { openDatabase, type IndexDatabaseSettings, type SqlDatabase } from "./database.js";
+import { openDatabase, type IndexDatabaseSettings } from "./database.js";
 import { imageDetail } from "./image-detail.js";
 import { readRepositorySnapshot, uncachedSource } from "./snapshot.js";
+import type { SqlDatabase } from "./sql.js";
 import { IndexStore } from "./store.js";
 import type {
   ActivityRow,

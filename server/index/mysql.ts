@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import mysql from "mysql2/promise";
-import type { RunResult, SqlDatabase, SqlDialect, SqlSession, SqlValue } from "./database.js";
+import type { RunResult, SqlDatabase, SqlDialect, SqlSession, SqlValue } from "./sql.js";
 import { displayDsn, parseMysqlDsn, type MysqlDsn } from "./dsn.js";
 import { mysqlSchema, schemaVersion, tableNames } from "./schema.js";
 

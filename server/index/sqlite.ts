@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import type { RunResult, SqlDatabase, SqlDialect, SqlSession, SqlValue } from "./database.js";
+import type { RunResult, SqlDatabase, SqlDialect, SqlSession, SqlValue } from "./sql.js";
 import { schemaVersion, sqliteSchema } from "./schema.js";
 
 const dialect: SqlDialect = {

@@ -1,4 +1,4 @@
-import type { SqlDatabase, SqlDialect, SqlSession, SqlValue } from "./database.js";
+import type { SqlDatabase, SqlDialect, SqlSession, SqlValue } from "./sql.js";
 import { IndexQueryError } from "./errors.js";
 import {
   decodeCursor,
