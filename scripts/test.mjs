@@ -25,9 +25,10 @@ const systemPackages = [
   // Pull-through cache tests pull gigabyte blobs with many curl processes (Node's fetch in the test process is the bottleneck).
   { pkg: "curl", command: "curl" },
   // The operator docs' tests (test/docs): nginx terminates TLS in front of Berth; backups and
-  // migrations copy with rsync.
+  // migrations copy with rsync, and a bucket with rclone.
   { pkg: "nginx-light", command: "nginx" },
   { pkg: "rsync", command: "rsync" },
+  { pkg: "rclone", command: "rclone" },
 ];
 
 function hasCommand(command) {

@@ -9,25 +9,27 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { requireCommands } from "../support/commands.js";
+import { cephCommands, startCeph, type RunningCeph } from "../support/ceph.js";
 import { startEtcd, type RunningEtcd } from "../support/etcd.js";
 import { skopeoCopy, skopeoListTags } from "../support/skopeo.js";
 import { makeLayout, openPage, type DocPage } from "./harness.js";
 
 let page: DocPage;
 let etcd: RunningEtcd | undefined;
+let ceph: RunningCeph | undefined;
 
 before(async () => {
-  requireCommands("skopeo", "curl", "rsync", "etcd");
+  requireCommands("skopeo", "curl", "rsync", "etcd", "rclone", ...cephCommands);
   page = await openPage("backup-restore.md");
 });
 after(async () => {
   await page?.close();
-  await etcd?.stop();
+  await Promise.all([etcd?.stop(), ceph?.stop()]);
 });
 
-async function writeConfig(name: string, data: string, extra: string[] = []): Promise<string> {
+async function writeConfig(name: string, data: string, extra: string[] = [], storage = ["  filesystem:", `    rootdirectory: ${data}`]): Promise<string> {
   const file = join(page.dir, `${name}.yml`);
-  const yaml = ["version: 0.1", "log:", "  level: warn", "storage:", "  filesystem:", `    rootdirectory: ${data}`, "  delete:", "    enabled: true"];
+  const yaml = ["version: 0.1", "log:", "  level: warn", "storage:", ...storage, "  delete:", "    enabled: true"];
   yaml.push("http:", "  addr: 127.0.0.1:5000", "console:", `  statedir: ${data}-state`, ...extra, "");
   await writeFile(file, yaml.join("\n"));
   return file;
@@ -76,4 +78,31 @@ test("backups of a running Berth: online while a push goes on, then read-only th
   assert.ok(tags.includes("1.0"), `restored tags: ${tags.join(", ")}`);
   for (const tag of tags) await skopeoCopy(`docker://${again.host}/team/app:${tag}`, `oci:${join(page.dir, "pulled")}:${tag}`);
   await again.stop();
+});
+
+test("an S3 bucket copied with the page's rclone lines is a filesystem registry Berth serves, every tag pulling", { timeout: 150_000 }, async () => {
+  ceph = await startCeph();
+  const bucket = await ceph.createBucket();
+  const s3 = { region: ceph.region, bucket, regionendpoint: ceph.endpoint, accesskey: ceph.accessKey, secretkey: ceph.secretKey, rootdirectory: "/registry" };
+  const config = await writeConfig("s3", join(page.dir, "s3"), [], [`  s3: ${JSON.stringify(s3)}`]);
+  await makeLayout(join(page.dir, "s3-image"), "1.0");
+  const berth = await page.serve("serve", (port) => ({ ...at(port), CONFIG: config }));
+  await skopeoCopy(`oci:${join(page.dir, "s3-image")}:1.0`, `docker://${berth.host}/team/app:1.0`);
+  const backup = join(page.dir, "s3-backup");
+  await page.run("s3-backup", {
+    BACKUP: backup,
+    S3_ENDPOINT: ceph.endpoint,
+    S3_REGION: ceph.region,
+    S3_ACCESS_KEY: ceph.accessKey,
+    S3_SECRET_KEY: ceph.secretKey,
+    S3_ROOT: `${bucket}/registry`,
+  });
+  await berth.stop();
+
+  const copyConfig = await writeConfig("s3-copy", backup);
+  const copy = await page.serve("serve", (port) => ({ ...at(port), CONFIG: copyConfig }));
+  const verified = await page.run("verify", { CONFIG: copyConfig, REGISTRY: copy.host });
+  assert.match(verified.stdout, /would delete 0 manifests, 0 blobs/);
+  assert.match(verified.stdout, /"repositories":\["team\/app"\]/);
+  await copy.stop();
 });
