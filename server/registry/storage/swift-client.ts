@@ -1,6 +1,5 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import type { Readable } from "node:stream";
 import type { SwiftDriverOptions } from "./swift-options.js";
 
 export interface SwiftResponse {
@@ -56,35 +55,37 @@ export class SwiftClient {
    * A request for `path` below the container ("" for the container itself; query included),
    * answered with any status: callers decide which are errors.
    */
-  async request(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer | Readable): Promise<SwiftResponse> {
+  async request(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<SwiftResponse> {
     if (path !== "") await this.ensureContainer();
     for (let attempt = 0; ; attempt++) {
       const session = await this.authenticated();
       const url = `${session.storageURL}/${encodeURIComponent(this.options.container)}${path === "" || path.startsWith("?") ? "" : "/"}${path}`;
-      const response = await this.send(method, url, { ...headers, "X-Auth-Token": session.token }, body);
-      if (response.status !== 401 || attempt > 0 || (body !== undefined && !Buffer.isBuffer(body))) return response;
+      let response: SwiftResponse;
+      try {
+        response = await this.send(method, url, { ...headers, "X-Auth-Token": session.token }, body);
+      } catch (error) {
+        // A kept-alive connection the server closed as it was reused: every request here can be
+        // sent again (bodies are buffers, PUTs replace whole objects).
+        if (attempt > 0 || !isReset(error)) throw error;
+        continue;
+      }
+      if (response.status !== 401 || attempt > 0) return response;
       drain(response);
       this.session = undefined;
     }
   }
 
-  send(method: string, url: string, headers: Record<string, string>, body?: Buffer | Readable): Promise<SwiftResponse> {
+  send(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<SwiftResponse> {
     const target = new URL(url);
     const secure = target.protocol === "https:";
     return new Promise((resolve, reject) => {
       const outgoing = (secure ? httpsRequest : httpRequest)(
         target,
-        {
-          method,
-          agent: secure ? this.https : this.http,
-          headers: { ...headers, ...(Buffer.isBuffer(body) ? { "Content-Length": String(body.length) } : body ? {} : { "Content-Length": "0" }) },
-        },
+        { method, agent: secure ? this.https : this.http, headers: { ...headers, "Content-Length": String(body?.length ?? 0) } },
         (incoming) => resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: incoming }),
       );
       outgoing.once("error", reject);
-      if (body === undefined) outgoing.end();
-      else if (Buffer.isBuffer(body)) outgoing.end(body);
-      else body.pipe(outgoing);
+      outgoing.end(body);
     });
   }
 
@@ -98,11 +99,6 @@ export class SwiftClient {
       if (this.container === pending) this.container = undefined;
     });
     return pending;
-  }
-
-  close(): void {
-    this.http.destroy();
-    this.https.destroy();
   }
 
   private authenticated(): Promise<{ storageURL: string; token: string }> {
@@ -158,6 +154,11 @@ export class SwiftClient {
 interface CatalogEntry {
   type?: string;
   endpoints?: { interface?: string; region?: string; region_id?: string; url?: string }[];
+}
+
+function isReset(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ECONNRESET" || code === "EPIPE";
 }
 
 export function header(response: SwiftResponse, name: string): string | undefined {
