@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { mapLimit } from "../../concurrency.js";
+import pLimit from "p-limit";
 import { ChunkedWriter, type PieceSink } from "./chunked-writer.js";
 import { StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
 import { childPaths, walkObjects, type ListedObject } from "./flat-walk.js";
@@ -154,7 +154,7 @@ export class SwiftDriver implements StorageDriver {
     if (own) names.push({ name: key, bytes: 0 });
     if (names.length === 0) throw new StorageError("not-found", path, this.name);
     // Manifests are empty objects: only those can own segments.
-    await mapLimit(names, PARALLEL, async ({ name, bytes: size }) => {
+    await pLimit(PARALLEL).map(names, async ({ name, bytes: size }) => {
       const manifest = size === 0 ? this.manifestOf(name === key ? own : await this.head(name)) : undefined;
       await this.deleteObject(name);
       if (manifest !== undefined) await this.deleteSegments(manifest, 0);
@@ -164,7 +164,7 @@ export class SwiftDriver implements StorageDriver {
   async walk(path: string, visit: WalkVisitor): Promise<void> {
     const prefix = this.dirPrefix(path);
     const entries = (await this.listing(prefix)).filter((entry) => entry.name !== undefined);
-    const objects: ListedObject[] = await mapLimit(entries, PARALLEL, async (entry) => {
+    const objects: ListedObject[] = await pLimit(PARALLEL).map(entries, async (entry) => {
       // A manifest lists as 0 bytes; its HEAD says how big the object is.
       const head = entry.bytes === 0 ? await this.head(entry.name!) : undefined;
       const size = head ? Number(header(head, "content-length") ?? 0) : (entry.bytes ?? 0);
@@ -201,7 +201,7 @@ export class SwiftDriver implements StorageDriver {
   /** Deletes the segments under `prefix` from number `from` on. */
   async deleteSegments(prefix: string, from: number): Promise<void> {
     const names = (await this.listing(prefix)).flatMap((entry) => (entry.name ? [entry.name] : [])).slice(from);
-    await mapLimit(names, PARALLEL, (name) => this.deleteObject(name));
+    await pLimit(PARALLEL).map(names, (name) => this.deleteObject(name));
   }
 
   /** Every entry under `prefix` (sorted by name), paged by marker. */
@@ -287,7 +287,7 @@ export class SwiftDriver implements StorageDriver {
     const names = (await this.listing(prefix)).flatMap((entry) => (entry.name ? [entry.name] : []));
     if (names.length === 0) throw new StorageError("not-found", source, this.name);
     const destPrefix = this.dirPrefix(dest);
-    await mapLimit(names, PARALLEL, async (name) => {
+    await pLimit(PARALLEL).map(names, async (name) => {
       const head = await this.head(name);
       if (head) await this.moveObject(name, destPrefix + name.slice(prefix.length), head);
     });
