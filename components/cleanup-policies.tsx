@@ -2,7 +2,7 @@
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import type { Rule } from "./cleanup-view";
+import type { Rule } from "./cleanup-rules";
 import { formatAgo, formatTime, plural } from "./format";
 import { useTRPC } from "./trpc";
 import { Badge, Button, Card, Dialog, Empty, ErrorBox, inputClass, Loading, rowClass, tableClass, tdClass, thClass } from "./ui";
