@@ -1,7 +1,9 @@
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { createApiHandler, trpcBasePath } from "./api/handler.js";
 import { defaultTokenKeyDir, setupAuth } from "./auth/index.js";
 import { createEtcdClient } from "./etcd/client.js";
+import { scheduledChecks } from "./health/checks.js";
+import { HealthMonitor } from "./health/monitor.js";
 import { schedulePolicies } from "./gc/policies.js";
 import { openMetadataIndex } from "./index/metadata-index.js";
 import { indexSettings } from "./index/settings.js";
@@ -10,12 +12,14 @@ import { createMaintenance } from "./maintenance/services.js";
 import { parseListenAddress } from "./config/address.js";
 import { ConfigError, loadConfigWithWarnings, storageDriver } from "./config/load.js";
 import type { Config } from "./config/schema.js";
+import type { ReloadResult } from "./config/reload.js";
 import { createConsole, type ConsoleHandler } from "./console.js";
 import { clientAddress } from "./client-address.js";
 import { defaultLoginLimits, LoginRateLimit, type LoginGuard } from "./login-rate-limit.js";
 import { Sessions } from "./console-auth/sessions.js";
 import { ConsoleUsers } from "./console-auth/users.js";
-import { createListener, listen } from "./listener.js";
+import { createListener, listen, type Listener } from "./listener.js";
+import type { Drain } from "./drain.js";
 import type { Logger } from "./log.js";
 import { serveLogger } from "./log-hooks.js";
 import { RegistryMetrics } from "./metrics.js";
@@ -23,6 +27,7 @@ import { Notifier } from "./notifications/notifier.js";
 import { packageRoot, version } from "./package-info.js";
 import { Mirrors } from "./proxy/mirrors.js";
 import { createRegistry, type Registry } from "./registry/handler.js";
+import { manifestRules } from "./registry/manifest-validation.js";
 import { createDriver, knownDrivers } from "./registry/storage/factory.js";
 import { schedulePurging } from "./registry/upload-purge.js";
 import { guardProcess } from "./process-guard.js";
@@ -42,15 +47,8 @@ export interface ServeOptions {
   guardProcess?: boolean;
 }
 
-export interface ReloadResult {
-  /** Settings now in effect. */
-  applied: string[];
-  /** Settings that changed in the file but only take effect after a restart. */
-  restartNeeded: string[];
-}
-
 export interface RunningBerth {
-  server: Server;
+  server: Listener;
   registry: Registry;
   url: string;
   /** Re-reads the configuration file and applies what can change live (SIGHUP). */
@@ -63,8 +61,12 @@ const restartKeys: [string, (c: Config) => unknown][] = [
   ["http.addr", (c) => c.http.addr],
   ["http.prefix", (c) => c.http.prefix],
   ["http.host", (c) => c.http.host],
+  ["http.relativeurls", (c) => c.http.relativeurls],
+  ["validation", (c) => c.validation],
+  ["health", (c) => c.health],
   ["http.secret", (c) => c.http.secret],
   ["http.tls", (c) => c.http.tls],
+  ["http.http2", (c) => c.http.http2],
   ["http.debug", (c) => c.http.debug],
   ["storage (driver)", (c) => storageDriver(c)],
   ["console", (c) => c.console],
@@ -104,14 +106,20 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   let auth = await setupAuth({ config, logger, prefix, etcd, defaultKeyDir, logins });
   const prometheus = config.http.debug?.prometheus?.enabled ? config.http.debug.prometheus : undefined;
   const metrics = prometheus ? new RegistryMetrics(() => registry.services.uploads.counts, () => registry.services.proxy?.stats.snapshot()) : undefined;
+  // Polled from the start: a check configured failing keeps the API at 503 (distribution's health handler).
+  const health = new HealthMonitor(scheduledChecks(config.health, driver), logger);
+  health.start();
   const registry = createRegistry({
     driver,
     logger,
+    health,
     deleteEnabled: () => config.storage.delete?.enabled ?? false,
     access: () => auth.current(),
     redirect: config.storage.redirect?.disable !== true,
     secret: config.http.secret,
     urlBase: `${config.http.host?.replace(/\/$/, "") ?? ""}${prefix}`,
+    requestUrls: !config.http.host && config.http.relativeurls !== true,
+    manifestRules: manifestRules(config.validation),
     headers: () => config.http.headers,
     readOnly: () => readOnly.isReadOnly(),
     writes,
@@ -173,20 +181,22 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     : undefined;
 
   const apiRoot = `${prefix}/v2`;
-  const server = createListener(config.http.tls, (req, res) => {
-    const url = req.url ?? "/";
-    if (url === apiRoot || url.startsWith(`${apiRoot}/`) || url.startsWith(`${apiRoot}?`)) {
-      if (prefix) req.url = url.slice(prefix.length);
-      return registry.handle(req, res);
-    }
-    if (auth.handle(req, res)) return;
-    if (url.startsWith(trpcBasePath)) return api(req, res);
-    if (consoleHandler) return consoleHandler(req, res);
-    notFound(res);
-  });
-  // Layer uploads can take longer than Node's default request timeout.
-  server.requestTimeout = 0;
-  server.keepAliveTimeout = 65_000;
+  const listener = createListener(
+    config.http.tls,
+    (req, res) => {
+      const url = req.url ?? "/";
+      if (url === apiRoot || url.startsWith(`${apiRoot}/`) || url.startsWith(`${apiRoot}?`)) {
+        if (prefix) req.url = url.slice(prefix.length);
+        return registry.handle(req, res);
+      }
+      if (auth.handle(req, res)) return;
+      if (url.startsWith(trpcBasePath)) return api(req, res);
+      if (consoleHandler) return consoleHandler(req, res);
+      notFound(res);
+    },
+    { http2: config.http.http2?.disabled !== true },
+  );
+  const server = listener.server;
 
   const { host, port } = parseListenAddress(config.http.addr);
   const boundPort = await listen(server, { host, port });
@@ -252,7 +262,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       auth = nextAuth;
       await previous.close();
     }
-    const applied = ["log.level", "storage.delete", "storage.maintenance.readonly", "http.headers", "notifications", "auth", "tokenserver", "gc.grace"];
+    const applied = ["log.level", "http.draintimeout", "storage.delete", "storage.maintenance.readonly", "http.headers", "notifications", "auth", "tokenserver", "gc.grace"];
     logger.info("configuration reloaded", { file: options.file, applied, restartNeeded });
     return { applied, restartNeeded };
   }
@@ -263,14 +273,16 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     url,
     reload,
     close: async () => {
+      // First, while everything a request in flight needs is still open (http.draintimeout).
+      await Promise.all([listener.drain(config.http.draintimeout ?? 0), debugServer?.drain(0)]);
       stopPurging?.();
+      health.stop();
       stopPolicies();
       maintenance.gcSchedule?.stop();
       await auth.close();
       await readOnly.close();
       etcd?.close();
       notifier.stop();
-      await Promise.all([closeServer(server), debugServer ? closeServer(debugServer) : undefined]);
       await index?.close();
       await registry.close();
       unguard?.();
@@ -300,8 +312,8 @@ async function startDebugServer(
   health: () => Promise<{ ok: boolean }>,
   logger: Logger,
   prometheus: { path: string; metrics: RegistryMetrics } | undefined,
-): Promise<Server> {
-  const server = createListener(undefined, (req, res) => {
+): Promise<Drain> {
+  const { server, drain } = createListener(undefined, (req, res) => {
     if (prometheus && req.url === prometheus.path) {
       return void prometheus.metrics.respond(res, logger);
     }
@@ -314,17 +326,10 @@ async function startDebugServer(
   });
   const port = await listen(server, parseListenAddress(addr));
   logger.info("debug server listening", { addr, port });
-  return server;
+  return { drain };
 }
 
 function notFound(res: ServerResponse<IncomingMessage>): void {
   res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
   res.end("404 page not found\n");
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolveClose) => {
-    server.close(() => resolveClose());
-    server.closeAllConnections();
-  });
 }
