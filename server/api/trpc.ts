@@ -4,7 +4,7 @@ import type { AuthStatus } from "../auth/etcd-toggle.js";
 import type { Config } from "../config/schema.js";
 import type { MetadataIndex } from "../index/metadata-index.js";
 import type { MaintenanceServices } from "../maintenance/services.js";
-import type { ReloadResult } from "../serve.js";
+import type { ReloadResult } from "../config/reload.js";
 import type { ConsoleUsers } from "../console-auth/users.js";
 import type { LoginRateLimit } from "../login-rate-limit.js";
 import type { Session, Sessions } from "../console-auth/sessions.js";
