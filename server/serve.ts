@@ -11,6 +11,7 @@ import { ReadOnlyState, WriteTracker } from "./maintenance/readonly.js";
 import { createMaintenance } from "./maintenance/services.js";
 import { parseListenAddress } from "./config/address.js";
 import { ConfigError, loadConfigWithWarnings, storageDriver } from "./config/load.js";
+import type { ReloadResult } from "./config/reload.js";
 import type { Config } from "./config/schema.js";
 import { createConsole, type ConsoleHandler } from "./console.js";
 import { clientAddress } from "./client-address.js";
@@ -43,13 +44,6 @@ export interface ServeOptions {
   logger?: Logger;
   /** Log and survive errors no request handler caught (process-guard.ts); `berth serve` sets it. */
   guardProcess?: boolean;
-}
-
-export interface ReloadResult {
-  /** Settings now in effect. */
-  applied: string[];
-  /** Settings that changed in the file but only take effect after a restart. */
-  restartNeeded: string[];
 }
 
 export interface RunningBerth {
