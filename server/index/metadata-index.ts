@@ -11,6 +11,7 @@ import { ManifestDescriber, servicesSource } from "./describe.js";
 import { IndexNotFoundError } from "./errors.js";
 import { openDatabase, type IndexDatabaseSettings } from "./database.js";
 import { imageDetail } from "./image-detail.js";
+import { searchIndex, type SearchResult } from "./search.js";
 import { readRepositorySnapshot, uncachedSource } from "./snapshot.js";
 import type { SqlDatabase } from "./sql.js";
 import { IndexStore } from "./store.js";
@@ -381,6 +382,11 @@ export class MetadataIndex {
   /** The repository's tags pointing at `digest` (what deleting that manifest would also delete). */
   async tagsSharing(repository: string, digest: string): Promise<string[]> {
     return this.store.tagsSharing(await this.repositoryId(repository), digest);
+  }
+
+  /** Tags and images across repositories by tag name, `repository:tag` or digest prefix (search.ts). */
+  search(text: string, limit: number): Promise<SearchResult> {
+    return searchIndex(this.db, this.db.dialect, text, limit);
   }
 
   async stats(): Promise<StatsResult> {

@@ -80,6 +80,11 @@ export const repositoriesRouter = router({
       return answer(() => indexOf(ctx).listTags(repository, options));
     }),
 
+  /** Tags by name or `repository:tag`, images by digest prefix, across every repository. */
+  search: protectedProcedure
+    .input(z.object({ query: z.string().max(255), limit: z.number().int().min(1).max(100).optional() }))
+    .query(({ ctx, input }) => answer(() => indexOf(ctx).search(input.query, input.limit ?? 20))),
+
   tagsSharing: protectedProcedure
     .input(z.object({ repository: repositoryName, digest: z.string().min(1).max(200) }))
     .query(({ ctx, input }) => answer(() => indexOf(ctx).tagsSharing(input.repository, input.digest))),
