@@ -3,12 +3,16 @@
  * shared driver suite, distribution's parameters, and resumed block uploads.
  */
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { azureOptionsFromParams } from "../../server/registry/storage/azure-options.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { driverSuite } from "../../server/registry/storage/testsuite.js";
 import { startAzurite, type RunningAzurite } from "../support/azurite.js";
-import { pushAndPull } from "../support/push-pull.js";
+import { startBerthProcess } from "../support/berth-cli.js";
+import { pushAndPull, pushAndPullVia } from "../support/push-pull.js";
 import { write } from "../s3/helpers.js";
 
 let server: Promise<RunningAzurite> | undefined;
@@ -79,5 +83,29 @@ describe("azure writers", () => {
 describe("push and pull through the engine on azure (skopeo)", () => {
   it("pushes and pulls an image whose big layer spans several blocks", async () => {
     await pushAndPull(createDriver("azure", await params()), "azure/image", 9 * 1024 * 1024);
+  });
+});
+
+describe("berth serve on azure", () => {
+  it("takes the accountkey from REGISTRY_STORAGE_AZURE_ACCOUNTKEY and serves a push and pull", async () => {
+    const { accountkey: secret, ...inFile } = await params();
+    const dir = await mkdtemp(join(tmpdir(), "berth-azure-serve-"));
+    const server = await startBerthProcess({
+      name: "berth on azure",
+      env: { REGISTRY_STORAGE_AZURE_ACCOUNTKEY: String(secret) },
+      config: async (port) => {
+        const file = join(dir, "config.yml");
+        const parameters = Object.entries(inFile).map(([key, value]) => `    ${key}: ${JSON.stringify(value)}\n`).join("");
+        await writeFile(file, `version: 0.1\nstorage:\n  azure:\n${parameters}http:\n  addr: 127.0.0.1:${port}\n  secret: serve-test\n`);
+        return file;
+      },
+    });
+    try {
+      await pushAndPullVia(server.host, createDriver("azure", { ...inFile, accountkey: secret }), "azure/served", 5 * 1024 * 1024);
+      assert.doesNotMatch(server.output(), new RegExp(String(secret)));
+    } finally {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

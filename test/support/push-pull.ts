@@ -1,6 +1,7 @@
 /**
- * One image pushed and pulled with skopeo through the engine serving on a given storage driver:
- * what an object-store driver's test file checks end to end.
+ * One image pushed and pulled with skopeo through a registry on a given storage driver: what an
+ * object-store driver's test file checks end to end, through the engine in-process
+ * (`pushAndPull`) or through any running registry (`pushAndPullVia`, e.g. `berth serve`).
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -13,17 +14,26 @@ import { requireCommands } from "./commands.js";
 import { makeImageLayout } from "./images.js";
 import { skopeoCopy, skopeoInspect } from "./skopeo.js";
 
-/**
- * Pushes an image of three layers (one above `bigLayer` bytes, so that writers cut it into
- * several blocks or segments), pulls it back, and checks the manifest, a layer's size in the
- * storage and that no upload is left over.
- */
+/** The engine in-process on `driver`, then `pushAndPullVia`; the engine must log no error. */
 export async function pushAndPull(driver: StorageDriver, repository: string, bigLayer: number): Promise<void> {
-  requireCommands("skopeo");
   const registry = await startRegistry({ driver, deleteEnabled: true, secret: `berth-${repository}-test` });
+  try {
+    await pushAndPullVia(new URL(registry.url).host, driver, repository, bigLayer);
+    assert.deepEqual(registry.errors, []);
+  } finally {
+    await registry.close();
+  }
+}
+
+/**
+ * Pushes an image of three layers to the registry at `host` (one above `bigLayer` bytes, so that
+ * writers cut it into several blocks or segments), pulls it back, and checks through `driver`
+ * (the registry's storage) the manifest, the big layer's size, and that no upload is left over.
+ */
+export async function pushAndPullVia(host: string, driver: StorageDriver, repository: string, bigLayer: number): Promise<void> {
+  requireCommands("skopeo");
   const work = await mkdtemp(join(tmpdir(), "berth-push-pull-"));
   try {
-    const host = new URL(registry.url).host;
     const image = await makeImageLayout(join(work, "image"), { layers: [1024, 70_000, bigLayer], seed: repository });
     await skopeoCopy(image.ref, `docker://${host}/${repository}:v1`);
     const raw = await skopeoInspect(`docker://${host}/${repository}:v1`, { raw: true });
@@ -34,9 +44,7 @@ export async function pushAndPull(driver: StorageDriver, repository: string, big
     const hex = layer.digest.slice(7);
     assert.equal((await driver.stat(`/docker/registry/v2/blobs/sha256/${hex.slice(0, 2)}/${hex}/data`)).size, layer.size);
     await assert.rejects(driver.list(`/docker/registry/v2/repositories/${repository}/_uploads`), { kind: "not-found" });
-    assert.deepEqual(registry.errors, []);
   } finally {
-    await registry.close();
     await rm(work, { recursive: true, force: true });
   }
 }

@@ -5,12 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { swiftOptionsFromParams } from "../../server/registry/storage/swift-options.js";
 import { driverSuite } from "../../server/registry/storage/testsuite.js";
 import { startCeph, type RunningCeph } from "../support/ceph.js";
-import { pushAndPull } from "../support/push-pull.js";
+import { startBerthProcess } from "../support/berth-cli.js";
+import { pushAndPull, pushAndPullVia } from "../support/push-pull.js";
 import { write } from "../s3/helpers.js";
 
 const MiB = 1024 * 1024;
@@ -97,5 +101,29 @@ describe("swift segmented writers", () => {
 describe("push and pull through the engine on swift (skopeo)", () => {
   it("pushes and pulls an image whose big layer spans several segments", async () => {
     await pushAndPull(createDriver("swift", await params()), "swift/image", 3 * MiB);
+  });
+});
+
+describe("berth serve on swift", () => {
+  it("takes the password from REGISTRY_STORAGE_SWIFT_PASSWORD and serves a push and pull", async () => {
+    const { password: secret, ...inFile } = await params();
+    const dir = await mkdtemp(join(tmpdir(), "berth-swift-serve-"));
+    const server = await startBerthProcess({
+      name: "berth on swift",
+      env: { REGISTRY_STORAGE_SWIFT_PASSWORD: String(secret) },
+      config: async (port) => {
+        const file = join(dir, "config.yml");
+        const parameters = Object.entries(inFile).map(([key, value]) => `    ${key}: ${JSON.stringify(value)}\n`).join("");
+        await writeFile(file, `version: 0.1\nstorage:\n  swift:\n${parameters}http:\n  addr: 127.0.0.1:${port}\n  secret: serve-test\n`);
+        return file;
+      },
+    });
+    try {
+      await pushAndPullVia(server.host, createDriver("swift", { ...inFile, password: secret }), "swift/served", 3 * MiB);
+      assert.doesNotMatch(server.output(), new RegExp(String(secret)));
+    } finally {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
