@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { createApiHandler, trpcBasePath } from "./api/handler.js";
 import { defaultTokenKeyDir, setupAuth } from "./auth/index.js";
 import { createEtcdClient } from "./etcd/client.js";
@@ -11,14 +11,15 @@ import { ReadOnlyState, WriteTracker } from "./maintenance/readonly.js";
 import { createMaintenance } from "./maintenance/services.js";
 import { parseListenAddress } from "./config/address.js";
 import { ConfigError, loadConfigWithWarnings, storageDriver } from "./config/load.js";
-import type { ReloadResult } from "./config/reload.js";
 import type { Config } from "./config/schema.js";
+import type { ReloadResult } from "./config/reload.js";
 import { createConsole, type ConsoleHandler } from "./console.js";
 import { clientAddress } from "./client-address.js";
 import { defaultLoginLimits, LoginRateLimit, type LoginGuard } from "./login-rate-limit.js";
 import { Sessions } from "./console-auth/sessions.js";
 import { ConsoleUsers } from "./console-auth/users.js";
-import { createListener, listen } from "./listener.js";
+import { createListener, listen, type Listener } from "./listener.js";
+import type { Drain } from "./drain.js";
 import type { Logger } from "./log.js";
 import { serveLogger } from "./log-hooks.js";
 import { RegistryMetrics } from "./metrics.js";
@@ -47,7 +48,7 @@ export interface ServeOptions {
 }
 
 export interface RunningBerth {
-  server: Server;
+  server: Listener;
   registry: Registry;
   url: string;
   /** Re-reads the configuration file and applies what can change live (SIGHUP). */
@@ -65,6 +66,7 @@ const restartKeys: [string, (c: Config) => unknown][] = [
   ["health", (c) => c.health],
   ["http.secret", (c) => c.http.secret],
   ["http.tls", (c) => c.http.tls],
+  ["http.http2", (c) => c.http.http2],
   ["http.debug", (c) => c.http.debug],
   ["storage (driver)", (c) => storageDriver(c)],
   ["console", (c) => c.console],
@@ -179,20 +181,22 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     : undefined;
 
   const apiRoot = `${prefix}/v2`;
-  const server = createListener(config.http.tls, (req, res) => {
-    const url = req.url ?? "/";
-    if (url === apiRoot || url.startsWith(`${apiRoot}/`) || url.startsWith(`${apiRoot}?`)) {
-      if (prefix) req.url = url.slice(prefix.length);
-      return registry.handle(req, res);
-    }
-    if (auth.handle(req, res)) return;
-    if (url.startsWith(trpcBasePath)) return api(req, res);
-    if (consoleHandler) return consoleHandler(req, res);
-    notFound(res);
-  });
-  // Layer uploads can take longer than Node's default request timeout.
-  server.requestTimeout = 0;
-  server.keepAliveTimeout = 65_000;
+  const listener = createListener(
+    config.http.tls,
+    (req, res) => {
+      const url = req.url ?? "/";
+      if (url === apiRoot || url.startsWith(`${apiRoot}/`) || url.startsWith(`${apiRoot}?`)) {
+        if (prefix) req.url = url.slice(prefix.length);
+        return registry.handle(req, res);
+      }
+      if (auth.handle(req, res)) return;
+      if (url.startsWith(trpcBasePath)) return api(req, res);
+      if (consoleHandler) return consoleHandler(req, res);
+      notFound(res);
+    },
+    { http2: config.http.http2?.disabled !== true },
+  );
+  const server = listener.server;
 
   const { host, port } = parseListenAddress(config.http.addr);
   const boundPort = await listen(server, { host, port });
@@ -258,7 +262,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       auth = nextAuth;
       await previous.close();
     }
-    const applied = ["log.level", "storage.delete", "storage.maintenance.readonly", "http.headers", "notifications", "auth", "tokenserver", "gc.grace"];
+    const applied = ["log.level", "http.draintimeout", "storage.delete", "storage.maintenance.readonly", "http.headers", "notifications", "auth", "tokenserver", "gc.grace"];
     logger.info("configuration reloaded", { file: options.file, applied, restartNeeded });
     return { applied, restartNeeded };
   }
@@ -269,6 +273,8 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     url,
     reload,
     close: async () => {
+      // First, while everything a request in flight needs is still open (http.draintimeout).
+      await Promise.all([listener.drain(config.http.draintimeout ?? 0), debugServer?.drain(0)]);
       stopPurging?.();
       health.stop();
       stopPolicies();
@@ -277,7 +283,6 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       await readOnly.close();
       etcd?.close();
       notifier.stop();
-      await Promise.all([closeServer(server), debugServer ? closeServer(debugServer) : undefined]);
       await index?.close();
       await registry.close();
       unguard?.();
@@ -307,8 +312,8 @@ async function startDebugServer(
   health: () => Promise<{ ok: boolean }>,
   logger: Logger,
   prometheus: { path: string; metrics: RegistryMetrics } | undefined,
-): Promise<Server> {
-  const server = createListener(undefined, (req, res) => {
+): Promise<Drain> {
+  const { server, drain } = createListener(undefined, (req, res) => {
     if (prometheus && req.url === prometheus.path) {
       return void prometheus.metrics.respond(res, logger);
     }
@@ -321,17 +326,10 @@ async function startDebugServer(
   });
   const port = await listen(server, parseListenAddress(addr));
   logger.info("debug server listening", { addr, port });
-  return server;
+  return { drain };
 }
 
 function notFound(res: ServerResponse<IncomingMessage>): void {
   res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
   res.end("404 page not found\n");
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolveClose) => {
-    server.close(() => resolveClose());
-    server.closeAllConnections();
-  });
 }
