@@ -1,13 +1,11 @@
-import type { Logger } from "../log.js";
-import type { RegistryEvents } from "../registry/events.js";
-import type { StorageDriver } from "../registry/storage/driver.js";
-import { gcContext, type GcContext } from "./context.js";
+import { gcContext, type GcContext, type GcRunOptions } from "./context.js";
 import { mark, type GcMark } from "./mark.js";
 import { plan, type GcKept, type GcPlan } from "./plan.js";
 import { loadReferencesCache, saveReferencesCache } from "./references-cache.js";
 import { listBlobDigests } from "./scan.js";
 import { sweep, type LinksDeleted } from "./sweep.js";
 
+export type { GcEvent, GcProgress } from "./context.js";
 export type { GcKept, GcPlan } from "./plan.js";
 
 /**
@@ -25,47 +23,14 @@ export type { GcKept, GcPlan } from "./plan.js";
  * Every read and delete goes in batches of many paths (storage/batch.ts), a level of the layout
  * at a time, which the filesystem driver runs on threads with synchronous calls.
  */
-export interface CollectOptions {
-  driver: StorageDriver;
-  logger?: Logger;
-  /** Report what would be deleted; change nothing. */
-  dryRun?: boolean;
-  /** Also delete manifests no tag reaches (mark.ts says what is never deleted). */
-  deleteUntagged?: boolean;
-  /** Blobs and revisions modified less than this long ago are never deleted. Default 0. */
-  graceMs?: number;
-  /** Batches of deletions in flight at once (each a few hundred paths). Default 2. */
-  concurrency?: number;
-  onProgress?: (progress: GcProgress) => void;
-  /** Each deletion (or would-be deletion in a dry run) as it is decided, for live output. */
-  onEvent?: (event: GcEvent) => void;
-  /** The engine's event bus (`registry.services.events`): a `manifest.delete` per deleted manifest. */
-  events?: Pick<RegistryEvents, "emit">;
-  /** Called before every deletion; throws to abort the sweep (read-only mode lost, lock lost). */
-  checkpoint?: () => void;
+export interface CollectOptions extends GcRunOptions {
   /**
    * Between plan and sweep (dry runs included): may return the plan with entries removed, never
    * added (checked), e.g. to keep digests a running registry still needs. Default: the plan as is.
    */
   protect?: (plan: GcPlan) => Promise<GcPlan>;
-  /**
-   * The registry keeps serving while this runs (online.ts): a `_layers` link to a doomed blob is
-   * removed only when it is older than the run, since a push may have stored the blob again.
-   */
-  online?: boolean;
   now?: () => number;
 }
-
-export interface GcProgress {
-  phase: "mark" | "sweep";
-  done: number;
-  total: number;
-}
-
-export type GcEvent =
-  | { type: "manifest"; repository: string; digest: string }
-  | { type: "blob"; digest: string; size: number }
-  | { type: "warning"; message: string };
 
 export interface GcReport {
   startedAt: string;

@@ -1,8 +1,46 @@
 import { batchOf } from "../registry/storage/batch.js";
 import { tryParseDigest, type Digest } from "../registry/reference.js";
+import type { Logger } from "../log.js";
+import type { RegistryEvents } from "../registry/events.js";
 import type { FileInfo, StorageBatch, StorageDriver } from "../registry/storage/driver.js";
-import type { CollectOptions } from "./collect.js";
 import { ManifestReferencesReader } from "./references.js";
+
+/** The caller's options as every phase reads them (collect.ts's CollectOptions adds the rest). */
+export interface GcRunOptions {
+  driver: StorageDriver;
+  logger?: Logger;
+  /** Report what would be deleted; change nothing. */
+  dryRun?: boolean;
+  /** Also delete manifests no tag reaches (mark.ts says what is never deleted). */
+  deleteUntagged?: boolean;
+  /** Blobs and revisions modified less than this long ago are never deleted. Default 0. */
+  graceMs?: number;
+  /** Batches of deletions in flight at once (each a few hundred paths). Default 2. */
+  concurrency?: number;
+  onProgress?: (progress: GcProgress) => void;
+  /** Each deletion (or would-be deletion in a dry run) as it is decided, for live output. */
+  onEvent?: (event: GcEvent) => void;
+  /** The engine's event bus (`registry.services.events`): a `manifest.delete` per deleted manifest. */
+  events?: Pick<RegistryEvents, "emit">;
+  /** Called before every deletion; throws to abort the sweep (read-only mode lost, lock lost). */
+  checkpoint?: () => void;
+  /**
+   * The registry keeps serving while this runs (online.ts): a `_layers` link to a doomed blob is
+   * removed only when it is older than the run, since a push may have stored the blob again.
+   */
+  online?: boolean;
+}
+
+export interface GcProgress {
+  phase: "mark" | "sweep";
+  done: number;
+  total: number;
+}
+
+export type GcEvent =
+  | { type: "manifest"; repository: string; digest: string }
+  | { type: "blob"; digest: string; size: number }
+  | { type: "warning"; message: string };
 
 /**
  * What every phase of a collection (mark, plan, sweep) shares: the storage, the options resolved
@@ -24,10 +62,10 @@ export interface GcContext {
   /** Every warning so far, in order, for the report. */
   warnings: string[];
   checkpoint: () => void;
-  options: CollectOptions;
+  options: GcRunOptions;
 }
 
-export function gcContext(options: CollectOptions, started: number): GcContext {
+export function gcContext(options: GcRunOptions, started: number): GcContext {
   const batch = batchOf(options.driver);
   const graceMs = Math.max(0, options.graceMs ?? 0);
   const graceLimit = started - graceMs;
