@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { fakeEtcd } from "../../test/support/etcd.js";
+import { freePort } from "../../test/support/net.js";
+import { listen } from "../../test/support/server.js";
 import { createDriver } from "../registry/storage/factory.js";
 import { dryRun, unreachedServices } from "./dryrun.js";
 import { parseConfig } from "./load.js";
@@ -19,20 +20,6 @@ after(async () => {
 
 const filesystem = (rootdirectory: string, extra: Record<string, unknown> = {}) =>
   parseConfig({ version: "0.1", storage: { filesystem: { rootdirectory } }, ...extra });
-
-async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-/** A port nothing listens on: bound once, then released. */
-async function closedPort(): Promise<number> {
-  const { server } = await listen(() => undefined);
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe("dryRun: storage", () => {
   test("writes, reads back and deletes a probe on a fresh filesystem root, leaving nothing behind", async () => {
@@ -83,7 +70,7 @@ describe("dryRun: storage", () => {
 
 describe("dryRun: etcd", () => {
   test("reports an endpoint nobody answers on", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const config = filesystem(join(dir, "etcd-closed"), { etcd: { endpoints: [`http://127.0.0.1:${port}`] } });
     const problems = await dryRun(config, { createDriver, etcdTimeoutMs: 2000, connect: true });
     assert.equal(problems.length, 1);
@@ -106,8 +93,8 @@ describe("dryRun: etcd", () => {
       assert.deepEqual(problems.map((p) => p.path), ["etcd.endpoints[1]"]);
       assert.match(problems[0]?.message ?? "", /answered, but not like etcd/);
     } finally {
-      etcd.server.close();
-      other.server.close();
+      await etcd.close();
+      await other.close();
     }
   });
 
@@ -118,27 +105,21 @@ describe("dryRun: etcd", () => {
       const problems = await dryRun(config, { createDriver, connect: true });
       assert.match(problems[0]?.message ?? "", /no answer within 200 ms/);
     } finally {
-      silent.server.closeAllConnections();
-      silent.server.close();
+      await silent.close();
     }
   });
 });
 
 describe("dryRun without connect: nothing on the network", () => {
   test("etcd is not contacted, an S3 storage not opened, and both are named as unreached", async () => {
-    let requests = 0;
-    const etcd = await listen((_req, res) => {
-      requests++;
-      res.writeHead(200, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ etcdserver: "3.5.9" }));
-    });
+    const etcd = await fakeEtcd();
     try {
       const local = filesystem(join(dir, "offline"), { etcd: { endpoints: [etcd.url] } });
       assert.deepEqual(await dryRun(local, { createDriver }), []);
-      assert.equal(requests, 0, "a plain dry run must not reach etcd");
+      assert.equal(etcd.requests(), 0, "a plain dry run must not reach etcd");
       assert.deepEqual(unreachedServices(local), ["etcd.endpoints"]);
       assert.deepEqual(await dryRun(local, { createDriver, connect: true }), []);
-      assert.equal(requests, 1, "the connection check reaches it");
+      assert.equal(etcd.requests(), 1, "the connection check reaches it");
 
       const opened: string[] = [];
       const s3 = parseConfig({ version: "0.1", storage: { s3: { region: "r", bucket: "b", regionendpoint: etcd.url } } });
@@ -150,7 +131,7 @@ describe("dryRun without connect: nothing on the network", () => {
       assert.deepEqual(opened, [], "a storage on the network is not opened without connect");
       assert.deepEqual(unreachedServices(s3), ["storage.s3"]);
     } finally {
-      etcd.server.close();
+      await etcd.close();
     }
   });
 });

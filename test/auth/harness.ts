@@ -2,14 +2,13 @@
  * Shared plumbing for the auth tests: the real engine (in-memory storage) with the token server
  * mounted on the same port, and a logger whose lines the tests can read.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { hashSync } from "bcryptjs";
 import { isTokenServerPath, type TokenServer } from "../../server/auth/token-server.js";
 import { createLogger, type Logger } from "../../server/log.js";
 import type { AccessController } from "../../server/registry/access.js";
 import { startRegistry, type TestRegistry } from "../support/server.js";
+
+export { removeDir, tempDir } from "../support/files.js";
 
 export interface CapturingLogger extends Logger {
   lines: string[];
@@ -53,14 +52,6 @@ export function startTestRegistry(options: TestRegistryOptions): Promise<TestReg
       return true;
     },
   });
-}
-
-export async function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `berth-auth-${prefix}-`));
-}
-
-export async function removeDir(dir: string | undefined): Promise<void> {
-  if (dir) await rm(dir, { recursive: true, force: true });
 }
 
 /** htpasswd text with bcrypt entries (cost 4: fast tests; `$2y$` as `htpasswd -B` writes). */

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { parseSetCookie } from "cookie";
 import { mkdtemp, rm, stat } from "node:fs/promises";
-import http, { type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,6 +16,7 @@ import { createLogger } from "../../server/log.js";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { createTestApiServices } from "../support/api.js";
+import { listen } from "../support/server.js";
 
 type Api = Awaited<ReturnType<typeof startApi>>;
 
@@ -24,15 +24,13 @@ type Api = Awaited<ReturnType<typeof startApi>>;
 async function startApi(driver: StorageDriver, logLines: string[] = [], secure = false) {
   const logger = createLogger({ level: "info", write: (line) => logLines.push(line) });
   const services = await createTestApiServices(driver, { logger, loginLimit: new LoginRateLimit(3, 60_000) });
-  const server = http.createServer(createApiHandler({ ...services, secure }));
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/trpc`;
+  const server = await listen(createApiHandler({ ...services, secure }));
   return {
     users: services.users,
     sessions: services.sessions,
-    base,
+    base: `${server.url}/api/trpc`,
     close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
       await services.maintenance.readOnly.close();
     },
   };

@@ -6,15 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
+import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ReadOnlyState, WriteTracker } from "../../server/maintenance/readonly.js";
 import { requireCommands } from "../support/commands.js";
 import { findDistribution } from "../support/distribution.js";
-import { blobPath, type ImageLayout } from "../support/images.js";
+import { removeDir, sha256File, tempDir } from "../support/files.js";
+import { blobPath, sha256Digest as sha256, type ImageLayout } from "../support/images.js";
 import { startRegistry, type TestRegistry } from "../support/server.js";
 import { skopeoCopy } from "../support/skopeo.js";
 
@@ -23,13 +22,7 @@ export const OCI_EMPTY = "application/vnd.oci.empty.v1+json";
 export const OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
 const REF_NAME = "org.opencontainers.image.ref.name";
 
-export function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `berth-gc-${prefix}-`));
-}
-
-export async function removeDir(dir: string | undefined): Promise<void> {
-  if (dir) await rm(dir, { recursive: true, force: true });
-}
+export { removeDir, sha256, sha256File, tempDir };
 
 export interface GcBerth extends TestRegistry {
   root: string;
@@ -116,10 +109,6 @@ export async function copyStorage(from: string, to: string): Promise<void> {
 
 // ---- clients ---------------------------------------------------------------------------------
 
-export function sha256(bytes: Buffer | string): string {
-  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-}
-
 export async function pushLayout(host: string, image: ImageLayout, repository: string, tag: string): Promise<void> {
   await skopeoCopy(image.ref, `docker://${host}/${repository}:${tag}`, { all: image.manifests.length > 1 });
 }
@@ -142,12 +131,6 @@ export async function assertPullsIdentical(host: string, repository: string, tag
     assert.equal(await sha256File(blobPath(image.dir, `sha256:${name}`)), `sha256:${name}`);
   }
   await rm(dir, { recursive: true, force: true });
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return `sha256:${hash.digest("hex")}`;
 }
 
 /** Monolithic upload of a blob; asserts 201. */

@@ -3,11 +3,13 @@
  * and small helpers to push blobs and images through the public API only.
  */
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";
+import { sha256Digest as sha256 } from "../support/images.js";
 import type { TestRegistry } from "../support/server.js";
 
+export { sha256 };
 export { startRegistry, type TestRegistry } from "../support/server.js";
 
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -29,10 +31,6 @@ export type RegistryClient = Pick<TestRegistry, "fetch">;
 
 /** Bytes fetch accepts as a body (a Buffer over a plain ArrayBuffer). */
 export type Bytes = Buffer<ArrayBuffer>;
-
-export function sha256(bytes: Buffer | string): string {
-  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-}
 
 export interface Descriptor {
   mediaType: string;

@@ -1,18 +1,14 @@
 /**
- * Shared plumbing for the interoperability tests: Berth in-process on a filesystem root, temp
- * dirs, and comparisons of OCI layouts written by skopeo (blob files hashed independently of
- * their names, so a wrong byte anywhere shows up).
+ * Shared plumbing for the interoperability tests: Berth in-process on a filesystem root, and
+ * comparisons of OCI layouts written by skopeo (blob files hashed independently of their names,
+ * so a wrong byte anywhere shows up).
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { parseConfig } from "../../server/config/load.js";
-import { createLogger } from "../../server/log.js";
-import { serve } from "../../server/serve.js";
+import { sha256File } from "../support/files.js";
 import { blobPath, type ImageLayout } from "../support/images.js";
+import { startRegistry, type TestRegistry } from "../support/server.js";
 import { skopeoCopy } from "../support/skopeo.js";
 
 export const DOCKER_MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json";
@@ -20,13 +16,8 @@ export const DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json";
 export const DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 const REF_NAME = "org.opencontainers.image.ref.name";
 
-export interface BerthServer {
-  /** `http://127.0.0.1:PORT` */
-  url: string;
-  /** `127.0.0.1:PORT`, for `docker://` references. */
-  host: string;
+export interface BerthServer extends TestRegistry {
   root: string;
-  close(): Promise<void>;
 }
 
 export interface BerthOptions {
@@ -35,37 +26,10 @@ export interface BerthOptions {
   port?: number;
 }
 
-/** Berth's engine alone (no console) on `root`, deletes enabled, logging errors only. */
+/** Berth's engine on `root`, deletes enabled. */
 export async function startBerth(root: string, options: BerthOptions = {}): Promise<BerthServer> {
-  const config = parseConfig({
-    version: "0.1",
-    log: { level: "error" },
-    storage: { filesystem: { rootdirectory: root }, delete: { enabled: true } },
-    http: { addr: `127.0.0.1:${options.port ?? 0}`, secret: options.secret ?? "interop" },
-  });
-  const running = await serve({ config, registryOnly: true, logger: createLogger({ level: "error" }) });
-  let closing: Promise<void> | undefined;
-  return {
-    url: running.url,
-    host: new URL(running.url).host,
-    root,
-    close: () => (closing ??= running.close()),
-  };
-}
-
-/** A fresh directory under the OS temp dir; remove it with `removeDir`. */
-export function makeTempDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `berth-interop-${prefix}-`));
-}
-
-export async function removeDir(dir: string | undefined): Promise<void> {
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return `sha256:${hash.digest("hex")}`;
+  const berth = await startRegistry({ root, deleteEnabled: true, secret: options.secret ?? "interop", port: options.port });
+  return { ...berth, root };
 }
 
 /** File name → sha256 of the file's content, for every blob of an OCI layout. */

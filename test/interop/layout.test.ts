@@ -12,14 +12,13 @@ import { startDistribution, type DistributionRegistry } from "../support/distrib
 import { makeImageLayout, sha256Digest, type ImageLayout, type Platform } from "../support/images.js";
 import { requireCommands } from "../support/commands.js";
 import { skopeoCopy, skopeoInspect, skopeoListTags } from "../support/skopeo.js";
+import { removeDir, tempDir } from "../support/files.js";
 import {
   assertBlobsIdentical,
   assertRoundTrip,
   catalog,
   DOCKER_MANIFEST_V2,
-  makeTempDir,
   pullToLayout,
-  removeDir,
   sortedBytewise,
   startBerth,
   tagsList,
@@ -108,7 +107,7 @@ describe("Berth writes, distribution reads", () => {
   let distribution: DistributionRegistry | undefined;
 
   before(async () => {
-    work = await makeTempDir("b2d");
+    work = await tempDir("b2d");
     root = join(work, "root");
     [berth, images] = await Promise.all([startBerth(root), makeImages(join(work, "images"), "b2d")]);
     pushed = await pushImages(berth.host, berth.url, "b2d", images);
@@ -174,7 +173,7 @@ describe("distribution writes, Berth reads", () => {
   let distribution: DistributionRegistry | undefined;
 
   before(async () => {
-    work = await makeTempDir("d2b");
+    work = await tempDir("d2b");
     root = join(work, "root");
     let first: DistributionRegistry;
     [first, images, extra] = await Promise.all([
@@ -239,7 +238,7 @@ describe("upload sessions survive a restart of Berth", () => {
   let berth: BerthServer | undefined;
 
   before(async () => {
-    work = await makeTempDir("restart");
+    work = await tempDir("restart");
   });
   after(async () => {
     await berth?.close();

@@ -9,6 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { blobPath, makeImageLayout, OCI_INDEX, OCI_MANIFEST, sha256Digest, type ImageLayout, type Platform } from "../support/images.js";
 import { requireCommands } from "../support/commands.js";
 import { SkopeoError, skopeoCopy, skopeoDelete, skopeoInspect, skopeoListTags } from "../support/skopeo.js";
+import { removeDir, tempDir } from "../support/files.js";
 import {
   assertBlobsIdentical,
   assertRoundTrip,
@@ -16,9 +17,7 @@ import {
   DOCKER_CONFIG,
   DOCKER_LAYER_GZIP,
   DOCKER_MANIFEST_V2,
-  makeTempDir,
   pullToLayout,
-  removeDir,
   sortedBytewise,
   startBerth,
   tagsList,
@@ -51,7 +50,7 @@ describe("skopeo against Berth", () => {
   const pullDir = (name: string): string => join(work, "pulled", `${name}-${++pulls}`);
 
   before(async () => {
-    work = await makeTempDir("skopeo");
+    work = await tempDir("skopeo");
     [berth, single, docker, multi, other] = await Promise.all([
       startBerth(join(work, "root")),
       makeImageLayout(join(work, "single"), { tag: "v1", layers: [600_000, 4_096], seed: "skopeo-single" }),
