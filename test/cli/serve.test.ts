@@ -60,9 +60,16 @@ describe("serve: http.prefix, http.host, http.debug (health, Prometheus) and the
     const receivedBefore = await receivedBytes();
     const res = await fetch(`${running.url}/mirror/v2/metrics/app/blobs/uploads/?digest=${digest}`, { method: "POST", body: new Uint8Array(blob) });
     assert.equal(res.status, 201);
-    await new Promise((r) => setTimeout(r, 50));
-    const text = await (await fetch(`http://127.0.0.1:${debugPort}/metrics`)).text();
-    assert.match(text, /^berth_http_requests_total\{route="uploads",method="POST",status="201"\} 1$/m);
+    // The request is counted when its connection side is done, which may be just after the answer.
+    let text = "";
+    await eventually(
+      async () => {
+        text = await (await fetch(`http://127.0.0.1:${debugPort}/metrics`)).text();
+        assert.match(text, /^berth_http_requests_total\{route="uploads",method="POST",status="201"\} 1$/m);
+      },
+      2_000,
+      "the POST in /metrics",
+    );
     assert.match(text, /^berth_upload_sessions_completed_total 1$/m);
     // Every POST to the uploads endpoint so far (201 above, 202 in the test before) is timed.
     const posts = [...text.matchAll(/^berth_http_requests_total\{route="uploads",method="POST",status="\d+"\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
