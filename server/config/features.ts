@@ -24,6 +24,7 @@ export const implementedKeys: ReadonlySet<string> = new Set([
   "http.secret",
   "http.prefix",
   "http.host",
+  "http.relativeurls",
   "http.clientaddressheader",
   "http.headers",
   "http.tls.certificate",
@@ -43,6 +44,8 @@ export const implementedKeys: ReadonlySet<string> = new Set([
   "gc",
   "proxy",
   "mirrors",
+  "validation",
+  "health",
 ]);
 
 /** Storage drivers `createDriver` can build today (see server/registry/storage/factory.ts). */
