@@ -1,6 +1,8 @@
-import { createPublicKey, randomBytes, sign, X509Certificate, type KeyObject } from "node:crypto";
+import { createPublicKey, webcrypto, X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
-import * as der from "./der.js";
+// @peculiar/x509 resolves its algorithm providers through tsyringe, which needs Reflect metadata.
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
 
 const pemCertificate = /-----BEGIN CERTIFICATE-----\r?\n[\s\S]*?-----END CERTIFICATE-----/g;
 
@@ -71,24 +73,17 @@ export function verifyX5c(x5c: unknown, anchors: X509Certificate[], now = new Da
   throw new Error("x5c chain does not lead to a certificate of the root certificate bundle");
 }
 
-interface SignatureScheme {
-  oid: string;
-  /** RSA's AlgorithmIdentifier carries an explicit NULL; ECDSA and Ed25519 have no parameters. */
-  nullParams: boolean;
-  hash: string | null;
-}
-
-function signatureScheme(key: KeyObject): SignatureScheme {
+/** WebCrypto's import and signing parameters for the key, from its type and curve. */
+function webCryptoAlgorithm(key: KeyObject): { key: Algorithm | EcKeyImportParams | RsaHashedImportParams; signing: Algorithm | EcdsaParams } {
   const type = key.asymmetricKeyType;
   if (type === "ec") {
     const curve = key.asymmetricKeyDetails?.namedCurve;
-    if (curve === "prime256v1") return { oid: "1.2.840.10045.4.3.2", nullParams: false, hash: "sha256" };
-    if (curve === "secp384r1") return { oid: "1.2.840.10045.4.3.3", nullParams: false, hash: "sha384" };
-    if (curve === "secp521r1") return { oid: "1.2.840.10045.4.3.4", nullParams: false, hash: "sha512" };
-    throw new Error(`unsupported EC curve ${curve ?? "?"}`);
+    const named = { prime256v1: ["P-256", "SHA-256"], secp384r1: ["P-384", "SHA-384"], secp521r1: ["P-521", "SHA-512"] }[curve ?? ""];
+    if (!named) throw new Error(`unsupported EC curve ${curve ?? "?"}`);
+    return { key: { name: "ECDSA", namedCurve: named[0] }, signing: { name: "ECDSA", hash: named[1] } as EcdsaParams };
   }
-  if (type === "rsa") return { oid: "1.2.840.113549.1.1.11", nullParams: true, hash: "sha256" };
-  if (type === "ed25519") return { oid: "1.3.101.112", nullParams: false, hash: null };
+  if (type === "rsa") return { key: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, signing: { name: "RSASSA-PKCS1-v1_5" } };
+  if (type === "ed25519") return { key: { name: "Ed25519" }, signing: { name: "Ed25519" } };
   throw new Error(`unsupported key type ${type ?? "?"}`);
 }
 
@@ -101,39 +96,35 @@ export interface SelfSignedOptions {
 
 /**
  * A self-signed X.509 v3 certificate for `privateKey` (EC P-256/384/521, RSA or Ed25519), usable
- * as a root certificate bundle: CA, key usages digitalSignature and keyCertSign. The body is DER
- * written by der.ts; node:crypto signs it and parses the result, which is checked against the key.
+ * as a root certificate bundle: CA, key usages digitalSignature and keyCertSign. @peculiar/x509
+ * writes and signs it through node's WebCrypto; node:crypto reads the result back and checks it
+ * against the key.
  */
-export function createSelfSignedCertificate(privateKey: KeyObject, options: SelfSignedOptions): X509Certificate {
-  const scheme = signatureScheme(privateKey);
-  const algorithm = der.sequence(der.objectIdentifier(scheme.oid), ...(scheme.nullParams ? [der.nullValue()] : []));
-  const name = der.sequence(der.set(der.sequence(der.objectIdentifier("2.5.4.3"), der.utf8String(options.commonName))));
+export async function createSelfSignedCertificate(privateKey: KeyObject, options: SelfSignedOptions): Promise<X509Certificate> {
+  const algorithm = webCryptoAlgorithm(privateKey);
+  const keys = {
+    privateKey: await webcrypto.subtle.importKey("pkcs8", privateKey.export({ type: "pkcs8", format: "der" }), algorithm.key, false, ["sign"]),
+    publicKey: await webcrypto.subtle.importKey("spki", createPublicKey(privateKey).export({ type: "spki", format: "der" }), algorithm.key, true, ["verify"]),
+  };
   const now = options.now ?? new Date();
+  // An hour back, so a verifier whose clock is a little behind accepts it at once.
   const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60 * 60 * 1000);
-  const notAfter = new Date(notBefore.getTime() + (options.validDays ?? 3650) * 24 * 60 * 60 * 1000);
-  const serial = randomBytes(16);
-  serial[0] = ((serial[0] as number) & 0x7f) | 0x01;
-  const spki = createPublicKey(privateKey).export({ type: "spki", format: "der" });
-  const extension = (oid: string, critical: boolean, value: Buffer) =>
-    der.sequence(der.objectIdentifier(oid), ...(critical ? [der.boolean(true)] : []), der.octetString(value));
-  const extensions = der.sequence(
-    // basicConstraints: cA TRUE
-    extension("2.5.29.19", true, der.sequence(der.boolean(true))),
-    // keyUsage: digitalSignature (bit 0) + keyCertSign (bit 5) → 0b10000100, two unused bits
-    extension("2.5.29.15", true, der.tlv(0x03, Buffer.from([0x02, 0x84]))),
+  const generated = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      keys,
+      // As a UTF8String, taken as it is: the string and plain-JSON forms of a name parse escapes.
+      name: new x509.Name([{ CN: [{ utf8String: options.commonName }] }]),
+      notBefore,
+      notAfter: new Date(notBefore.getTime() + (options.validDays ?? 3650) * 24 * 60 * 60 * 1000),
+      signingAlgorithm: algorithm.signing,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign, true),
+      ],
+    },
+    webcrypto as Crypto,
   );
-  const tbs = der.sequence(
-    der.explicit(0, der.smallInteger(2)),
-    der.unsignedInteger(serial),
-    algorithm,
-    name,
-    der.sequence(der.time(notBefore), der.time(notAfter)),
-    name,
-    spki,
-    der.explicit(3, extensions),
-  );
-  const signature = sign(scheme.hash, tbs, privateKey);
-  const certificate = new X509Certificate(der.sequence(tbs, algorithm, der.bitString(signature)));
+  const certificate = new X509Certificate(Buffer.from(generated.rawData));
   if (!certificate.verify(certificate.publicKey) || !certificate.checkPrivateKey(privateKey)) {
     throw new Error("the generated certificate does not verify against its key");
   }

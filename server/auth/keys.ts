@@ -123,7 +123,7 @@ export async function loadOrCreateSigningKey(keydir: string, logger: Logger, com
   }
   const privateKey = parseKey(await readText(keyPath, "key"), keyPath);
   if (!(await exists(certificatePath))) {
-    const certificate = createSelfSignedCertificate(privateKey, { commonName });
+    const certificate = await createSelfSignedCertificate(privateKey, { commonName });
     if (await createExclusive(certificatePath, certificate.toString(), 0o644)) {
       logger.info("token server: created a signing key and self-signed certificate; point auth.token.rootcertbundle at the certificate", {
         certificate: certificatePath,

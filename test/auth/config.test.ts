@@ -35,9 +35,9 @@ describe("tokenserver config section", () => {
     await writeFile(badUsers, "alice:$apr1$abc$def\n");
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
     await writeFile(key, privateKey.export({ type: "pkcs8", format: "pem" }) as string);
-    await writeFile(cert, createSelfSignedCertificate(privateKey, { commonName: "k" }).toString());
+    await writeFile(cert, (await createSelfSignedCertificate(privateKey, { commonName: "k" })).toString());
     const other = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
-    await writeFile(otherCert, createSelfSignedCertificate(other, { commonName: "o" }).toString());
+    await writeFile(otherCert, (await createSelfSignedCertificate(other, { commonName: "o" })).toString());
   });
   after(() => removeDir(dir));
 
@@ -129,7 +129,7 @@ describe("createAccessController", () => {
     bundle = join(dir, "bundle.pem");
     await writeFile(users, htpasswdText({ alice: "pw" }));
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    await writeFile(bundle, createSelfSignedCertificate(privateKey, { commonName: "bundle" }).toString());
+    await writeFile(bundle, (await createSelfSignedCertificate(privateKey, { commonName: "bundle" })).toString());
   });
   after(() => removeDir(dir));
 
@@ -164,9 +164,9 @@ describe("createAccessController", () => {
       /needs rootcertbundle \(or jwks\), or tokenserver.enabled/,
     );
   });
-  test("token without rootcertbundle trusts the token server's certificate when given", () => {
+  test("token without rootcertbundle trusts the token server's certificate when given", async () => {
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    const certificate = createSelfSignedCertificate(privateKey, { commonName: "ts" });
+    const certificate = await createSelfSignedCertificate(privateKey, { commonName: "ts" });
     const controller = createAccessController(bareToken, {
       logger: capturingLogger(),
       defaultCertificates: [certificate],

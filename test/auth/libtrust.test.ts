@@ -68,9 +68,9 @@ describe("libtrustKeyId", () => {
     });
   }
 
-  test("a private key and its certificate give the public key's ID", () => {
+  test("a private key and its certificate give the public key's ID", async () => {
     const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    const certificate = createSelfSignedCertificate(privateKey, { commonName: "kid test" });
+    const certificate = await createSelfSignedCertificate(privateKey, { commonName: "kid test" });
     assert.equal(libtrustKeyId(privateKey), libtrustKeyId(publicKey));
     assert.equal(libtrustKeyId(certificate), libtrustKeyId(publicKey));
   });
@@ -121,10 +121,10 @@ describe("createSelfSignedCertificate", () => {
     ["RSA", () => generateKeyPairSync("rsa", { modulusLength: 2048 })],
     ["Ed25519", () => generateKeyPairSync("ed25519")],
   ] as const) {
-    test(`${what}: node reads it back, CA, ten years, the key's own`, () => {
+    test(`${what}: node reads it back, CA, ten years, the key's own`, async () => {
       const { privateKey, publicKey } = pair();
       const now = new Date("2030-06-01T12:00:00Z");
-      const certificate = createSelfSignedCertificate(privateKey, { commonName: "Berth token server", now });
+      const certificate = await createSelfSignedCertificate(privateKey, { commonName: "Berth token server", now });
       assert.ok(certificate instanceof X509Certificate);
       assert.equal(certificate.subject, "CN=Berth token server");
       assert.equal(certificate.issuer, certificate.subject);
@@ -136,9 +136,9 @@ describe("createSelfSignedCertificate", () => {
     });
   }
 
-  test("validity after 2049 is written as GeneralizedTime and still parses", () => {
+  test("validity after 2049 is written as GeneralizedTime and still parses", async () => {
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-    const certificate = createSelfSignedCertificate(privateKey, { commonName: "far", now: new Date("2045-01-01T00:00:00Z") });
+    const certificate = await createSelfSignedCertificate(privateKey, { commonName: "far", now: new Date("2045-01-01T00:00:00Z") });
     assert.equal(new Date(certificate.validTo).getUTCFullYear(), 2054);
   });
 
@@ -146,7 +146,7 @@ describe("createSelfSignedCertificate", () => {
     requireCommands("openssl");
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
     const file = join(dir, "self.pem");
-    await writeFile(file, createSelfSignedCertificate(privateKey, { commonName: "openssl check" }).toString());
+    await writeFile(file, (await createSelfSignedCertificate(privateKey, { commonName: "openssl check" })).toString());
     const { stdout: text } = await run("openssl", ["x509", "-in", file, "-noout", "-text"]);
     assert.match(text, /Version: 3 \(0x2\)/);
     assert.match(text, /Signature Algorithm: ecdsa-with-SHA256/);

@@ -32,15 +32,15 @@ interface Signer {
   alg: string;
 }
 
-function ecSigner(cn: string): Signer {
+async function ecSigner(cn: string): Promise<Signer> {
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const certificate = createSelfSignedCertificate(privateKey, { commonName: cn });
+  const certificate = await createSelfSignedCertificate(privateKey, { commonName: cn });
   return { privateKey, certificate, kid: libtrustKeyId(certificate.publicKey), alg: "ES256" };
 }
 
-function rsaSigner(cn: string): Signer {
+async function rsaSigner(cn: string): Promise<Signer> {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const certificate = createSelfSignedCertificate(privateKey, { commonName: cn });
+  const certificate = await createSelfSignedCertificate(privateKey, { commonName: cn });
   return { privateKey, certificate, kid: libtrustKeyId(certificate.publicKey), alg: "RS256" };
 }
 
@@ -75,10 +75,10 @@ async function mint(options: MintOptions): Promise<string> {
 
 const pullAccess = (name: string) => [{ type: "repository", name, actions: ["pull"] }];
 
+// Made before the suites: describe bodies run synchronously, and the controller below needs them.
+const [trusted, trustedRsa, stranger] = await Promise.all([ecSigner("trusted"), rsaSigner("trusted rsa"), ecSigner("stranger")]);
+
 describe("token auth (auth.token) through the engine", () => {
-  const trusted = ecSigner("trusted");
-  const trustedRsa = rsaSigner("trusted rsa");
-  const stranger = ecSigner("stranger");
   const logger = capturingLogger();
   const controller = createTokenController({
     realm: REALM,
@@ -339,7 +339,7 @@ describe("token auth (auth.token) through the engine", () => {
 
 describe("token auth: realm", () => {
   test("autoredirect builds the realm from the request's host", async () => {
-    const signer = ecSigner("redirect");
+    const signer = await ecSigner("redirect");
     const controller = createTokenController({
       realm: REALM,
       service: SERVICE,
@@ -358,7 +358,7 @@ describe("token auth: realm", () => {
     }
   });
   test('quotes and backslashes in realm and service are escaped', async () => {
-    const signer = ecSigner("quote");
+    const signer = await ecSigner("quote");
     const controller = createTokenController({ realm: 'https://a/"x"', service: "s\\1", issuer: ISSUER, certificates: [signer.certificate], logger: capturingLogger() });
     const registry = await startTestRegistry({ access: () => controller });
     try {
