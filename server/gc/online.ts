@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import pLimit from "p-limit";
 import type { Logger } from "../log.js";
-import { readLink } from "../registry/blobs.js";
+import { readLink } from "../registry/links.js";
 import { deadAfterMs, heartbeatMs, onlineGcPaths, onlineGcRoot, readOnlineGcState, type GcGuard, type OnlineGcState } from "../registry/gc-guard.js";
 import { batchOf } from "../registry/storage/batch.js";
 import { tryParseDigest } from "../registry/reference.js";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Logger } from "../log.js";
-import { readLink } from "../registry/blobs.js";
+import { readLink } from "../registry/links.js";
 import { layoutRoot } from "../registry/layout.js";
 import { digestFromParts, type Digest } from "../registry/reference.js";
 import { ignoreNotFound, isNotFound, type StorageDriver } from "../registry/storage/driver.js";

@@ -130,13 +130,3 @@ export class BlobTooLargeError extends Error {
     this.name = "BlobTooLargeError";
   }
 }
-
-/** Reads a link file; undefined when it does not exist. */
-export async function readLink(driver: StorageDriver, path: string): Promise<string | undefined> {
-  try {
-    return (await driver.getContent(path)).toString("utf8").trim();
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-}

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { layoutRoot } from "./layout.js";
 import type { Digest } from "./reference.js";
-import { readLink } from "./blobs.js";
+import { readLink } from "./links.js";
 import type { StorageDriver } from "./storage/driver.js";
 
 /**

@@ -1,4 +1,4 @@
-import { readLink } from "./blobs.js";
+import { readLink } from "./links.js";
 import { RegistryError } from "./errors.js";
 import type { RegistryEvents } from "./events.js";
 import { layout } from "./layout.js";

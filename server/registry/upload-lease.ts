@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { RegistryError } from "./errors.js";
 import { layout } from "./layout.js";
-import { readLink } from "./blobs.js";
+import { readLink } from "./links.js";
 import type { StorageDriver } from "./storage/driver.js";
 
 /** How long a claim holds without renewal; the holder renews it well before. */
