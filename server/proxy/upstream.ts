@@ -5,8 +5,7 @@ import type { Readable } from "node:stream";
 import { rootCertificates } from "node:tls";
 import { z } from "zod";
 import type { Logger } from "../log.js";
-import { manifestMediaTypes } from "../registry/media-types.js";
-import { manifestSizeLimit } from "../registry/http/manifest-handlers.js";
+import { manifestMediaTypes, manifestSizeLimit } from "../registry/media-types.js";
 import { parseChallenges, type Challenge } from "./challenge.js";
 
 export type UpstreamErrorKind = "unreachable" | "auth" | "status" | "protocol";

@@ -105,6 +105,9 @@ const manifestKinds: Record<string, "image" | "index"> = {
 
 export const manifestMediaTypes = Object.keys(manifestKinds);
 
+/** Registries must accept at least 4 MiB manifests (distribution-spec); larger ones are refused. */
+export const manifestSizeLimit = 4 * 1024 * 1024;
+
 /** Whether a manifest media type is an image or an index; undefined for types the engine does not serve. */
 export function manifestKind(mediaType: string): "image" | "index" | undefined {
   return Object.hasOwn(manifestKinds, mediaType) ? manifestKinds[mediaType] : undefined;

@@ -1,13 +1,11 @@
 import type { ManifestSource, StoredManifest } from "../manifests.js";
 import { RegistryError } from "../errors.js";
+import { manifestSizeLimit } from "../media-types.js";
 import { parseReference, tryParseDigest } from "../reference.js";
 import { readLimited } from "./body.js";
 import { deletesDisabled } from "./blob-handlers.js";
 import type { RequestContext } from "./context.js";
 import { apiVersionHeader, sendEmpty } from "./respond.js";
-
-/** Registries must accept at least 4 MiB manifests (distribution-spec). */
-export const manifestSizeLimit = 4 * 1024 * 1024;
 
 export async function getManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
   const { req, res, services } = ctx;
