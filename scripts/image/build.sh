@@ -11,7 +11,8 @@
 # image build, from the checkout's files (git ls-files: tracked and untracked, not ignored).
 # As root, installs buildah, podman, runc and mmdebstrap with apt-get when missing (podman runs
 # containers with runc here: crun refuses this sandbox's hybrid cgroups).
-# Env: BERTH_IMAGE_WORK (scratch dir, default a new /tmp/berth-image.*; removed unless kept),
+# Env: BERTH_IMAGE_REV (build this commit, e.g. HEAD, instead of the working tree),
+#      BERTH_IMAGE_WORK (scratch dir, default a new /tmp/berth-image.*; removed unless kept),
 #      BERTH_KEEP_WORK=1, BERTH_BASE_IMAGE, BERTH_BUILD_BASE_IMAGE, BERTH_REBUILD_BASE=1.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -89,7 +90,11 @@ fi
 # 2. The context: the checkout's files and this machine's Node.js (binary, npm, headers).
 context="$work/context"
 rm -rf "$context" && mkdir -p "$context/src" "$context/node/bin" "$context/node/lib/node_modules" "$context/node/include"
-if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+if [[ -n ${BERTH_IMAGE_REV:-} ]]; then
+  # A commit instead of the working tree (e.g. HEAD while other edits are in progress).
+  git -C "$root" archive --format=tar "$BERTH_IMAGE_REV" | tar -C "$context/src" -xf - ||
+    fail "git archive $BERTH_IMAGE_REV failed"
+elif git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   # Files deleted in the working tree but still tracked are left out (test -e).
   (cd "$root" && git ls-files -z --cached --others --exclude-standard |
     while IFS= read -r -d '' file; do [[ -e $file ]] && printf '%s\0' "$file"; done |
@@ -114,7 +119,7 @@ registry=$(cd "$root" && npm config get registry)
 
 # 3. The image.
 say "building $tag…"
-buildah bud --quiet --format docker --layers=false --build-arg "BASE=$base" \
+buildah bud --format docker --layers=false --build-arg "BASE=$base" \
   --build-arg "BUILD_BASE=$build_base" --build-arg "NPM_CONFIG_REGISTRY=$registry" --secret "id=npmca,src=$ca" -f "$context/Containerfile" -t "$tag" "$context"
 size=$(podman image inspect --format '{{.Size}}' "$tag")
 say "built $tag in $SECONDS s: $(awk -v s="$size" 'BEGIN { printf "%.1f MB (%.1f MiB)", s/1e6, s/1048576 }')"
