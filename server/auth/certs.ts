@@ -74,13 +74,18 @@ export function verifyX5c(x5c: unknown, anchors: X509Certificate[], now = new Da
 }
 
 /** WebCrypto's import and signing parameters for the key, from its type and curve. */
-function webCryptoAlgorithm(key: KeyObject): { key: Algorithm | EcKeyImportParams | RsaHashedImportParams; signing: Algorithm | EcdsaParams } {
+function webCryptoAlgorithm(key: KeyObject): { key: webcrypto.Algorithm | webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams; signing: webcrypto.Algorithm | webcrypto.EcdsaParams } {
   const type = key.asymmetricKeyType;
   if (type === "ec") {
     const curve = key.asymmetricKeyDetails?.namedCurve;
-    const named = { prime256v1: ["P-256", "SHA-256"], secp384r1: ["P-384", "SHA-384"], secp521r1: ["P-521", "SHA-512"] }[curve ?? ""];
-    if (!named) throw new Error(`unsupported EC curve ${curve ?? "?"}`);
-    return { key: { name: "ECDSA", namedCurve: named[0] }, signing: { name: "ECDSA", hash: named[1] } as EcdsaParams };
+    const named: Record<string, { namedCurve: string; hash: string }> = {
+      prime256v1: { namedCurve: "P-256", hash: "SHA-256" },
+      secp384r1: { namedCurve: "P-384", hash: "SHA-384" },
+      secp521r1: { namedCurve: "P-521", hash: "SHA-512" },
+    };
+    const params = named[curve ?? ""];
+    if (!params) throw new Error(`unsupported EC curve ${curve ?? "?"}`);
+    return { key: { name: "ECDSA", namedCurve: params.namedCurve }, signing: { name: "ECDSA", hash: params.hash } };
   }
   if (type === "rsa") return { key: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, signing: { name: "RSASSA-PKCS1-v1_5" } };
   if (type === "ed25519") return { key: { name: "Ed25519" }, signing: { name: "Ed25519" } };
