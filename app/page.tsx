@@ -1,6 +1,8 @@
 import { Dashboard } from "@/components/dashboard";
 import { PageHeader } from "@/components/ui";
 
+export const metadata = { title: "Overview · Berth" };
+
 export default function HomePage() {
   return (
     <>

@@ -3,7 +3,7 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import type { ReactNode } from "react";
-import { formatAgo, formatBytes, formatTime, imageHref, repositoryHref, shortDigest } from "./format";
+import { formatAgo, formatBytes, formatTime, imageHref, plural, repositoryHref, shortDigest } from "./format";
 import { useTRPC } from "./trpc";
 import { Badge, cx, linkClass } from "./ui";
 
@@ -83,7 +83,7 @@ export function useActivityFeed(limit: number) {
   for (const run of gc.data ?? []) {
     const report = run.report;
     const summary = report
-      ? `${report.manifestsDeleted.length} manifests, ${report.blobsDeleted.length} blobs, ${formatBytes(report.bytesFreed)} ${run.dryRun ? "would be freed" : "freed"}`
+      ? `${plural(report.manifestsDeleted.length, "manifest")}, ${plural(report.blobsDeleted.length, "blob")}, ${formatBytes(report.bytesFreed)} ${run.dryRun ? "would be freed" : "freed"}`
       : (run.error ?? "");
     items.push({
       key: `g${run.id}`,
@@ -108,7 +108,8 @@ export function useActivityFeed(limit: number) {
   }
   items.sort((a, b) => b.time - a.time);
   const error = events.error ?? consoleLog.error ?? gc.error;
-  return { items: items.slice(0, limit), isPending: events.isPending && consoleLog.isPending && gc.isPending, error };
+  // Empty only once every source has answered: one fast empty answer is not "nothing happened".
+  return { items: items.slice(0, limit), isPending: events.isPending || consoleLog.isPending || gc.isPending, error };
 }
 
 export function ActivityList({ items, compact = false }: { items: ActivityItem[]; compact?: boolean }) {

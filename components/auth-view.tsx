@@ -58,7 +58,11 @@ export function AuthView() {
         />
         {data.auth.settings ? (
           <p className="mt-3 text-sm text-slate-600 dark:text-slate-300">
-            Token realm <code>{data.auth.settings.realm}</code>, issuer <code>{data.auth.settings.issuer}</code>, service <code>{data.auth.settings.service}</code>.
+            Token realm <code className="break-all">{data.auth.settings.realm}</code>{" "}
+            <span data-testid="realm-server">
+              ({data.auth.realmServer === "builtin" ? "served by Berth's built-in token server" : "an external token server, not this Berth"})
+            </span>
+            , issuer <code>{data.auth.settings.issuer}</code>, service <code>{data.auth.settings.service}</code>.
           </p>
         ) : null}
         {data.auth.lastError ? <ErrorBox error={{ message: data.auth.lastError }} title="Last etcd problem" /> : null}
@@ -174,42 +178,44 @@ export function AuthView() {
               {tokenServer.data.rules.length === 0 ? (
                 <Empty>No rules: only admins get access.</Empty>
               ) : (
-                <table className={tableClass} data-testid="token-rules">
-                  <thead>
-                    <tr>
-                      <th scope="col" className={thClass}>
-                        Who
-                      </th>
-                      <th scope="col" className={thClass}>
-                        Repositories
-                      </th>
-                      <th scope="col" className={thClass}>
-                        Actions
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {tokenServer.data.rules.map((rule, index) => (
-                      <tr key={index} className={rowClass}>
-                        <td className={tdClass}>
-                          {[
-                            ...rule.users.map((user) => (user === "*" ? "every authenticated user" : user)),
-                            ...rule.groups.map((group) => `group ${group}`),
-                            ...(rule.anonymous ? ["anonymous"] : []),
-                          ].join(", ") || "every authenticated user"}
-                        </td>
-                        <td className={`${tdClass} font-mono text-xs`}>{rule.repositories.join(", ")}</td>
-                        <td className={tdClass}>
-                          {rule.actions.map((action) => (
-                            <Badge key={action} className="mr-1">
-                              {action}
-                            </Badge>
-                          ))}
-                        </td>
+                <div className="relative overflow-x-auto">
+                  <table className={tableClass} data-testid="token-rules">
+                    <thead>
+                      <tr>
+                        <th scope="col" className={thClass}>
+                          Who
+                        </th>
+                        <th scope="col" className={thClass}>
+                          Repositories
+                        </th>
+                        <th scope="col" className={thClass}>
+                          Actions
+                        </th>
                       </tr>
-                    ))}
-                  </tbody>
-                </table>
+                    </thead>
+                    <tbody>
+                      {tokenServer.data.rules.map((rule, index) => (
+                        <tr key={index} className={rowClass}>
+                          <td className={tdClass}>
+                            {[
+                              ...rule.users.map((user) => (user === "*" ? "every authenticated user" : user)),
+                              ...rule.groups.map((group) => `group ${group}`),
+                              ...(rule.anonymous ? ["anonymous"] : []),
+                            ].join(", ") || "every authenticated user"}
+                          </td>
+                          <td className={`${tdClass} font-mono text-xs`}>{rule.repositories.join(", ")}</td>
+                          <td className={tdClass}>
+                            {rule.actions.map((action) => (
+                              <Badge key={action} className="mr-1">
+                                {action}
+                              </Badge>
+                            ))}
+                          </td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
               )}
             </div>
           </div>

@@ -65,7 +65,7 @@ export function CleanupPolicies({ rules, rulesValid, onLoad }: { rules: Rule[]; 
       {policies.isPending ? (
         <Loading />
       ) : policies.data && policies.data.length > 0 ? (
-        <div className="mb-4 overflow-x-auto">
+        <div className="relative mb-4 overflow-x-auto">
           <table className={tableClass} data-testid="cleanup-policies">
             <thead>
               <tr>
@@ -132,7 +132,7 @@ export function CleanupPolicies({ rules, rulesValid, onLoad }: { rules: Rule[]; 
             </tbody>
           </table>
         </div>
-      ) : (
+      ) : policies.isError ? null : (
         <Empty>No saved policies. Save the rules above to run them again, or on a schedule.</Empty>
       )}
 

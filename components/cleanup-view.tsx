@@ -178,7 +178,7 @@ export function CleanupView() {
               {shown.length === 0 ? (
                 <Empty>{onlyDeletes ? "These rules delete nothing." : "No tags in matching repositories."}</Empty>
               ) : (
-                <div className="overflow-x-auto">
+                <div className="relative overflow-x-auto">
                   <table className={tableClass} data-testid="cleanup-preview">
                     <thead>
                       <tr>

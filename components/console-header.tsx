@@ -29,16 +29,17 @@ export function ConsoleHeader() {
   return (
     <>
       <header className="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-        <div className="mx-auto flex max-w-6xl flex-wrap items-center gap-x-4 gap-y-2 px-6 py-3">
-          <Link href="/" className="text-lg font-semibold tracking-tight">
+        <div className="mx-auto flex max-w-6xl items-center gap-x-3 gap-y-2 px-4 py-3 sm:gap-x-4 sm:px-6">
+          <Link href="/" className="flex shrink-0 items-center gap-2 text-lg font-semibold tracking-tight">
+            <img src="/icon.svg" alt="" width={24} height={24} />
             Berth
           </Link>
           {signedIn && host ? (
-            <span className="rounded bg-slate-100 px-2 py-0.5 font-mono text-xs text-slate-600 dark:bg-slate-800 dark:text-slate-300" title="Registry host" data-testid="registry-host">
+            <span className="hidden min-w-0 truncate rounded bg-slate-100 px-2 py-0.5 font-mono text-xs text-slate-600 sm:inline dark:bg-slate-800 dark:text-slate-300" title="Registry host" data-testid="registry-host">
               {host}
             </span>
           ) : (
-            <span className="text-sm text-slate-500 dark:text-slate-400">registry console</span>
+            <span className="hidden text-sm text-slate-500 sm:inline dark:text-slate-400">registry console</span>
           )}
           <div className="ml-auto flex items-center gap-3">
             <ThemeToggle />
@@ -46,8 +47,9 @@ export function ConsoleHeader() {
           </div>
         </div>
         {signedIn ? (
-          <nav aria-label="Main" className="mx-auto max-w-6xl px-4">
-            <ul className="-mb-px flex flex-wrap gap-1 text-sm">
+          <nav aria-label="Main" className="mx-auto max-w-6xl overflow-x-auto overflow-y-hidden px-2 sm:px-4">
+            {/* One row that scrolls sideways on a phone rather than wrapping into three. */}
+            <ul className="-mb-px flex gap-1 whitespace-nowrap text-sm">
               {links.map((link) => {
                 const active = isActive(pathname, link.href);
                 return (

@@ -3,7 +3,7 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { ActivityList, useActivityFeed } from "./activity-feed";
-import { formatAgo, formatBytes, formatCount, repositoryHref } from "./format";
+import { formatAgo, formatBytes, formatCount, plural, repositoryHref } from "./format";
 import { HealthCard } from "./health-card";
 import { MirrorCards } from "./pull-through";
 import { useTRPC } from "./trpc";
@@ -67,7 +67,7 @@ export function Dashboard() {
               <p className="text-slate-500 dark:text-slate-400">
                 Shared layers save {formatBytes(Math.max(0, data.logicalBytes - data.dedupBytes))} ({Math.round(saved * 100)}%). Index{" "}
                 {data.index.rebuilding ? "rebuilding…" : data.index.builtAt ? `built ${formatAgo(data.index.builtAt)}` : "not built yet"}
-                {data.index.pending > 0 ? `, ${data.index.pending} updates pending` : ""}.
+                {data.index.pending > 0 ? `, ${plural(data.index.pending, "update")} pending` : ""}.
               </p>
             </div>
           )}

@@ -213,15 +213,17 @@ export function GcView() {
       <ErrorBox error={gc.error} title="Cannot read the garbage collection status" />
 
       <Card title={shown && selected ? `Report of the run from ${formatTime(shown.startedAt)}` : "Report of the last run"}>
-        {history.isPending ? <Loading /> : shown ? <Report run={shown} /> : <Empty>No garbage collection has run on this storage yet.</Empty>}
+        {history.isPending ? <Loading /> : shown ? <Report run={shown} /> : history.isError ? null : <Empty>No garbage collection has run on this storage yet.</Empty>}
       </Card>
 
       <Card title="History">
         <ErrorBox error={history.error} />
-        {runs.length === 0 ? (
+        {history.isPending ? (
+          <Loading />
+        ) : history.isError ? null : runs.length === 0 ? (
           <Empty>No runs yet.</Empty>
         ) : (
-          <div className="overflow-x-auto">
+          <div className="relative overflow-x-auto">
             <table className={tableClass} data-testid="gc-history">
               <thead>
                 <tr>
@@ -354,7 +356,7 @@ function Report({ run }: { run: GcRunRecord }) {
               ...(report.kept && (report.kept.protected.blobs > 0 || report.kept.protected.manifests > 0)
                 ? [["Kept (still in use)", `${plural(report.kept.protected.blobs, "blob")} · ${formatBytes(report.kept.protected.bytes)}, ${plural(report.kept.protected.manifests, "manifest")}`] as [string, string]]
                 : []),
-              ["Links removed", `${report.linksDeleted.tagHistory} tag history, ${report.linksDeleted.referrers} referrers, ${report.linksDeleted.layers} layer links`],
+              ["Links removed", `${formatCount(report.linksDeleted.tagHistory)} tag history, ${plural(report.linksDeleted.referrers, "referrer")}, ${plural(report.linksDeleted.layers, "layer link")}`],
             ]}
           />
           {report.manifestsDeleted.length > 0 ? (

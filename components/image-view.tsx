@@ -6,8 +6,8 @@ import { useRouter } from "next/navigation";
 import { useRef, useState, type KeyboardEvent, type ReactNode } from "react";
 import type { ImageDetail, ImageManifestDetail } from "@/server/index/types";
 import { DeleteDialog } from "./delete-dialog";
-import { formatBytes, formatPlatform, formatTime, imageHref, plural, pullReference, repositoryHref, shortDigest } from "./format";
-import { useRegistryHost } from "./hooks";
+import { formatBytes, formatPlatform, formatTime, imageHref, plural, repositoryHref, shortDigest } from "./format";
+import { PullCommands } from "./pull-commands";
 import { CachedImageCard } from "./pull-through";
 import { useTRPC } from "./trpc";
 import { Badge, Bar, Button, Card, CopyButton, cx, Digest, Empty, ErrorBox, Facts, Loading, PageHeader, rowClass, tableClass, tdClass, thClass } from "./ui";
@@ -17,13 +17,11 @@ const kindLabel = { image: "image manifest", index: "image index", schema1: "sch
 /** An image page: a manifest, or an index with one tab per platform. */
 export function ImageView({ repository, reference }: { repository: string; reference: string }) {
   const trpc = useTRPC();
-  const host = useRegistryHost();
   const router = useRouter();
   const image = useQuery(trpc.images.get.queryOptions({ repository, reference }));
   const [deleting, setDeleting] = useState(false);
   const detail = image.data;
   const isTag = !reference.includes(":");
-  const pull = `docker pull ${pullReference(host || "localhost:5000", repository, reference)}`;
 
   return (
     <>
@@ -38,14 +36,11 @@ export function ImageView({ repository, reference }: { repository: string; refer
         }
         subtitle={detail ? <>{kindLabel[detail.kind]} · {formatBytes(detail.size)} · pushed {formatTime(detail.pushed)}</> : null}
         actions={
-          <>
-            <CopyButton text={pull} label="Copy pull command" title="Copy the docker pull command" />
-            {detail ? (
-              <Button variant="danger" onClick={() => setDeleting(true)}>
-                Delete…
-              </Button>
-            ) : null}
-          </>
+          detail ? (
+            <Button variant="danger" onClick={() => setDeleting(true)}>
+              Delete…
+            </Button>
+          ) : null
         }
       />
       <ErrorBox error={image.error} title="Cannot read this image" />
@@ -53,6 +48,7 @@ export function ImageView({ repository, reference }: { repository: string; refer
       {detail ? (
         <div className="space-y-6">
           <Summary detail={detail} />
+          <PullCommands repository={repository} reference={reference} digest={detail.digest} />
           <CachedImageCard repository={repository} digest={detail.digest} />
           {detail.kind === "index" ? <PlatformTabs repository={repository} detail={detail} /> : null}
           {detail.kind === "image" ? <ImageSections detail={detail} /> : null}
@@ -126,40 +122,42 @@ function PlatformTabs({ repository, detail }: { repository: string; detail: Extr
   return (
     <div className="space-y-4">
       <Card title={`Platforms (${children.length})`}>
-        <table className={tableClass} data-testid="index-children">
-          <thead>
-            <tr>
-              <th scope="col" className={thClass}>
-                Platform
-              </th>
-              <th scope="col" className={thClass}>
-                Manifest
-              </th>
-              <th scope="col" className={`${thClass} text-right`}>
-                Size
-              </th>
-              <th scope="col" className={thClass}>
-                Media type
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {children.map((entry, index) => (
-              <tr key={entry.digest} className={rowClass}>
-                <td className={tdClass}>
-                  <button type="button" className="font-mono hover:underline" onClick={() => setActive(index)}>
-                    {entry.platform ? formatPlatform(entry.platform) : (entry.artifactType ?? "—")}
-                  </button>
-                </td>
-                <td className={tdClass}>
-                  <Digest digest={entry.digest} />
-                </td>
-                <td className={`${tdClass} text-right tabular-nums`}>{formatBytes(entry.size)}</td>
-                <td className={`${tdClass} text-xs text-slate-600 dark:text-slate-300`}>{entry.mediaType.replace(/^application\/vnd\./, "")}</td>
+        <div className="relative overflow-x-auto">
+          <table className={tableClass} data-testid="index-children">
+            <thead>
+              <tr>
+                <th scope="col" className={thClass}>
+                  Platform
+                </th>
+                <th scope="col" className={thClass}>
+                  Manifest
+                </th>
+                <th scope="col" className={`${thClass} text-right`}>
+                  Size
+                </th>
+                <th scope="col" className={thClass}>
+                  Media type
+                </th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {children.map((entry, index) => (
+                <tr key={entry.digest} className={rowClass}>
+                  <td className={tdClass}>
+                    <button type="button" className="font-mono hover:underline" onClick={() => setActive(index)}>
+                      {entry.platform ? formatPlatform(entry.platform) : (entry.artifactType ?? "—")}
+                    </button>
+                  </td>
+                  <td className={tdClass}>
+                    <Digest digest={entry.digest} />
+                  </td>
+                  <td className={`${tdClass} text-right tabular-nums`}>{formatBytes(entry.size)}</td>
+                  <td className={`${tdClass} text-xs text-slate-600 dark:text-slate-300`}>{entry.mediaType.replace(/^application\/vnd\./, "")}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       </Card>
       <div role="tablist" aria-label="Platforms" className="flex flex-wrap gap-1 border-b border-slate-200 dark:border-slate-700" onKeyDown={onKey}>
         {children.map((entry, index) => (
@@ -224,7 +222,7 @@ function ImageSections({ detail }: { detail: ImageManifestDetail }) {
         {detail.layers.length === 0 ? (
           <Empty>No layers.</Empty>
         ) : (
-          <div className="overflow-x-auto">
+          <div className="relative overflow-x-auto">
             <table className={tableClass} data-testid="layers-table">
               <thead>
                 <tr>
@@ -363,42 +361,44 @@ function Referrers({ detail, repository }: { detail: ImageDetail; repository: st
       {detail.referrers.length === 0 ? (
         <p className="text-sm text-slate-500 dark:text-slate-400">No signatures, SBOMs or other artifacts refer to this manifest.</p>
       ) : (
-        <table className={tableClass}>
-          <thead>
-            <tr>
-              <th scope="col" className={thClass}>
-                Artifact type
-              </th>
-              <th scope="col" className={thClass}>
-                Digest
-              </th>
-              <th scope="col" className={`${thClass} text-right`}>
-                Size
-              </th>
-              <th scope="col" className={thClass}>
-                Annotations
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {detail.referrers.map((referrer) => (
-              <tr key={referrer.digest} className={rowClass}>
-                <td className={`${tdClass} text-xs`}>{referrer.artifactType ?? referrer.mediaType}</td>
-                <td className={tdClass}>
-                  <Link href={imageHref(repository, referrer.digest)} className="font-mono text-xs text-sky-700 hover:underline dark:text-sky-400">
-                    {shortDigest(referrer.digest)}
-                  </Link>
-                </td>
-                <td className={`${tdClass} text-right tabular-nums`}>{formatBytes(referrer.size)}</td>
-                <td className={`${tdClass} break-all font-mono text-xs`}>
-                  {Object.entries(referrer.annotations)
-                    .map(([key, value]) => `${key}=${value}`)
-                    .join(", ") || "—"}
-                </td>
+        <div className="relative overflow-x-auto">
+          <table className={tableClass}>
+            <thead>
+              <tr>
+                <th scope="col" className={thClass}>
+                  Artifact type
+                </th>
+                <th scope="col" className={thClass}>
+                  Digest
+                </th>
+                <th scope="col" className={`${thClass} text-right`}>
+                  Size
+                </th>
+                <th scope="col" className={thClass}>
+                  Annotations
+                </th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {detail.referrers.map((referrer) => (
+                <tr key={referrer.digest} className={rowClass}>
+                  <td className={`${tdClass} text-xs`}>{referrer.artifactType ?? referrer.mediaType}</td>
+                  <td className={tdClass}>
+                    <Link href={imageHref(repository, referrer.digest)} className="font-mono text-xs text-sky-700 hover:underline dark:text-sky-400">
+                      {shortDigest(referrer.digest)}
+                    </Link>
+                  </td>
+                  <td className={`${tdClass} text-right tabular-nums`}>{formatBytes(referrer.size)}</td>
+                  <td className={`${tdClass} break-all font-mono text-xs`}>
+                    {Object.entries(referrer.annotations)
+                      .map(([key, value]) => `${key}=${value}`)
+                      .join(", ") || "—"}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </Card>
   );

@@ -4,6 +4,7 @@ import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useEffect, useRef, useState } from "react";
 import { formatAgo, formatBytes, formatCount, formatTime, repositoryHref } from "./format";
+import { SearchHits } from "./search-hits";
 import { useTRPC } from "./trpc";
 import { pick, useUrlState } from "./url-state";
 import { Badge, Card, Empty, ErrorBox, inputClass, linkClass, Loading, Pager, rowClass, SortHeader, tableClass, tdClass, thClass, useDebounced } from "./ui";
@@ -50,13 +51,13 @@ export function RepositoriesTable() {
   return (
     <Card>
       <form className="mb-4 flex flex-wrap items-center gap-3" role="search" onSubmit={(event) => event.preventDefault()}>
-        <label className="flex min-w-64 flex-1 items-center gap-2 text-sm">
+        <label className="flex min-w-0 flex-1 basis-full items-center gap-2 text-sm sm:min-w-64 sm:basis-auto">
           <span className="sr-only">Search repositories</span>
           <input
             type="search"
             value={search}
             onChange={(event) => setSearch(event.target.value)}
-            placeholder="Search repositories…"
+            placeholder="Search repositories, tags, digests…"
             className={`${inputClass} w-full`}
             aria-label="Search repositories"
             data-testid="repository-search"
@@ -79,6 +80,7 @@ export function RepositoriesTable() {
           </select>
         </label>
       </form>
+      <SearchHits query={url.get("q")} />
       <ErrorBox error={list.error} title="Cannot list repositories" />
       {list.isPending ? (
         <Loading />
@@ -88,7 +90,7 @@ export function RepositoriesTable() {
         ) : (
           <>
             <div
-              className="overflow-x-auto"
+              className="relative overflow-x-auto"
               onClickCapture={(event) => {
                 if ((event.target as HTMLElement).closest("a")) leaving.current = true;
               }}

@@ -4,7 +4,7 @@ import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { DeleteDialog, type DeleteTarget } from "./delete-dialog";
-import { formatAgo, formatBytes, formatCount, formatPlatform, formatTime, imageHref, plural, pullReference } from "./format";
+import { formatAgo, formatBytes, formatPlatform, formatTime, imageHref, plural, pullReference } from "./format";
 import { useRegistryHost } from "./hooks";
 import { useTRPC } from "./trpc";
 import { pick, useUrlState } from "./url-state";
@@ -84,6 +84,7 @@ export function RepositoryView({ name }: { name: string }) {
       return next;
     });
   };
+  if (tags.error?.data?.code === "NOT_FOUND") return <RepositoryNotFound name={name} />;
   const firstTag = rows.find((row) => row.tag === "latest")?.tag ?? rows[0]?.tag ?? "latest";
   const pullCommand = `docker pull ${pullReference(host || "localhost:5000", name, firstTag)}`;
 
@@ -107,8 +108,8 @@ export function RepositoryView({ name }: { name: string }) {
           ) : null
         }
         actions={
-          <div className="flex items-center gap-1 rounded border border-slate-200 bg-white py-0.5 pl-2 dark:border-slate-700 dark:bg-slate-900">
-            <code className="font-mono text-xs text-slate-600 dark:text-slate-300">{pullCommand}</code>
+          <div className="flex min-w-0 max-w-full items-center gap-1 rounded border border-slate-200 bg-white py-0.5 pl-2 dark:border-slate-700 dark:bg-slate-900">
+            <code className="min-w-0 truncate font-mono text-xs text-slate-600 dark:text-slate-300" title={pullCommand}>{pullCommand}</code>
             <CopyButton text={pullCommand} label="Copy pull command" title="Copy the docker pull command" />
           </div>
         }
@@ -126,7 +127,7 @@ export function RepositoryView({ name }: { name: string }) {
             onChange={(event) => setFilter(event.target.value)}
             placeholder="Filter tags…"
             aria-label="Filter tags"
-            className={`${inputClass} min-w-64 flex-1`}
+            className={`${inputClass} w-full min-w-0 flex-1 sm:min-w-64`}
             data-testid="tag-filter"
           />
           <label className="flex items-center gap-2 text-sm">
@@ -172,7 +173,7 @@ export function RepositoryView({ name }: { name: string }) {
         ) : (
           <>
             <div
-              className="overflow-x-auto"
+              className="relative overflow-x-auto"
               onClickCapture={(event) => {
                 if ((event.target as HTMLElement).closest("a")) leaving.current = true;
               }}
@@ -214,7 +215,7 @@ export function RepositoryView({ name }: { name: string }) {
                       </td>
                       <td className={tdClass}>
                         {row.kind === "index" ? (
-                          <span className="flex flex-wrap gap-1" title={`${row.children} platforms`}>
+                          <span className="flex flex-wrap gap-1" title={plural(row.children, "platform")}>
                             <Badge tone="info">index</Badge>
                             {row.platforms.map((platform) => (
                               <Badge key={formatPlatform(platform)}>{formatPlatform(platform)}</Badge>
@@ -249,7 +250,7 @@ export function RepositoryView({ name }: { name: string }) {
               </table>
             </div>
             <Pager offset={offset} limit={pageSize} total={tags.data?.total ?? 0} onOffset={(next) => url.set({ offset: next || null })} />
-            <p className="mt-1 text-xs text-slate-500 dark:text-slate-400">{formatCount(tags.data?.total ?? 0)} tags in total.</p>
+            <p className="mt-1 text-xs text-slate-500 dark:text-slate-400">{plural(tags.data?.total ?? 0, "tag")} in total.</p>
           </>
         )}
       </Card>
@@ -266,5 +267,25 @@ export function RepositoryView({ name }: { name: string }) {
         />
       ) : null}
     </>
+  );
+}
+
+/** An unknown name: what happened and where to go, without a tag toolbar that has nothing to act on. */
+function RepositoryNotFound({ name }: { name: string }) {
+  return (
+    <div data-testid="repository-not-found">
+      <PageHeader title="Repository not found" />
+      <Card>
+        <p className="text-sm">
+          There is no repository named <code className="break-all font-mono">{name}</code> in this registry. It may have been deleted, or the index has not
+          seen its first push yet.
+        </p>
+        <p className="mt-3 text-sm">
+          <Link href="/repositories" className={linkClass}>
+            Back to repositories
+          </Link>
+        </p>
+      </Card>
+    </div>
   );
 }

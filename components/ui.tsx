@@ -12,10 +12,10 @@ export function PageHeader({ title, subtitle, actions }: { title: ReactNode; sub
   return (
     <div className="mb-6 flex flex-wrap items-end gap-4">
       <div className="min-w-0 flex-1">
-        <h1 className="truncate text-2xl font-semibold tracking-tight">{title}</h1>
+        <h1 className="break-words text-2xl font-semibold tracking-tight">{title}</h1>
         {subtitle ? <div className="mt-1 text-sm text-slate-500 dark:text-slate-400">{subtitle}</div> : null}
       </div>
-      {actions ? <div className="flex flex-wrap items-center gap-2">{actions}</div> : null}
+      {actions ? <div className="flex min-w-0 max-w-full flex-wrap items-center gap-2">{actions}</div> : null}
     </div>
   );
 }
@@ -41,13 +41,13 @@ export function Card({
       className={cx("rounded-lg border border-slate-200 bg-white p-5 shadow-sm dark:border-slate-700 dark:bg-slate-900", className)}
     >
       {title || actions ? (
-        <div className="mb-3 flex items-center gap-3">
+        <div className="mb-3 flex flex-wrap items-center gap-3">
           {title ? (
             <h2 id={headingId} className="text-sm font-medium uppercase tracking-wide text-slate-500 dark:text-slate-400">
               {title}
             </h2>
           ) : null}
-          {actions ? <div className="ml-auto flex items-center gap-2">{actions}</div> : null}
+          {actions ? <div className="ml-auto flex flex-wrap items-center gap-2">{actions}</div> : null}
         </div>
       ) : null}
       {children}

@@ -9,8 +9,8 @@ export function UserMenu() {
   const logout = useMutation(trpc.auth.logout.mutationOptions({ onSettled: () => window.location.assign("/login") }));
   if (!me.data) return null;
   return (
-    <div className="ml-auto flex items-center gap-3 text-sm">
-      <span data-testid="current-user" className="text-slate-600">
+    <div className="ml-auto flex items-center gap-2 text-sm sm:gap-3">
+      <span data-testid="current-user" className="max-w-[8rem] truncate text-slate-700 sm:max-w-none dark:text-slate-200">
         {me.data.user}
       </span>
       {/* The API refuses a viewer's changes (403); say so before they try. */}
@@ -19,7 +19,7 @@ export function UserMenu() {
           viewer (read-only)
         </span>
       ) : null}
-      <button type="button" onClick={() => logout.mutate()} className="rounded border border-slate-300 px-3 py-1 hover:bg-slate-100">
+      <button type="button" onClick={() => logout.mutate()} className="shrink-0 rounded border border-slate-300 px-3 py-1 hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800">
         Log out
       </button>
     </div>

@@ -51,6 +51,20 @@ function publicBase(ctx: ApiContext): string | undefined {
   return host ? `${ctx.secure ? "https" : "http"}://${host}` : undefined;
 }
 
+/**
+ * Who answers token requests for `realm`: Berth's built-in token server when the realm names its
+ * path and it is enabled here, else an external one (LAIN's console, another registry's server).
+ */
+export function realmServer(realm: string, builtinPath: string, builtinEnabled: boolean): "builtin" | "external" {
+  let path: string;
+  try {
+    path = new URL(realm).pathname;
+  } catch {
+    return "external";
+  }
+  return builtinEnabled && path.replace(/\/+$/, "") === builtinPath.replace(/\/+$/, "") ? "builtin" : "external";
+}
+
 /** Waits (briefly) until the auth in force has followed the key. */
 async function settle(ctx: ApiContext, wanted: (status: ReturnType<ApiContext["authStatus"]>) => boolean): Promise<boolean> {
   const deadline = Date.now() + 6_000;
@@ -111,6 +125,7 @@ export const registryAuthRouter = router({
         lastError: auth.lastError ?? null,
         since: auth.since,
         settings: auth.settings ?? null,
+        realmServer: auth.settings ? realmServer(auth.settings.realm, `${prefix}${tokenServerPath}`, tokenserver?.enabled ?? false) : null,
       },
       configMode: config.auth ? Object.keys(config.auth)[0] ?? "none" : "none",
       etcd,
