@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { createDriver } from "../../server/registry/storage/factory.js";
+import { withBase } from "../../server/registry/storage/base.js";
+import { SwiftDriver } from "../../server/registry/storage/swift.js";
 import { swiftOptionsFromParams } from "../../server/registry/storage/swift-options.js";
 import { driverSuite } from "../../server/registry/storage/testsuite.js";
 import { startCeph, type RunningCeph } from "../support/ceph.js";
@@ -85,6 +87,24 @@ describe("swift segmented writers", () => {
     const chunks: Buffer[] = [];
     for await (const chunk of await driver.reader("/upload", MiB - 5, MiB + 200)) chunks.push(chunk as Buffer);
     assert.ok(Buffer.concat(chunks).equals(whole.subarray(MiB - 5, MiB + 200)));
+  });
+
+  it("continue an upload distribution started (a manifest without Berth's segment count)", async () => {
+    const options = swiftOptionsFromParams(await params({ prefix: "" }));
+    const swift = new SwiftDriver(options);
+    const put = async (name: string, headers: Record<string, string>, body?: string) => {
+      const response = await swift.object("PUT", name, headers, body === undefined ? undefined : Buffer.from(body));
+      response.body.resume();
+      return response.status;
+    };
+    for (const [index, body] of ["dist-0;", "dist-1;"].entries()) assert.equal(await put(`segments/abc/${String(index).padStart(16, "0")}`, {}, body), 201);
+    assert.equal(await put("files/upload", { "X-Object-Manifest": `${options.container}/segments/abc/` }), 201);
+    const driver = withBase(swift);
+    const writer = await driver.writer("/upload", true);
+    assert.equal(writer.size, 14);
+    await write(writer, "berth");
+    await writer.commit();
+    assert.equal((await driver.getContent("/upload")).toString(), "dist-0;dist-1;berth");
   });
 
   it("continue an object written in one request", async () => {

@@ -263,7 +263,9 @@ export class SwiftDriver implements StorageDriver {
       return { segments, count: 1, size: Number(header(head, "content-length") ?? 0) };
     }
     const listed = (await this.listing(manifest)).filter((entry) => entry.name !== undefined);
-    const counted = Number(header(head, SEGMENTS_META) ?? listed.length);
+    // A manifest distribution wrote records no count: all its segments are committed.
+    const recorded = Number.parseInt(header(head, SEGMENTS_META) ?? "", 10);
+    const counted = Number.isSafeInteger(recorded) && recorded >= 0 ? recorded : listed.length;
     if (listed.length > counted) await this.deleteSegments(manifest, counted);
     const kept = listed.slice(0, counted);
     return { segments: manifest, count: kept.length, size: kept.reduce((sum, entry) => sum + (entry.bytes ?? 0), 0) };
@@ -274,7 +276,7 @@ export class SwiftDriver implements StorageDriver {
     const manifest = this.manifestOf(head);
     const response =
       manifest !== undefined
-        ? await this.object("PUT", to, { "X-Object-Manifest": this.manifestHeader(manifest), [SEGMENTS_META]: header(head, SEGMENTS_META) ?? "" })
+        ? await this.object("PUT", to, { "X-Object-Manifest": this.manifestHeader(manifest), ...copied(head, SEGMENTS_META) })
         : await this.object("PUT", to, { "X-Copy-From": `/${this.container}/${encodeName(from)}` });
     drain(response);
     if (response.status !== 201) throw new SwiftError(response.status, `swift: moving ${from} to ${to}: HTTP ${response.status}`);
@@ -368,6 +370,12 @@ class SegmentSink implements PieceSink {
   }
 }
 
+
+/** A header of `head` to send again, when it has one. */
+function copied(head: SwiftResponse, name: string): Record<string, string> {
+  const value = header(head, name);
+  return value === undefined ? {} : { [name]: value };
+}
 
 function encodeName(name: string): string {
   return name.split("/").map(encodeURIComponent).join("/");
