@@ -1,4 +1,5 @@
-import { configSchema, knownStorageDrivers, storageOptionKeys, type Config } from "./schema.js";
+import { implementedStorageDriverNames, knownStorageDriverNames } from "../registry/storage/drivers.js";
+import { configSchema, storageOptionKeys, type Config } from "./schema.js";
 import { isMapping, shapeOf } from "./shape.js";
 
 /**
@@ -19,6 +20,19 @@ export const implementedKeys: ReadonlySet<string> = new Set([
   "storage.redirect",
   "storage.maintenance.readonly",
   "storage.maintenance.uploadpurging",
+  "storage.cache.blobdescriptor",
+  "storage.cache.blobdescriptorsize",
+  "redis.addr",
+  "redis.addrs",
+  "redis.username",
+  "redis.password",
+  "redis.db",
+  "redis.dialtimeout",
+  "redis.readtimeout",
+  "redis.writetimeout",
+  "redis.tls",
+  "http.draintimeout",
+  "http.http2",
   "http.addr",
   "http.net",
   "http.secret",
@@ -48,8 +62,8 @@ export const implementedKeys: ReadonlySet<string> = new Set([
   "health",
 ]);
 
-/** Storage drivers `createDriver` can build today (see server/registry/storage/factory.ts). */
-export const implementedStorageDrivers: readonly string[] = ["filesystem", "inmemory", "s3", "oss"];
+/** Storage drivers `createDriver` can build today (server/registry/storage/drivers.ts lists them). */
+export const implementedStorageDrivers: readonly string[] = implementedStorageDriverNames;
 
 export interface UnimplementedOptions {
   /** Storage drivers available (default: `implementedStorageDrivers`; pass `knownDrivers()`). */
@@ -89,7 +103,7 @@ export function unimplementedKeys(config: Config, options: UnimplementedOptions 
       const childPath = path === "" ? key : `${path}.${key}`;
       if (path === "storage" && !storageOptionKeys.has(key)) {
         // The driver itself: never "switched off", whatever its parameters say.
-        if (!implemented.has(childPath) && knownStorageDrivers.includes(key)) found.push(childPath);
+        if (!implemented.has(childPath) && knownStorageDriverNames.includes(key)) found.push(childPath);
         continue;
       }
       const childSchema = shape.keys.get(key);

@@ -238,6 +238,7 @@ describe("schema coercion", () => {
     const env = { REGISTRY_STORAGE_AZURE_ACCOUNTKEY: "a2V5", REGISTRY_STORAGE_AZURE_CONTAINER: "registry" };
     const filled = await validateConfigText("version: 0.1\nstorage:\n  azure:\n    accountname: a\n", { env, checkFiles: false });
     assert.deepEqual(filled.problems, []);
+    assert.equal(find(filled.warnings, "storage.azure"), undefined, "azure is implemented");
     const redacted = redactConfig(filled.config!) as { storage: { azure: { accountkey: string; container: string } } };
     assert.deepEqual([redacted.storage.azure.accountkey, redacted.storage.azure.container], ["[redacted]", "registry"]);
   });
@@ -249,6 +250,7 @@ describe("schema coercion", () => {
     const env = { REGISTRY_STORAGE_SWIFT_PASSWORD: "pw", REGISTRY_STORAGE_SWIFT_CONTAINER: "registry", REGISTRY_STORAGE_SWIFT_CHUNKSIZE: "8MiB" };
     const filled = await validateConfigText(text, { env, checkFiles: false });
     assert.deepEqual(filled.problems, []);
+    assert.equal(find(filled.warnings, "storage.swift"), undefined, "swift is implemented");
     const redacted = redactConfig(filled.config!) as { storage: { swift: { password: string; container: string; chunksize: number } } };
     assert.deepEqual([redacted.storage.swift.password, redacted.storage.swift.container, redacted.storage.swift.chunksize], ["[redacted]", "registry", 8 * 1024 * 1024]);
     const small = await validateConfigText(`${text}    password: p\n    container: c\n    chunksize: 1024\n`, noEnv);
