@@ -1,10 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import pLimit from "p-limit";
 import type { Logger } from "../log.js";
 import type { RegistryEvent } from "../registry/events.js";
 import type { Services } from "../registry/http/context.js";
-import { walkRepositories } from "../registry/repositories.js";
 import type { StorageDriver } from "../registry/storage/driver.js";
 import { applyEvent, type EventTarget, type QueuedEvent } from "./apply-event.js";
 import { ManifestDescriber, servicesSource } from "./describe.js";
@@ -12,7 +10,7 @@ import { IndexNotFoundError } from "./errors.js";
 import { openDatabase, type IndexDatabaseSettings } from "./database.js";
 import { imageDetail } from "./image-detail.js";
 import { searchIndex, type SearchResult } from "./search.js";
-import { readRepositorySnapshot, uncachedSource } from "./snapshot.js";
+import { readAllRepositories, type RebuildTarget } from "./rebuild.js";
 import type { SqlDatabase } from "./sql.js";
 import { IndexStore } from "./store.js";
 import type {
@@ -72,12 +70,11 @@ export class MetadataIndex {
   private readonly logger: Logger;
   private readonly generation: string;
   private readonly maxAgeMs: number;
-  private readonly concurrency: number;
-  private readonly batchSize: number;
   private readonly activityLimit: number;
   private readonly maxQueue: number;
   /** Event updates read through the engine's own stores (with their manifest cache). */
   private readonly eventTarget: EventTarget;
+  private readonly rebuildTarget: RebuildTarget;
 
   private readonly queue: QueuedEvent[] = [];
   private pumping = false;
@@ -102,8 +99,6 @@ export class MetadataIndex {
     this.logger = options.logger;
     this.generation = options.generation ?? "";
     this.maxAgeMs = options.maxAgeMs ?? day;
-    this.concurrency = Math.max(1, options.concurrency ?? 16);
-    this.batchSize = Math.max(1, options.batchSize ?? 100);
     this.activityLimit = Math.max(1, options.activityLimit ?? 10_000);
     this.maxQueue = Math.max(1, options.maxQueue ?? 100_000);
     this.eventTarget = {
@@ -112,6 +107,16 @@ export class MetadataIndex {
       logger: this.logger,
       activityLimit: this.activityLimit,
       transaction: (fn) => this.transaction(fn),
+    };
+    this.rebuildTarget = {
+      store: this.store,
+      driver: this.driver,
+      services: this.services,
+      logger: this.logger,
+      concurrency: Math.max(1, options.concurrency ?? 16),
+      batchSize: Math.max(1, options.batchSize ?? 100),
+      transaction: (fn) => this.transaction(fn),
+      closed: () => this.closed,
     };
     this.pass = pass;
   }
@@ -287,55 +292,7 @@ export class MetadataIndex {
     this.pass = Math.max(this.pass, Number(storedPass ?? "0")) + 1;
     const pass = this.pass;
     await this.store.setMeta("pass", String(pass));
-    const limit = pLimit(this.concurrency);
-    const describer = new ManifestDescriber(uncachedSource(this.services), limit, 10_000);
-    // The walk bounds its own concurrency (16 directory listings at once).
-    const names = await walkRepositories(this.driver);
-    const report: RebuildReport = { repositories: 0, tags: 0, manifests: 0, errors: 0, skipped: 0, durationMs: 0 };
-
-    const pending = names.map((name) => ({ name, attempts: 0 }));
-    let batch: { snapshot: RepositorySnapshot; changes: number | null; attempts: number }[] = [];
-    const flush = async () => {
-      const items = batch;
-      batch = [];
-      if (this.closed || items.length === 0) return;
-      const moved = new Set(await this.transaction((tx) => tx.replaceRepositories(items, pass)));
-      for (const item of items) {
-        const { name } = item.snapshot;
-        if (!moved.has(name)) {
-          report.repositories += 1;
-          report.manifests += item.snapshot.manifests.length;
-          report.tags += item.snapshot.tags.length;
-        } else if (item.attempts < 3) {
-          // Events changed it while it was read: read it again.
-          pending.push({ name, attempts: item.attempts + 1 });
-        } else {
-          // Busy repository: its rows stay as the events left them.
-          await this.store.markSeen(name, pass);
-        }
-      }
-    };
-    const readOne = async (next: { name: string; attempts: number }) => {
-      if (this.closed) return;
-      try {
-        const before = next.attempts === 0 ? (changes.get(next.name) ?? null) : await this.store.changeCount(next.name);
-        const { snapshot, skipped } = await readRepositorySnapshot({ driver: this.driver, services: this.services }, next.name, describer, limit);
-        report.skipped += skipped;
-        batch.push({ snapshot, changes: before, attempts: next.attempts });
-        if (batch.length >= this.batchSize) await flush();
-      } catch (error) {
-        report.errors += 1;
-        this.logger.warn("metadata index: cannot read repository; keeping its previous rows", { repository: next.name, error: String(error) });
-        if (!this.closed) await this.store.markSeen(next.name, pass);
-      }
-    };
-    const repositoryReads = pLimit(Math.max(1, Math.ceil(this.concurrency / 2)));
-    // A flush puts back repositories that changed while they were read; the next round reads them.
-    while (pending.length > 0 || batch.length > 0) {
-      await repositoryReads.map(pending.splice(0), readOne);
-      await flush();
-      if (this.closed) throw new Error("metadata index closed during rebuild");
-    }
+    const report = await readAllRepositories(this.rebuildTarget, pass, changes);
     await this.transaction(async (tx) => {
       for (const id of await tx.unseen(pass)) await tx.deleteRepository(id);
     });
