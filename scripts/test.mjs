@@ -24,6 +24,8 @@ const systemPackages = [
   { pkg: "mariadb-server", command: "mariadbd" },
   // Pull-through cache tests pull gigabyte blobs with many curl processes (Node's fetch in the test process is the bottleneck).
   { pkg: "curl", command: "curl" },
+  // The Redis blob descriptor cache is tested against a private redis-server.
+  { pkg: "redis-server", command: "redis-server" },
   // The operator docs' tests (test/docs): nginx terminates TLS in front of Berth; backups and
   // migrations copy with rsync, and a bucket with rclone.
   { pkg: "nginx-light", command: "nginx" },

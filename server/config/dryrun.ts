@@ -35,6 +35,7 @@ export function unreachedServices(config: Config): string[] {
   if (storage !== undefined && !isLocalDriver(storage)) unreached.push(`storage.${storage}`);
   if (config.etcd && config.etcd.endpoints.length > 0) unreached.push("etcd.endpoints");
   if (indexDsn(config) !== undefined) unreached.push("console.index.dsn");
+  if (config.redis) unreached.push("redis");
   return unreached;
 }
 
@@ -45,17 +46,27 @@ export const probeDirectory = "/docker/registry/v2/_berth_probe";
  * Checks that the configured services are usable without changing anything: opens the storage
  * driver and writes, reads back and deletes a probe object under `_berth_probe/` (removing the
  * directories it had to create); with `connect`, also a storage on the network, each
- * `etcd.endpoints`' `/version`, and a MySQL index's database (a login). Returns the problems found
+ * `etcd.endpoints`' `/version`, a MySQL index's database (a login) and Redis (a PING). Returns the problems found
  * (empty when everything answered).
  */
 export async function dryRun(config: Config, options: DryRunOptions): Promise<Problem[]> {
   const unreached = options.connect ? [] : unreachedServices(config);
-  const [storage, etcd, index] = await Promise.all([
+  const [storage, etcd, index, redis] = await Promise.all([
     unreached.some((key) => key.startsWith("storage.")) ? [] : probeStorage(config, options),
     unreached.includes("etcd.endpoints") ? [] : probeEtcd(config, options),
     unreached.includes("console.index.dsn") ? [] : probeIndex(config),
+    unreached.includes("redis") ? [] : probeRedisSection(config),
   ]);
-  return [...storage, ...etcd, ...index];
+  return [...storage, ...etcd, ...index, ...redis];
+}
+
+/** With a `redis` section, connects and sends PING (nothing is written). */
+async function probeRedisSection(config: Config): Promise<Problem[]> {
+  if (!config.redis) return [];
+  const { probeRedis } = await import("../registry/blob-cache/redis.js");
+  const failure = await probeRedis(config.redis);
+  const addr = config.redis.addr ?? config.redis.addrs?.[0] ?? "localhost:6379";
+  return failure === undefined ? [] : [{ path: config.redis.addr ? "redis.addr" : "redis", message: `redis at ${addr} did not answer PING: ${failure}` }];
 }
 
 /** The MySQL index's DSN, when the console keeps its index there. */

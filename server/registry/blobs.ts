@@ -1,4 +1,5 @@
 import type { Writable } from "node:stream";
+import type { BlobDescriptorCache } from "./blob-cache/cache.js";
 import { pipeline } from "node:stream/promises";
 import { RegistryError } from "./errors.js";
 import type { GcGuard } from "./gc-guard.js";
@@ -20,6 +21,8 @@ export class BlobStore {
     private readonly driver: StorageDriver,
     /** The online garbage collection's view (gc-guard.ts); absent in tools that run alone. */
     readonly gc?: GcGuard,
+    /** `storage.cache.blobdescriptor`; `driver` must be the one whose deletes invalidate it (blob-cache/cache.ts). */
+    private readonly cache?: BlobDescriptorCache,
   ) {}
 
   /** Size of the stored blob, or undefined when no repository could have it. */
@@ -42,8 +45,13 @@ export class BlobStore {
    * garbage collection running now means to delete it (the client then uploads it again).
    */
   async stat(name: string, digest: Digest): Promise<BlobInfo> {
-    const [linked, size, hidden] = await Promise.all([this.isLinked(name, digest), this.statData(digest), this.hidden(digest)]);
-    if (!linked || size === undefined || hidden) throw new RegistryError("BLOB_UNKNOWN", { digest: digest.value });
+    const [cachedLink, cachedSize, hidden] = await Promise.all([this.cache?.linked(name, digest), this.cache?.size(digest), this.hidden(digest)]);
+    if (hidden) throw new RegistryError("BLOB_UNKNOWN", { digest: digest.value });
+    if (cachedLink && cachedSize !== undefined) return { digest, size: cachedSize };
+    // A linked blob's data outlives the link in every collection, so a cached size needs only the link.
+    const [linked, size] = await Promise.all([cachedLink || this.isLinked(name, digest), cachedSize ?? this.statData(digest)]);
+    if (!linked || size === undefined) throw new RegistryError("BLOB_UNKNOWN", { digest: digest.value });
+    await this.cache?.remember(digest, size, name);
     return { digest, size };
   }
 
@@ -59,7 +67,12 @@ export class BlobStore {
    */
   async reserve(digest: Digest): Promise<number | undefined> {
     if ((await this.gc?.use(digest)) === "deleting") return undefined;
-    return this.statData(digest);
+    // Only a shared cache sees every instance's deletes of the data itself.
+    const cached = this.cache?.shared ? await this.cache.size(digest) : undefined;
+    if (cached !== undefined) return cached;
+    const size = await this.statData(digest);
+    if (size !== undefined) await this.cache?.remember(digest, size);
+    return size;
   }
 
   /**

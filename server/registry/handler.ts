@@ -1,3 +1,4 @@
+import type { BlobDescriptorCache } from "./blob-cache/cache.js";
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -28,6 +29,8 @@ import { UploadStore } from "./uploads.js";
 
 export interface RegistryOptions {
   driver: StorageDriver;
+  /** `storage.cache.blobdescriptor`, with `driver` wrapped by `invalidatingDriver` (blob-cache/cache.ts). */
+  blobCache?: BlobDescriptorCache;
   logger: Logger;
   /** `storage.delete.enabled` (distribution's default: false); a function is read per request. */
   deleteEnabled?: boolean | (() => boolean);
@@ -138,7 +141,7 @@ export function createRegistry(options: RegistryOptions): Registry {
   const gc = new GcGuard(driver);
   // From the start, so that a collection beginning now knows this instance follows it.
   void gc.follow();
-  const blobs = new BlobStore(driver, gc);
+  const blobs = new BlobStore(driver, gc, options.blobCache);
   const events = new RegistryEvents();
   const tags = new TagStore(driver, events);
   const repositories = new RepositoryList(driver, logger);

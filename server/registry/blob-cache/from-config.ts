@@ -1,0 +1,19 @@
+import type { Config } from "../../config/schema.js";
+import type { Logger } from "../../log.js";
+import type { BlobDescriptorCache } from "./cache.js";
+import { MemoryBlobDescriptorCache } from "./memory.js";
+import { RedisBlobDescriptorCache } from "./redis.js";
+
+/** The cache `storage.cache.blobdescriptor` asks for, or undefined without one. */
+export function blobDescriptorCache(config: Config, logger: Logger): BlobDescriptorCache | undefined {
+  const cache = config.storage.cache;
+  // layerinfo: the older name distribution still reads when blobdescriptor is absent.
+  const kind = cache?.blobdescriptor ?? cache?.layerinfo;
+  if (kind === "inmemory") return new MemoryBlobDescriptorCache(cache?.blobdescriptorsize);
+  if (kind !== "redis") return undefined;
+  if (!config.redis) {
+    logger.warn("storage.cache.blobdescriptor is redis but the redis section is missing; no blob descriptor cache");
+    return undefined;
+  }
+  return new RedisBlobDescriptorCache(config.redis, logger);
+}
