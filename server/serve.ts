@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { createApiHandler, trpcBasePath } from "./api/handler.js";
 import { defaultTokenKeyDir, setupAuth } from "./auth/index.js";
 import { createEtcdClient } from "./etcd/client.js";
@@ -26,11 +26,14 @@ import { RegistryMetrics } from "./metrics.js";
 import { Notifier } from "./notifications/notifier.js";
 import { packageRoot, version } from "./package-info.js";
 import { Mirrors } from "./proxy/mirrors.js";
+import { invalidatingDriver } from "./registry/blob-cache/cache.js";
+import { blobDescriptorCache } from "./registry/blob-cache/from-config.js";
 import { createRegistry, type Registry } from "./registry/handler.js";
 import { manifestRules } from "./registry/manifest-validation.js";
 import { createDriver, knownDrivers } from "./registry/storage/factory.js";
 import { schedulePurging } from "./registry/upload-purge.js";
 import { guardProcess } from "./process-guard.js";
+import { startTracing } from "./tracing.js";
 
 export interface ServeOptions {
   config: Config;
@@ -71,6 +74,8 @@ const restartKeys: [string, (c: Config) => unknown][] = [
   ["storage (driver)", (c) => storageDriver(c)],
   ["console", (c) => c.console],
   ["etcd", (c) => c.etcd],
+  ["redis", (c) => c.redis],
+  ["storage.cache", (c) => c.storage.cache],
   ["proxy", (c) => c.proxy],
   ["mirrors", (c) => c.mirrors],
   ["gc.schedule", (c) => c.gc.schedule],
@@ -86,8 +91,11 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   const logger = logging.logger;
   for (const line of options.warnings ?? []) logger.warn(line);
   const unguard = options.guardProcess ? guardProcess(logger) : undefined;
+  const tracing = await startTracing(logger, version);
   const { name, params } = storageDriver(config);
-  const driver = createDriver(name, params);
+  // Every delete in this process (API, console, collection) goes through the invalidating driver.
+  const blobCache = blobDescriptorCache(config, logger);
+  const driver = blobCache ? invalidatingDriver(createDriver(name, params), blobCache) : createDriver(name, params);
   const prefix = (config.http.prefix ?? "/").replace(/\/$/, "");
   // One etcd client for everything shared between instances (auth toggle, read-only, GC lock).
   const etcd = config.etcd ? createEtcdClient(config.etcd) : undefined;
@@ -111,6 +119,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   health.start();
   const registry = createRegistry({
     driver,
+    blobCache,
     logger,
     health,
     deleteEnabled: () => config.storage.delete?.enabled ?? false,
@@ -181,13 +190,15 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     : undefined;
 
   const apiRoot = `${prefix}/v2`;
+  const handleRegistry: RequestListener = (req, res) => registry.handle(req, res);
+  const registryListener = tracing ? tracing.wrap(handleRegistry) : handleRegistry;
   const listener = createListener(
     config.http.tls,
     (req, res) => {
       const url = req.url ?? "/";
       if (url === apiRoot || url.startsWith(`${apiRoot}/`) || url.startsWith(`${apiRoot}?`)) {
         if (prefix) req.url = url.slice(prefix.length);
-        return registry.handle(req, res);
+        return registryListener(req, res);
       }
       if (auth.handle(req, res)) return;
       if (url.startsWith(trpcBasePath)) return api(req, res);
@@ -285,6 +296,8 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       notifier.stop();
       await index?.close();
       await registry.close();
+      await blobCache?.close();
+      await tracing?.close();
       unguard?.();
       await logging.close();
     },
