@@ -21,6 +21,8 @@ import { Context, log, sectionIds, type Options } from "./lib/context.js";
 import { killActiveChildren } from "./lib/proc.js";
 import { formatRatio, formatValue, markdownTable, ratio, targetText, textTable, verdict, type Row } from "./lib/report.js";
 import type { Server } from "./lib/servers.js";
+import { chartSvg } from "./lib/chart.js";
+import { applyTargets } from "./lib/targets.js";
 import { buildServer, ensureTools, tools, toolVersions, type Tool } from "./lib/tools.js";
 import { catalog } from "./sections/catalog.js";
 import { chunkedUploads } from "./sections/chunked.js";
@@ -33,6 +35,9 @@ import { proxyCache } from "./sections/proxy.js";
 import { s3 } from "./sections/s3.js";
 import { pushPull, rawBlobs } from "./sections/transfer.js";
 
+/** Issue 23: every figure is the median of at least this many interleaved rounds. */
+const MIN_ROUNDS = 5;
+
 const repoRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
 const usage = `Usage: npm run bench -- [options]
@@ -41,7 +46,7 @@ Berth vs Debian's docker-registry (distribution 2.8), side by side.
 
 Options:
   --quick            Small sizes for a sanity run: 64 MiB blobs, 1,000 repositories,
-                     3 s load runs, one repetition; GC on 1,000 manifests / 5,000 blobs;
+                     3 s load runs; GC on 1,000 manifests / 5,000 blobs;
                      50 small layers in the S3 section; online GC on 1,000 manifests
                      / 6,000 blobs with 3 s windows; a 64 MiB layer through the
                      pull-through cache.
@@ -64,8 +69,12 @@ Options:
                       12 proxy      pull-through cache: first pull (1 GiB layer) vs the
                                     upstream direct and vs distribution's cache, cached
                                     pull vs a plain Berth, peak RSS, skopeo first pull
-  --runs=N           Repetitions of each timed run (default 3, --quick 1).
+  --rounds=N         Interleaved rounds of each comparison (default 5): Berth then
+                     distribution, then the other way round, ...; every figure is the
+                     median of its rounds with their min–max.
+  --repos=N          Repositories for sections 5 and 8 (default 10,000; --quick 1,000).
   --out=FILE         Where to write the JSON (default: <tmpdir>/berth-bench/latest.json).
+  --chart=FILE       Where to write the SVG chart (default: docs/bench-chart.svg).
   --no-build         Do not recompile the server first.
   -h, --help         Show this help.
 `;
@@ -97,8 +106,10 @@ function parseOptions(argv: string[]): { options: Options; selected: RunSectionI
     options: {
       quick: { type: "boolean", default: false },
       only: { type: "string" },
-      runs: { type: "string" },
+      rounds: { type: "string" },
+      repos: { type: "string" },
       out: { type: "string" },
+      chart: { type: "string" },
       "no-build": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -112,8 +123,10 @@ function parseOptions(argv: string[]): { options: Options; selected: RunSectionI
     only.add(id);
   }
   const quick = values.quick;
-  const runs = values.runs !== undefined ? Number(values.runs) : quick ? 1 : 3;
-  if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error("--runs must be an integer from 1 to 20");
+  const runs = values.rounds !== undefined ? Number(values.rounds) : MIN_ROUNDS;
+  if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error("--rounds must be an integer from 1 to 20");
+  const repos = values.repos !== undefined ? Number(values.repos) : quick ? 1_000 : 10_000;
+  if (!Number.isInteger(repos) || repos < 200 || repos > 1_000_000) throw new Error("--repos must be an integer from 200 to 1,000,000");
   const options: Options = {
     quick,
     only: new Set(sectionIds.filter((id) => only.has(id))),
@@ -121,10 +134,11 @@ function parseOptions(argv: string[]): { options: Options; selected: RunSectionI
     blobMiB: quick ? 64 : 256,
     rssMiB: quick ? 64 : 1024,
     chunkedMiB: quick ? 16 : 64,
-    repos: quick ? 1_000 : 10_000,
+    repos,
     loadSeconds: quick ? 3 : 10,
     connections: 64,
     out: values.out,
+    chart: values.chart ?? join(repoRoot, "docs", "bench-chart.svg"),
     build: !values["no-build"],
   };
   return { options, selected: allSectionIds.filter((id) => only.has(id)) };
@@ -211,7 +225,7 @@ async function main(): Promise<number> {
       log(`\n== ${section.title} ==`);
       const t = performance.now();
       try {
-        ctx.rows.push(...(await section.run()));
+        ctx.rows.push(...applyTargets(await section.run()));
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         errors.push({ section: id, error: message });
@@ -233,11 +247,14 @@ async function main(): Promise<number> {
   const finished = new Date();
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
   log(`\n== results (${command}; ${started.toISOString()}) ==`);
-  log("Berth/dist is Berth's figure divided by distribution's; \"better\" says which direction wins.\n");
+  log(
+    `Each figure is the median [min–max] of its rounds (how many: after the unit); "ratio of medians" is Berth's median over distribution's; ` +
+      `"better" says which direction wins; p99 is the median over the rounds of each load run's p99 latency.\n`,
+  );
   log(textTable(ctx.rows));
   for (const r of ctx.rows) if (r.note) log(`  [${r.section}] ${r.metric}: ${r.note}`);
-  const failed = ctx.rows.filter((r) => verdict(r) === "FAIL");
-  const passed = ctx.rows.filter((r) => verdict(r) === "pass");
+  const failed = ctx.rows.filter((r) => verdict(r) === "MISSED");
+  const passed = ctx.rows.filter((r) => verdict(r) === "met");
   log(`\ntargets: ${passed.length} met, ${failed.length} missed${failed.length ? ` (${failed.map((r) => `${r.section}: ${r.metric}`).join("; ")})` : ""}`);
   for (const e of errors) log(`section ${e.section} did not complete: ${e.error.split("\n")[0]}`);
 
@@ -264,6 +281,9 @@ async function main(): Promise<number> {
   await mkdir(resolve(out, ".."), { recursive: true });
   await writeFile(out, JSON.stringify(result, null, 2) + "\n");
   log(`\nJSON: ${out}`);
+  await writeFile(options.chart, chartSvg(ctx.rows, `Berth vs distribution 2.8: ${started.toISOString().slice(0, 16).replace("T", " ")} UTC, ${options.runs} rounds`, command));
+  log(`chart: ${options.chart}`);
+  if (options.runs < MIN_ROUNDS) log(`fewer than ${MIN_ROUNDS} rounds: a sanity run, not a result`);
   return errors.length > 0 ? 1 : 0;
 }
 

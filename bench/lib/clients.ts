@@ -4,11 +4,21 @@ import type { Server } from "./servers.js";
 
 export interface LoadResult {
   requestsPerSecond: number;
+  /** 99th percentile latency, ms; undefined when the tool did not print it. */
+  p99Ms: number | undefined;
   /** Requests answered with a status other than 2xx (wrk also counts 3xx as fine). */
   badResponses: number;
   errors: string;
   latency: Record<string, string>;
   raw: string;
+}
+
+/** A latency as wrk prints it ("850.00us", "12.34ms", "1.20s"), in ms. */
+function latencyMs(text: string | undefined): number | undefined {
+  const match = text === undefined ? null : /^([\d.]+)(us|ms|s|m)$/.exec(text);
+  if (!match) return undefined;
+  const scale = { us: 1e-3, ms: 1, s: 1e3, m: 60e3 }[match[2] as "us" | "ms" | "s" | "m"];
+  return Number(match[1]) * scale;
 }
 
 function number(pattern: RegExp, text: string, what: string): number {
@@ -31,6 +41,7 @@ export async function wrk(url: string, options: { connections: number; threads: 
   const errors = /Socket errors:.*$/m.exec(stdout)?.[0] ?? "";
   return {
     requestsPerSecond: number(/^Requests\/sec:\s+([\d.]+)/m, stdout, "Requests/sec"),
+    p99Ms: latencyMs(latency.p99),
     badResponses: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1] ?? 0),
     errors,
     latency,
@@ -52,6 +63,7 @@ export async function hey(url: string, options: { method: string; connections: n
   const errorSection = /Error distribution:[\s\S]*$/.exec(stdout)?.[0] ?? "";
   return {
     requestsPerSecond: number(/Requests\/sec:\s+([\d.]+)/, stdout, "Requests/sec"),
+    p99Ms: latencyMs(latency.p99),
     badResponses: bad,
     errors: errorSection.trim(),
     latency,

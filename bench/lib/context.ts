@@ -10,7 +10,7 @@ export type SectionId = (typeof sectionIds)[number];
 export interface Options {
   quick: boolean;
   only: Set<SectionId>;
-  /** Repetitions of each timed run (medians are reported). */
+  /** Interleaved rounds of each comparison, `--rounds` (rounds.ts; medians with min–max are reported). */
   runs: number;
   /** Image / blob size for sections 1 and 2, MiB. */
   blobMiB: number;
@@ -24,6 +24,8 @@ export interface Options {
   loadSeconds: number;
   connections: number;
   out: string | undefined;
+  /** Where the SVG chart goes. */
+  chart: string;
   build: boolean;
 }
 

@@ -4,9 +4,10 @@
  */
 import http from "node:http";
 import { join } from "node:path";
-import { alternate, log, type Context } from "../lib/context.js";
+import { log, type Context } from "../lib/context.js";
 import { catalogNames, populateCatalog } from "../lib/data.js";
 import { median, row, type Row } from "../lib/report.js";
+import { interleaved, samples } from "../lib/rounds.js";
 import type { Kind, Server } from "../lib/servers.js";
 
 const PAGE = 100;
@@ -82,6 +83,26 @@ export async function catalog(ctx: Context): Promise<Row[]> {
   await populateCatalog([berthRoot, distRoot], names);
   log(`  wrote ${count.toLocaleString("en-US")} repositories into each root in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
+  // The very first request after start, once per round on a fresh process: Berth walks storage once to build its list.
+  const cold = samples();
+  const roots: Record<Kind, string> = { berth: berthRoot, distribution: distRoot };
+  await interleaved(ctx, ["berth", "distribution"] as [Kind, Kind], {
+    prepare: async () => undefined,
+    measure: async (kind) => {
+      const server = await ctx.start(kind, roots[kind]);
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const page = await getPage(server, agent, `/v2/_catalog?n=${PAGE}`);
+        expectNames(server, "first page", page.names, names.slice(0, PAGE));
+        cold[kind].push(page.ms);
+        log(`    ${kind.padEnd(12)} first request after start: ${page.ms.toFixed(1)} ms`);
+      } finally {
+        agent.destroy();
+        await ctx.stop(server);
+      }
+    },
+  });
+
   const berth = await ctx.start("berth", berthRoot);
   const dist = await ctx.start("distribution", distRoot);
   const pair: [Server, Server] = [berth, dist];
@@ -93,22 +114,13 @@ export async function catalog(ctx: Context): Promise<Row[]> {
   const middlePath = `/v2/_catalog?n=${PAGE}&last=${encodeURIComponent(names[middle]!)}`;
   const firstPath = `/v2/_catalog?n=${PAGE}`;
   try {
-    // The very first request: Berth walks storage once to build its list.
-    const cold: Record<Kind, number> = { berth: 0, distribution: 0 };
-    for (const server of pair) {
-      const page = await getPage(server, agents[server.kind], firstPath);
-      expectNames(server, "first page", page.names, names.slice(0, PAGE));
-      cold[server.kind] = page.ms;
-      log(`    ${server.kind.padEnd(12)} first request after start: ${page.ms.toFixed(1)} ms`);
-    }
-
     // Warm pages: alternating between the registries in blocks of a few requests each.
-    const reps = ctx.options.quick ? 3 : 6;
     const block = 5;
-    const first: Record<Kind, number[]> = { berth: [], distribution: [] };
-    const mid: Record<Kind, number[]> = { berth: [], distribution: [] };
-    for (let rep = 0; rep < reps; rep++) {
-      for (const server of alternate(pair, rep)) {
+    const first = samples();
+    const mid = samples();
+    await interleaved(ctx, pair, {
+      prepare: async () => undefined,
+      measure: async (server) => {
         for (let i = 0; i < block; i++) {
           const a = await getPage(server, agents[server.kind], firstPath);
           expectNames(server, "first page", a.names, names.slice(0, PAGE));
@@ -119,43 +131,43 @@ export async function catalog(ctx: Context): Promise<Row[]> {
           expectNames(server, "middle page", b.names, names.slice(middle + 1, middle + 1 + PAGE));
           mid[server.kind].push(b.ms);
         }
-      }
-    }
+      },
+    });
     for (const server of pair) {
       log(
         `    ${server.kind.padEnd(12)} first page ${median(first[server.kind])?.toFixed(2)} ms, ` +
-          `middle page ${median(mid[server.kind])?.toFixed(2)} ms (medians of ${reps * block})`,
+          `middle page ${median(mid[server.kind])?.toFixed(2)} ms (medians of ${ctx.options.runs * block})`,
       );
     }
 
     // Full walks: repeated while cheap, bounded in count and in time.
-    const walkReps = ctx.options.quick ? 2 : 3;
     const walkBudgetMs = 180_000;
-    const walks: Record<Kind, number[]> = { berth: [], distribution: [] };
+    const walks = samples();
     const spent: Record<Kind, number> = { berth: 0, distribution: 0 };
     const maxPages = Math.ceil(count / PAGE) + 5;
-    for (let rep = 0; rep < walkReps; rep++) {
-      for (const server of alternate(pair, rep)) {
-        if (rep > 0 && spent[server.kind] > walkBudgetMs / walkReps) continue;
+    await interleaved(ctx, pair, {
+      prepare: async () => undefined,
+      measure: async (server, rep) => {
+        if (rep > 0 && spent[server.kind] > walkBudgetMs / ctx.options.runs) return;
         const walk = await fullWalk(server, agents[server.kind], maxPages);
         expectNames(server, "full walk", walk.names, names);
         walks[server.kind].push(walk.ms);
         spent[server.kind] += walk.ms;
         log(`    ${server.kind.padEnd(12)} full walk: ${walk.pages} pages in ${walk.ms.toFixed(0)} ms`);
-      }
-    }
+      },
+    });
 
     const n = count.toLocaleString("en-US");
     const target = { kind: "ratio-max", value: 0.1 } as const;
-    const warmNote = `node:http keep-alive client; medians of ${reps * block}, alternating registries in blocks of ${block}`;
+    const warmNote = `node:http keep-alive client; ${block} requests per registry and round`;
     return [
       row({
         section: "5",
         metric: `_catalog first request after start (${n} repos)`,
         unit: "ms",
         better: "lower",
-        samples: { berth: [cold.berth], distribution: [cold.distribution] },
-        note: "one request each, ?n=100; Berth walks storage once here to build its in-memory list",
+        samples: cold,
+        note: "?n=100 on a fresh process each round; Berth walks storage once here to build its in-memory list",
       }),
       row({ section: "5", metric: `_catalog?n=${PAGE} first page, warm`, unit: "ms", better: "lower", samples: first, target, note: warmNote }),
       row({ section: "5", metric: `_catalog?n=${PAGE}&last= at ${middle.toLocaleString("en-US")}, warm`, unit: "ms", better: "lower", samples: mid, target, note: warmNote }),

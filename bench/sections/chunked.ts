@@ -11,6 +11,7 @@ import { nextUrl, send } from "../lib/clients.js";
 import { alternate, log, mbps, settle, type Context } from "../lib/context.js";
 import { MiB, writeRandomFile } from "../lib/data.js";
 import { row, type Row } from "../lib/report.js";
+import { interleaved } from "../lib/rounds.js";
 import type { Kind, Server } from "../lib/servers.js";
 
 const CHUNKS = 128;
@@ -69,30 +70,34 @@ export async function chunkedUploads(ctx: Context): Promise<Row[]> {
   const seconds: Record<Mode, Record<Kind, number[]>> = { one: { berth: [], distribution: [] }, alternating: { berth: [], distribution: [] } };
   const slowdown: Record<Kind, number[]> = { berth: [], distribution: [] };
   try {
-    for (let run = 0; run < ctx.options.runs; run++) {
-      for (const mode of alternate([...modes], run)) {
-        // Fresh content per mode: a blob already in storage could take a shortcut on commit.
-        const file = join(ctx.work, `chunked-${run}-${mode}.bin`);
-        const digest = await writeRandomFile(file, size, `${ctx.seed}-chunked-${run}-${mode}`);
-        const data = await readFile(file);
-        await rm(file, { force: true });
-        const repo = `bench/chunked-${run}-${mode}`;
-        for (const kind of alternate(["berth", "distribution"] as [Kind, Kind], run)) {
+    await interleaved(ctx, ["berth", "distribution"] as [Kind, Kind], {
+      // Fresh content per mode: a blob already in storage could take a shortcut on commit.
+      prepare: async (run) => {
+        const data = {} as Record<Mode, { bytes: Buffer<ArrayBuffer>; digest: string }>;
+        for (const mode of modes) {
+          const file = join(ctx.work, `chunked-${run}-${mode}.bin`);
+          const digest = await writeRandomFile(file, size, `${ctx.seed}-chunked-${run}-${mode}`);
+          data[mode] = { bytes: await readFile(file), digest };
+          await rm(file, { force: true });
+        }
+        return data;
+      },
+      measure: async (kind, run, data) => {
+        for (const mode of alternate([...modes], run)) {
+          const repo = `bench/chunked-${run}-${mode}`;
           const used = mode === "one" ? instances[kind].slice(0, 1) : instances[kind];
           await settle();
           const started = performance.now();
-          await chunkedUpload(used, repo, data, digest);
+          await chunkedUpload(used, repo, data[mode].bytes, data[mode].digest);
           const ms = performance.now() - started;
-          await verifyBlob(used.at(-1)!, repo, digest, size);
+          await verifyBlob(used.at(-1)!, repo, data[mode].digest, size);
           seconds[mode][kind].push(ms / 1000);
           log(`    ${kind.padEnd(12)} ${mode.padEnd(11)} ${(ms / 1000).toFixed(2)} s (${mbps(size, ms).toFixed(1)} MB/s), digest checked`);
         }
-      }
-      for (const kind of ["berth", "distribution"] as const) {
         slowdown[kind].push(seconds.alternating[kind].at(-1)! / seconds.one[kind].at(-1)!);
         log(`    ${kind.padEnd(12)} alternating / one instance: ${slowdown[kind].at(-1)!.toFixed(2)}×`);
-      }
-    }
+      },
+    });
   } finally {
     await ctx.stop(...instances.berth, ...instances.distribution);
   }
@@ -116,7 +121,7 @@ export async function chunkedUploads(ctx: Context): Promise<Row[]> {
       better: "lower",
       samples: slowdown,
       target: { kind: "berth-max", value: 1.5 },
-      note: "each registry's own alternating time over its one-instance time, per repetition (median); the Berth/dist column compares the two slowdowns",
+      note: "each registry's own alternating time over its one-instance time, per round (median); the ratio column compares the two slowdowns",
     }),
   ];
 }

@@ -13,10 +13,11 @@ import { join } from "node:path";
 import { startCeph, type RunningCeph } from "../../test/support/ceph.js";
 import { makeImageLayout } from "../../test/support/images.js";
 import { skopeoCopy } from "../../test/support/skopeo.js";
-import { alternate, log, mbps, settle, type Context } from "../lib/context.js";
+import { log, mbps, settle, type Context } from "../lib/context.js";
 import { MiB } from "../lib/data.js";
 import { row, type Row } from "../lib/report.js";
-import { cpuSeconds, type Kind, type Server } from "../lib/servers.js";
+import { interleaved, samples } from "../lib/rounds.js";
+import { cpuSeconds, type Server } from "../lib/servers.js";
 import { manifestLoad, pushSmallImage } from "./load.js";
 
 const SMALL_LAYER = 64 * 1024;
@@ -67,39 +68,34 @@ async function push(ceph: RunningCeph, server: Server, ref: string, dest: string
   return { seconds, requests: (await ceph.requests()) - requests, cpu: (await cpuSeconds(server.pid)) - cpu };
 }
 
-type Samples = Record<Kind, number[]>;
-const samples = (): Samples => ({ berth: [], distribution: [] });
-
 async function smallLayers(ctx: Context, ceph: RunningCeph, pair: [Server, Server], frontEnd: FrontEnd): Promise<Row[]> {
   const layers = ctx.options.quick ? 50 : 200;
   const blobs = layers + 2; // the layers, the config, the manifest
   const time = samples();
   const perBlob = samples();
   const cpu = samples();
-  for (let run = 0; run < ctx.options.runs; run++) {
-    const image = await makeImageLayout(join(ctx.work, `s3-small-${run}`), {
-      layers: Array.from({ length: layers }, () => SMALL_LAYER),
-      seed: `${ctx.seed}-s3-${frontEnd.tcpNoDelay}-${run}`,
-      tag: "bench",
-    });
-    try {
-      for (const server of alternate(pair, run)) {
-        const result = await push(ceph, server, image.ref, `bench/s3-small-${run}:bench`);
-        time[server.kind].push(result.seconds);
-        perBlob[server.kind].push(result.requests / blobs);
-        cpu[server.kind].push(result.cpu);
-        log(
-          `    ${server.kind.padEnd(12)} ${layers} x 64 KiB: ${result.seconds.toFixed(1)} s, ${result.requests} S3 requests ` +
-            `(${(result.requests / blobs).toFixed(1)} per blob), server CPU ${result.cpu.toFixed(1)} s`,
-        );
-      }
-    } finally {
-      await rm(image.dir, { recursive: true, force: true });
-    }
-  }
+  await interleaved(ctx, pair, {
+    prepare: (run) =>
+      makeImageLayout(join(ctx.work, `s3-small-${run}`), {
+        layers: Array.from({ length: layers }, () => SMALL_LAYER),
+        seed: `${ctx.seed}-s3-${frontEnd.tcpNoDelay}-${run}`,
+        tag: "bench",
+      }),
+    measure: async (server, run, image) => {
+      const result = await push(ceph, server, image.ref, `bench/s3-small-${run}:bench`);
+      time[server.kind].push(result.seconds);
+      perBlob[server.kind].push(result.requests / blobs);
+      cpu[server.kind].push(result.cpu);
+      log(
+        `    ${server.kind.padEnd(12)} ${layers} x 64 KiB: ${result.seconds.toFixed(1)} s, ${result.requests} S3 requests ` +
+          `(${(result.requests / blobs).toFixed(1)} per blob), server CPU ${result.cpu.toFixed(1)} s`,
+      );
+    },
+    cleanup: (_run, image) => rm(image.dir, { recursive: true, force: true }),
+  });
   const note = `skopeo copy of a ${layers}-layer OCI image (64 KiB random layers; skopeo 1.9 pushes them one after the other: HEAD, POST, PATCH, PUT each) to a new repository; ${frontEnd.label}`;
   return [
-    row({ section: "9", metric: `S3 push ${layers} x 64 KiB layers, ${frontEnd.label}`, unit: "s", better: "lower", samples: time, target: { kind: "ratio-max", value: 0.1 }, note }),
+    row({ section: "9", metric: `S3 push ${layers} x 64 KiB layers, ${frontEnd.label}`, unit: "s", better: "lower", samples: time, note }),
     row({ section: "9", metric: `S3 requests per blob (that push), ${frontEnd.label}`, unit: "req", better: "lower", samples: perBlob, note: "radosgw's rgw.req counter over the push, divided by layers + config + manifest" }),
     row({ section: "9", metric: `server CPU during that push, ${frontEnd.label}`, unit: "s", better: "lower", samples: cpu, note: "user+system CPU of the registry process" }),
   ];
@@ -108,24 +104,22 @@ async function smallLayers(ctx: Context, ceph: RunningCeph, pair: [Server, Serve
 async function bigLayer(ctx: Context, ceph: RunningCeph, pair: [Server, Server], frontEnd: FrontEnd): Promise<Row[]> {
   const throughput = samples();
   const requests = samples();
-  for (let run = 0; run < ctx.options.runs; run++) {
-    const image = await makeImageLayout(join(ctx.work, `s3-big-${run}`), {
-      layers: [ctx.options.blobMiB * MiB],
-      seed: `${ctx.seed}-s3-big-${frontEnd.tcpNoDelay}-${run}`,
-      tag: "bench",
-    });
-    const bytes = image.manifests[0]!.layers[0]!.size;
-    try {
-      for (const server of alternate(pair, run)) {
-        const result = await push(ceph, server, image.ref, `bench/s3-big-${run}:bench`);
-        throughput[server.kind].push(mbps(bytes, result.seconds * 1000));
-        requests[server.kind].push(result.requests);
-        log(`    ${server.kind.padEnd(12)} ${ctx.options.blobMiB} MiB: ${throughput[server.kind].at(-1)!.toFixed(1)} MB/s, ${result.requests} S3 requests, server CPU ${result.cpu.toFixed(1)} s`);
-      }
-    } finally {
-      await rm(image.dir, { recursive: true, force: true });
-    }
-  }
+  await interleaved(ctx, pair, {
+    prepare: (run) =>
+      makeImageLayout(join(ctx.work, `s3-big-${run}`), {
+        layers: [ctx.options.blobMiB * MiB],
+        seed: `${ctx.seed}-s3-big-${frontEnd.tcpNoDelay}-${run}`,
+        tag: "bench",
+      }),
+    measure: async (server, run, image) => {
+      const bytes = image.manifests[0]!.layers[0]!.size;
+      const result = await push(ceph, server, image.ref, `bench/s3-big-${run}:bench`);
+      throughput[server.kind].push(mbps(bytes, result.seconds * 1000));
+      requests[server.kind].push(result.requests);
+      log(`    ${server.kind.padEnd(12)} ${ctx.options.blobMiB} MiB: ${throughput[server.kind].at(-1)!.toFixed(1)} MB/s, ${result.requests} S3 requests, server CPU ${result.cpu.toFixed(1)} s`);
+    },
+    cleanup: (_run, image) => rm(image.dir, { recursive: true, force: true }),
+  });
   return [
     row({
       section: "9",
@@ -133,7 +127,6 @@ async function bigLayer(ctx: Context, ceph: RunningCeph, pair: [Server, Server],
       unit: "MB/s",
       better: "higher",
       samples: throughput,
-      target: { kind: "ratio-min", value: 1.5 },
       note: `skopeo copy of a single-layer image; both with the default chunksize (10 MiB) and multipart copy threshold (32 MiB); ${frontEnd.label}`,
       details: { s3Requests: requests },
     }),
