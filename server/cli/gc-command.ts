@@ -7,6 +7,8 @@ import type { GcEvent, GcReport } from "../gc/collect.js";
 import { runGarbageCollection, type GcRunRecord } from "../gc/runner.js";
 import { createLogger } from "../log.js";
 import { ReadOnlyState, WriteTracker } from "../maintenance/readonly.js";
+import { invalidatingDriver } from "../registry/blob-cache/cache.js";
+import { blobDescriptorCache } from "../registry/blob-cache/from-config.js";
 import { createDriver } from "../registry/storage/factory.js";
 
 export const gcUsage = `Usage: berth garbage-collect [options] config.yml
@@ -83,8 +85,10 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
   const config = await loadCommandConfig(file, io);
   if (!config) return 1;
   const { name, params } = storageDriver(config);
-  const driver = createDriver(name, params);
   const logger = createLogger({ level: "error", write: (line) => io.err(`${line}\n`) });
+  // The servers' shared Redis cache hears of every blob and link the sweep deletes.
+  const blobCache = config.storage.cache ? blobDescriptorCache(config, logger) : undefined;
+  const driver = blobCache?.shared ? invalidatingDriver(createDriver(name, params), blobCache) : createDriver(name, params);
   const etcdConfig = values.offline ? undefined : config.etcd;
   // etcd's client (gRPC) is loaded only when used: it is a fifth of a second of start-up.
   const etcd = etcdConfig ? (await import("../etcd/client.js")).createEtcdClient(etcdConfig) : undefined;
@@ -132,6 +136,7 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
   } finally {
     await readOnly.close();
     etcd?.close();
+    await blobCache?.close();
   }
 }
 

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { collectGarbage } from "../../server/gc/collect.js";
 import { createLogger } from "../../server/log.js";
@@ -16,6 +16,7 @@ import { RedisBlobDescriptorCache } from "../../server/registry/blob-cache/redis
 import { layout } from "../../server/registry/layout.js";
 import { parseDigest } from "../../server/registry/reference.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
+import { berth } from "../support/berth-cli.js";
 import { eventually } from "../support/eventually.js";
 import { startRegistry, type TestRegistry } from "../support/server.js";
 import { startRedis, type RedisServer } from "./redis-server.js";
@@ -95,6 +96,20 @@ describe("blob descriptor cache in Redis shared by two engines", () => {
     assert.ok(report.blobsDeleted.some((blob) => blob.digest === digest), "the unreferenced blob was swept");
     assert.equal(await head(two, "team/gc", digest), 404);
     assert.equal(await head(one, "team/gc", digest), 404);
+  });
+
+  it("berth garbage-collect with the same configuration invalidates what it sweeps", async () => {
+    const digest = await push(one, "team/cli");
+    assert.equal(await head(two, "team/cli", digest), 200);
+    const file = join(root, "..", `${basename(root)}.yml`);
+    await writeFile(file, `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${root}\n  cache:\n    blobdescriptor: redis\nredis:\n  addr: ${redis.addr}\n`);
+    try {
+      const result = await berth(["garbage-collect", "--grace", "0s", "--hold", "0s", file]);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+    } finally {
+      await rm(file, { force: true });
+    }
+    assert.equal(await head(two, "team/cli", digest), 404);
   });
 
   it("with Redis killed, both engines keep serving from the storage, quickly, and warn once", async () => {
