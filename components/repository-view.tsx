@@ -168,7 +168,7 @@ export function RepositoryView({ name }: { name: string }) {
         <ErrorBox error={tags.error} title="Cannot list tags" />
         {tags.isPending ? (
           <Loading />
-        ) : rows.length === 0 ? (
+        ) : tags.isError && !tags.data ? null : rows.length === 0 ? (
           <Empty>{url.get("filter") ? `No tag matches “${url.get("filter")}”.` : "This repository has no tags."}</Empty>
         ) : (
           <>
