@@ -309,7 +309,9 @@ function guardConsole(sessions: Sessions, handler: ConsoleHandler): ConsoleHandl
     const url = req.url ?? "/";
     // What the login page itself needs; everything else in the console wants a session.
     const isPublic =
-      url === "/login" || url.startsWith("/login?") || url.startsWith("/_next/static/") || url === "/favicon.ico" || url === "/robots.txt";
+      url === "/login" || url.startsWith("/login?") || url.startsWith("/_next/static/") || url === "/favicon.ico" || url === "/robots.txt" ||
+      // The tab and home-screen icons, fetched before (and regardless of) a session.
+      url === "/icon.svg" || url === "/apple-touch-icon.png";
     if (isPublic || (await sessions.fromRequest(req))) return handler(req, res);
     res.writeHead(302, { Location: `/login?next=${encodeURIComponent(url)}`, "Cache-Control": "no-store" });
     res.end();
