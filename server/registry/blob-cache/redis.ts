@@ -63,6 +63,7 @@ export class RedisBlobDescriptorCache implements BlobDescriptorCache {
   private warned = false;
   /** An invalidation was lost: the cache may hold what storage no longer has. */
   private stale = false;
+  private flushing: Promise<void> | undefined;
 
   constructor(
     config: RedisConfig,
@@ -70,18 +71,36 @@ export class RedisBlobDescriptorCache implements BlobDescriptorCache {
   ) {
     this.client = new Redis(redisOptions(config));
     this.client.on("error", (error: Error) => this.degraded(error));
-    this.client.on("ready", () => {
-      if (this.warned) this.logger.info("redis is reachable again; blob descriptor cache in use");
-      this.warned = false;
-      if (this.stale) void this.clear("everything").then(() => (this.stale = false), (error: unknown) => this.degraded(error));
-    });
+    this.client.on("ready", () => this.recover());
   }
 
   /** Whether to ask Redis; a connection lost (not the first one still being made) is warned about. */
   private get usable(): boolean {
     const status = this.client.status;
     if (status !== "ready" && status !== "connecting" && status !== "connect") this.degraded(new Error(`connection ${status}`));
+    this.recover();
     return status === "ready" && !this.stale;
+  }
+
+  /**
+   * Empties Berth's keys once Redis answers again after an invalidation was lost (a connection
+   * that stayed open through a frozen server included), then trusts the cache again.
+   */
+  private recover(): void {
+    if (!this.stale || this.flushing || this.client.status !== "ready") return;
+    this.flushing = this.clear("everything")
+      .then(() => {
+        this.stale = false;
+        this.answered();
+      }, (error: unknown) => this.degraded(error))
+      .finally(() => (this.flushing = undefined));
+  }
+
+  /** A command succeeded: the next outage is warned about again. */
+  private answered(): void {
+    if (!this.warned) return;
+    this.warned = false;
+    this.logger.info("redis is reachable again; blob descriptor cache in use");
   }
 
   private degraded(error: unknown): void {
@@ -94,6 +113,7 @@ export class RedisBlobDescriptorCache implements BlobDescriptorCache {
     if (!this.usable) return undefined;
     try {
       const size = await this.client.hget(blobKey(digest), "size");
+      this.answered();
       return size === null ? undefined : Number(size);
     } catch (error) {
       this.degraded(error);
