@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { formatAgo, formatDuration, formatTime } from "./format";
 import { useTRPC } from "./trpc";
-import { Badge, Button, Card, cx, Dialog, Empty, ErrorBox, Facts, inputClass, Loading, rowClass, tableClass, tdClass, thClass } from "./ui";
+import { Badge, Button, Card, cx, Dialog, Empty, ErrorBox, Facts, inputClass, Loading, rowClass, tableClass, tableScrollClass, tdClass, thClass } from "./ui";
 
 /** Registry auth: the etcd key LAIN uses to switch token auth, and the built-in token server. */
 export function AuthView() {
@@ -178,7 +178,7 @@ export function AuthView() {
               {tokenServer.data.rules.length === 0 ? (
                 <Empty>No rules: only admins get access.</Empty>
               ) : (
-                <div className="relative overflow-x-auto">
+                <div className={tableScrollClass}>
                   <table className={tableClass} data-testid="token-rules">
                     <thead>
                       <tr>

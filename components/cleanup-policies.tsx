@@ -5,7 +5,7 @@ import { useState } from "react";
 import type { Rule } from "./cleanup-rules";
 import { formatAgo, formatTime, plural } from "./format";
 import { useTRPC } from "./trpc";
-import { Badge, Button, Card, Dialog, Empty, ErrorBox, inputClass, Loading, rowClass, tableClass, tdClass, thClass } from "./ui";
+import { Badge, Button, Card, Dialog, Empty, ErrorBox, inputClass, Loading, rowClass, tableClass, tableScrollClass, tdClass, thClass } from "./ui";
 
 function describeRule(rule: Rule): string {
   const keeps = [
@@ -65,7 +65,7 @@ export function CleanupPolicies({ rules, rulesValid, onLoad }: { rules: Rule[]; 
       {policies.isPending ? (
         <Loading />
       ) : policies.data && policies.data.length > 0 ? (
-        <div className="relative mb-4 overflow-x-auto">
+        <div className={`${tableScrollClass} mb-4`}>
           <table className={tableClass} data-testid="cleanup-policies">
             <thead>
               <tr>

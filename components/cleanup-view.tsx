@@ -7,7 +7,7 @@ import { CleanupPolicies } from "./cleanup-policies";
 import { draftOf, newRule, toRules, type Rule, type RuleDraft } from "./cleanup-rules";
 import { formatAgo, formatBytes, formatPeriod, formatTime, imageHref, plural, repositoryHref } from "./format";
 import { useTRPC } from "./trpc";
-import { Badge, Button, Card, Dialog, Digest, Empty, ErrorBox, inputClass, linkClass, Loading, rowClass, tableClass, tdClass, thClass } from "./ui";
+import { Badge, Button, Card, Dialog, Digest, Empty, ErrorBox, inputClass, linkClass, Loading, rowClass, tableClass, tableScrollClass, tdClass, thClass } from "./ui";
 
 /** Tag retention rules: edit, preview what they delete and keep, apply. */
 export function CleanupView() {
@@ -178,7 +178,7 @@ export function CleanupView() {
               {shown.length === 0 ? (
                 <Empty>{onlyDeletes ? "These rules delete nothing." : "No tags in matching repositories."}</Empty>
               ) : (
-                <div className="relative overflow-x-auto">
+                <div className={tableScrollClass}>
                   <table className={tableClass} data-testid="cleanup-preview">
                     <thead>
                       <tr>

@@ -6,7 +6,7 @@ import type { GcRunRecord } from "@/server/gc/history";
 import { formatAgo, formatBytes, formatCount, formatDuration, formatPeriod, formatTime, plural, shortDigest } from "./format";
 import { useMaintenance } from "./hooks";
 import { useTRPC } from "./trpc";
-import { Badge, Button, Card, cx, Dialog, Empty, ErrorBox, Facts, inputClass, Loading, rowClass, tableClass, tdClass, thClass } from "./ui";
+import { Badge, Button, Card, cx, Dialog, Empty, ErrorBox, Facts, inputClass, Loading, rowClass, tableClass, tableScrollClass, tdClass, thClass } from "./ui";
 
 /** The longest grace period the API takes (30 days), in minutes. */
 const maxGraceMinutes = 30 * 24 * 60;
@@ -223,7 +223,7 @@ export function GcView() {
         ) : history.isError ? null : runs.length === 0 ? (
           <Empty>No runs yet.</Empty>
         ) : (
-          <div className="relative overflow-x-auto">
+          <div className={tableScrollClass}>
             <table className={tableClass} data-testid="gc-history">
               <thead>
                 <tr>

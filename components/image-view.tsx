@@ -10,7 +10,7 @@ import { formatBytes, formatPlatform, formatTime, imageHref, plural, repositoryH
 import { PullCommands } from "./pull-commands";
 import { CachedImageCard } from "./pull-through";
 import { useTRPC } from "./trpc";
-import { Badge, Bar, Button, Card, CopyButton, cx, Digest, Empty, ErrorBox, Facts, Loading, PageHeader, rowClass, tableClass, tdClass, thClass } from "./ui";
+import { Badge, Bar, Button, Card, CopyButton, cx, Digest, Empty, ErrorBox, Facts, Loading, PageHeader, rowClass, tableClass, tableScrollClass, tdClass, thClass } from "./ui";
 
 const kindLabel = { image: "image manifest", index: "image index", schema1: "schema1 manifest" } as const;
 
@@ -122,7 +122,7 @@ function PlatformTabs({ repository, detail }: { repository: string; detail: Extr
   return (
     <div className="space-y-4">
       <Card title={`Platforms (${children.length})`}>
-        <div className="relative overflow-x-auto">
+        <div className={tableScrollClass}>
           <table className={tableClass} data-testid="index-children">
             <thead>
               <tr>
@@ -222,7 +222,7 @@ function ImageSections({ detail }: { detail: ImageManifestDetail }) {
         {detail.layers.length === 0 ? (
           <Empty>No layers.</Empty>
         ) : (
-          <div className="relative overflow-x-auto">
+          <div className={tableScrollClass}>
             <table className={tableClass} data-testid="layers-table">
               <thead>
                 <tr>
@@ -361,7 +361,7 @@ function Referrers({ detail, repository }: { detail: ImageDetail; repository: st
       {detail.referrers.length === 0 ? (
         <p className="text-sm text-slate-500 dark:text-slate-400">No signatures, SBOMs or other artifacts refer to this manifest.</p>
       ) : (
-        <div className="relative overflow-x-auto">
+        <div className={tableScrollClass}>
           <table className={tableClass}>
             <thead>
               <tr>

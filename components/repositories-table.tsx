@@ -7,7 +7,7 @@ import { formatAgo, formatBytes, formatCount, formatTime, repositoryHref } from 
 import { SearchHits } from "./search-hits";
 import { useTRPC } from "./trpc";
 import { pick, useUrlState } from "./url-state";
-import { Badge, Card, Empty, ErrorBox, inputClass, linkClass, Loading, Pager, rowClass, SortHeader, tableClass, tdClass, thClass, useDebounced } from "./ui";
+import { Badge, Card, Empty, ErrorBox, inputClass, linkClass, Loading, Pager, rowClass, SortHeader, tableClass, tableScrollClass, tdClass, thClass, useDebounced } from "./ui";
 
 const sorts = ["name", "tags", "size", "pushed"] as const;
 type Sort = (typeof sorts)[number];
@@ -90,7 +90,7 @@ export function RepositoriesTable() {
         ) : (
           <>
             <div
-              className="relative overflow-x-auto"
+              className={tableScrollClass}
               onClickCapture={(event) => {
                 if ((event.target as HTMLElement).closest("a")) leaving.current = true;
               }}

@@ -24,6 +24,7 @@ import {
   rowClass,
   SortHeader,
   tableClass,
+  tableScrollClass,
   tdClass,
   thClass,
   useDebounced,
@@ -173,7 +174,7 @@ export function RepositoryView({ name }: { name: string }) {
         ) : (
           <>
             <div
-              className="relative overflow-x-auto"
+              className={tableScrollClass}
               onClickCapture={(event) => {
                 if ((event.target as HTMLElement).closest("a")) leaving.current = true;
               }}

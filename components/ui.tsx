@@ -280,6 +280,12 @@ export function SortHeader<K extends string>({
   );
 }
 
+/**
+ * The box around a table that scrolls it sideways on a narrow screen. `relative`: the sr-only
+ * header cells are absolutely positioned, and without a positioned ancestor inside the scroller
+ * they escape it and widen the whole page.
+ */
+export const tableScrollClass = "relative overflow-x-auto";
 export const tableClass = "w-full border-collapse text-left text-sm";
 export const thClass = "border-b border-slate-200 px-3 py-2 text-xs font-medium uppercase tracking-wide text-slate-500 dark:border-slate-700 dark:text-slate-400";
 export const tdClass = "border-b border-slate-100 px-3 py-2 align-top dark:border-slate-800";
