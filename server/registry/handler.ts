@@ -235,7 +235,8 @@ export function createRegistry(options: RegistryOptions): Registry {
         // A body still arriving (a refused layer upload) would have to be received and discarded
         // before the connection could serve another request: close it instead. A request that
         // arrived whole (every GET, HEAD, 404) keeps the connection open.
-        if (!req.complete) res.setHeader("Connection", "close");
+        // (HTTP/2 has no such header: the stream alone is reset.)
+        if (!req.complete && req.httpVersionMajor < 2) res.setHeader("Connection", "close");
         sendError(res, error, logger, req.method === "HEAD");
       });
     },

@@ -52,9 +52,19 @@ describe("HTTP/2 on TLS", () => {
   });
 
   it("answers curl --http2 over h2 and curl --http1.1 over HTTP/1.1 on the same port", async () => {
-    assert.equal(await curl(`${running.url}/v2/`, "--http2"), "2 200");
-    assert.equal(await curl(`${running.url}/v2/`, "--http1.1"), "1.1 200");
-    assert.equal(await curl(`${running.url}/v2/nothing/manifests/latest`, "--http2"), "2 404");
+    const warnings: Error[] = [];
+    const warned = (warning: Error) => warnings.push(warning);
+    process.on("warning", warned);
+    try {
+      assert.equal(await curl(`${running.url}/v2/`, "--http2"), "2 200");
+      assert.equal(await curl(`${running.url}/v2/`, "--http1.1"), "1.1 200");
+      assert.equal(await curl(`${running.url}/v2/nothing/manifests/latest`, "--http2"), "2 404");
+      // A refused upload's body is not read: HTTP/2 resets the stream, with no Connection header.
+      assert.match(await curl(`${running.url}/v2/nothing/blobs/uploads/nothing`, "--http2", "-X", "PUT", "--data-binary", "x".repeat(100_000)), /^2 4\d\d$/);
+    } finally {
+      process.off("warning", warned);
+    }
+    assert.deepEqual(warnings.map(String), [], "no connection-specific header reached HTTP/2");
   });
 
   it("pushes and pulls an image with skopeo over TLS, and serves its blobs over h2", async () => {
