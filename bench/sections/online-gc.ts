@@ -1,7 +1,7 @@
 /**
  * Section 11: push throughput while an online garbage collection runs, against the same Berth
  * without one. A storage full of garbage (section 7's data set, half of its blobs unreferenced)
- * is copied afresh per repetition and served by one Berth; a few clients push small images into
+ * is copied afresh per round and served by one Berth; a few clients push small images into
  * its repositories without a pause, first with nothing else running (or second: the order
  * alternates), then while `berth garbage-collect` collects online. Every push must succeed and
  * every pushed image must still be there once the collection is done. distribution cannot
@@ -14,10 +14,11 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { OCI_MANIFEST } from "../../test/support/images.js";
 import { send, StatusError } from "../lib/clients.js";
-import { alternate, log, settle, type Context } from "../lib/context.js";
+import { log, settle, type Context } from "../lib/context.js";
 import { gcDataset } from "../lib/gc-dataset.js";
 import { blobOf, image, type Blob } from "../lib/layout-files.js";
 import { row, type Row } from "../lib/report.js";
+import { interleaved } from "../lib/rounds.js";
 import { berthConfig, type Server } from "../lib/servers.js";
 import { berthGc, loud, runLogged } from "./gc.js";
 
@@ -181,6 +182,12 @@ interface GcJson {
 
 type Phase = "without" | "during";
 
+/** One round's server, and every image pushed to it (checked after both phases). */
+interface Round {
+  server: Server;
+  images: PushedImage[];
+}
+
 export async function onlineGc(ctx: Context): Promise<Row[]> {
   const manifests = ctx.options.quick ? 1_000 : 2_000;
   const blobs = manifests * 6;
@@ -197,85 +204,95 @@ export async function onlineGc(ctx: Context): Promise<Row[]> {
   let pushedTotal = 0;
   let protectedBlobs = 0;
 
-  for (let rep = 0; rep < ctx.options.runs; rep++) {
-    const t = performance.now();
-    const root = join(ctx.work, "online-gc");
-    await rm(root, { recursive: true, force: true });
-    // Written afresh each time rather than copied: on this disk writing the files is the faster.
-    await data.files.write(root);
-    // The collection's config names the same root; it listens nowhere, so the port is moot.
-    const config = join(ctx.work, "online-gc.yml");
-    await writeFile(config, berthConfig(root, 5000, { stateDir: join(ctx.work, "online-gc-state") }));
-    const server = await ctx.start("berth", root);
-    log(
-      `    run ${rep + 1}: wrote ${data.manifests.toLocaleString("en-US")} manifests, ${data.blobs.toLocaleString("en-US")} blobs ` +
-        `(${data.unreferenced.size.toLocaleString("en-US")} unreferenced) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
-    );
-    const images: PushedImage[] = [];
-    try {
-      const warmup = new PushLoad(server, data.names, `warmup-${rep}`);
-      await sleep(WARMUP_MS);
-      await warmup.stop();
-      images.push(...warmup.pushed);
-      failures.without.push(...warmup.failures);
+  const root = join(ctx.work, "online-gc");
+  // The collection's config names the same root; it listens nowhere, so the port is moot.
+  const config = join(ctx.work, "online-gc.yml");
+  await writeFile(config, berthConfig(root, 5000, { stateDir: join(ctx.work, "online-gc-state") }));
 
-      for (const phase of alternate<Phase>(["without", "during"], rep)) {
-        // Write-back of the data set or of the other phase's pushes is not this phase's; capped, so
-        // a disk kept busy by others does not stretch the section.
-        await settle(5_000);
-        const load = new PushLoad(server, data.names, `${phase}-${rep}`);
-        let from = 0;
-        let to = 0;
-        let output = "";
-        try {
-          await sleep(RAMP_MS);
-          from = performance.now();
-          if (phase === "without") await sleep(windowMs);
-          else {
-            const [command, args] = berthGc(ctx, ["--grace", "0s", "--hold", HOLD, "--json", config]);
-            ({ output } = await runLogged(ctx, "berth garbage-collect (online)", command, args));
-          }
-          to = performance.now();
-        } finally {
-          // Also when the collection failed: pushers left running would spin against a stopped server.
-          await load.stop();
-        }
-        let note = "";
-        if (phase === "during") {
-          // --json prints the run on stdout; anything the collection logs (stderr) shares the file.
-          const run = JSON.parse(output.slice(output.indexOf("\n{") + 1, output.lastIndexOf("}") + 1)) as GcJson;
-          const report = run.report;
-          if (run.status !== "succeeded" || !report) throw new Error(`the collection did not succeed: ${output.slice(0, 500)}`);
-          // Without a running instance seen, the run skips its hold: then it was not online.
-          if (report.durationMs < HOLD_MS) problems.push(`run ${rep + 1}: the collection took ${report.durationMs} ms, less than its hold: it did not see the running Berth`);
-          const deleted = report.blobsDeleted.map((b) => b.digest);
-          const wrong = deleted.filter((digest) => !data.unreferenced.has(digest));
-          if (wrong.length > 0) problems.push(`run ${rep + 1}: the collection deleted ${wrong.length} blobs that were not garbage (${wrong.slice(0, 3).join(", ")})`);
-          protectedBlobs += report.kept.protected.blobs;
-          note = `; GC deleted ${deleted.length} of ${data.unreferenced.size} garbage blobs, kept ${report.kept.protected.blobs} as in use`;
-        }
-        const rate = load.completedBetween(from, to) / ((to - from) / 1000);
-        rates[phase].push(rate);
-        failures[phase].push(...load.failures);
-        images.push(...load.pushed);
-        if (phase === "during") {
-          gcSeconds.push((to - from) / 1000);
-          slowestSecond.push(Math.min(...load.perSecond(from, to)));
-        }
-        const failed = load.failures.length > 0 ? `, ${load.failures.length} FAILED` : "";
-        if (load.failures.length > 0) log(`    Berth's log, last lines:\n${server.output().trim().split("\n").slice(-20).join("\n")}`);
-        log(`    ${phase === "without" ? "no GC       " : "online GC   "} ${rate.toFixed(1)} push/s over ${((to - from) / 1000).toFixed(1)} s, ${load.pushed.length} pushes${failed}${note}`);
-      }
-      ratios.push(rates.during.at(-1)! / rates.without.at(-1)!);
-      const gone = await unpullable(server, images);
-      missing.push(...gone);
-      pushedTotal += images.length;
-      log(`    during / without: ${ratios.at(-1)!.toFixed(3)}×; ${images.length - new Set(gone.map((g) => g.split(" ")[0])).size} of ${images.length} pushed images pull (manifest and blobs HEAD 200)`);
-    } finally {
-      await ctx.stop(server);
+  await interleaved<Phase, Round>(ctx, ["without", "during"], {
+    prepare: async (rep) => {
+      const t = performance.now();
       await rm(root, { recursive: true, force: true });
-    }
-  }
+      // Written afresh each time rather than copied: on this disk writing the files is the faster.
+      await data.files.write(root);
+      const server = await ctx.start("berth", root);
+      log(
+        `    round ${rep + 1}: wrote ${data.manifests.toLocaleString("en-US")} manifests, ${data.blobs.toLocaleString("en-US")} blobs ` +
+          `(${data.unreferenced.size.toLocaleString("en-US")} unreferenced) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+      );
+      try {
+        const warmup = new PushLoad(server, data.names, `warmup-${rep}`);
+        await sleep(WARMUP_MS);
+        await warmup.stop();
+        failures.without.push(...warmup.failures);
+        return { server, images: [...warmup.pushed] };
+      } catch (error) {
+        await ctx.stop(server);
+        throw error;
+      }
+    },
+    measure: async (phase, rep, { server, images }) => {
+      // Write-back of the data set or of the other phase's pushes is not this phase's; capped, so
+      // a disk kept busy by others does not stretch the section.
+      await settle(5_000);
+      const load = new PushLoad(server, data.names, `${phase}-${rep}`);
+      let from = 0;
+      let to = 0;
+      let output = "";
+      try {
+        await sleep(RAMP_MS);
+        from = performance.now();
+        if (phase === "without") await sleep(windowMs);
+        else {
+          const [command, args] = berthGc(ctx, ["--grace", "0s", "--hold", HOLD, "--json", config]);
+          ({ output } = await runLogged(ctx, "berth garbage-collect (online)", command, args));
+        }
+        to = performance.now();
+      } finally {
+        // Also when the collection failed: pushers left running would spin against a stopped server.
+        await load.stop();
+      }
+      let note = "";
+      if (phase === "during") {
+        // --json prints the run on stdout; anything the collection logs (stderr) shares the file.
+        const run = JSON.parse(output.slice(output.indexOf("\n{") + 1, output.lastIndexOf("}") + 1)) as GcJson;
+        const report = run.report;
+        if (run.status !== "succeeded" || !report) throw new Error(`the collection did not succeed: ${output.slice(0, 500)}`);
+        // Without a running instance seen, the run skips its hold: then it was not online.
+        if (report.durationMs < HOLD_MS) problems.push(`round ${rep + 1}: the collection took ${report.durationMs} ms, less than its hold: it did not see the running Berth`);
+        const deleted = report.blobsDeleted.map((b) => b.digest);
+        const wrong = deleted.filter((digest) => !data.unreferenced.has(digest));
+        if (wrong.length > 0) problems.push(`round ${rep + 1}: the collection deleted ${wrong.length} blobs that were not garbage (${wrong.slice(0, 3).join(", ")})`);
+        protectedBlobs += report.kept.protected.blobs;
+        note = `; GC deleted ${deleted.length} of ${data.unreferenced.size} garbage blobs, kept ${report.kept.protected.blobs} as in use`;
+      }
+      const rate = load.completedBetween(from, to) / ((to - from) / 1000);
+      rates[phase].push(rate);
+      failures[phase].push(...load.failures);
+      images.push(...load.pushed);
+      if (phase === "during") {
+        gcSeconds.push((to - from) / 1000);
+        slowestSecond.push(Math.min(...load.perSecond(from, to)));
+      }
+      const failed = load.failures.length > 0 ? `, ${load.failures.length} FAILED` : "";
+      if (load.failures.length > 0) log(`    Berth's log, last lines:\n${server.output().trim().split("\n").slice(-20).join("\n")}`);
+      log(`    ${phase === "without" ? "no GC       " : "online GC   "} ${rate.toFixed(1)} push/s over ${((to - from) / 1000).toFixed(1)} s, ${load.pushed.length} pushes${failed}${note}`);
+    },
+    cleanup: async (rep, { server, images }) => {
+      try {
+        if (rates.during.length === rep + 1 && rates.without.length === rep + 1) {
+          ratios.push(rates.during.at(-1)! / rates.without.at(-1)!);
+          const gone = await unpullable(server, images);
+          missing.push(...gone);
+          pushedTotal += images.length;
+          log(`    during / without: ${ratios.at(-1)!.toFixed(3)}×; ${images.length - new Set(gone.map((g) => g.split(" ")[0])).size} of ${images.length} pushed images pull (manifest and blobs HEAD 200)`);
+        }
+      } finally {
+        await ctx.stop(server);
+        await rm(root, { recursive: true, force: true });
+      }
+    },
+  });
 
   const allFailures = [...failures.without.map((f) => ({ phase: "no GC", ...f })), ...failures.during.map((f) => ({ phase: "during GC", ...f }))];
   for (const f of allFailures) log(`    failed push (${f.phase}, ${(f.at / 1000).toFixed(1)} s into its load): ${f.ref} at ${f.step}: ${f.status}${f.code ? ` ${f.code}` : ""}: ${f.message}`);
@@ -317,7 +334,7 @@ export async function onlineGc(ctx: Context): Promise<Row[]> {
       better: "higher",
       samples: { berth: ratios, distribution: [] },
       target: { kind: "berth-min", value: TARGET_RATIO },
-      note: "per repetition (median), the order of the two phases alternating",
+      note: "per round (median), the order of the two phases alternating (bench/lib/rounds.ts)",
     }),
     row({
       section: "11",
@@ -327,7 +344,7 @@ export async function onlineGc(ctx: Context): Promise<Row[]> {
       berth: failures.during.length,
       samples: { berth: [], distribution: [] },
       target: { kind: "berth-max", value: 0 },
-      note: `total over ${ctx.options.runs} runs${failures.during.length ? `: ${codes(failures.during)}` : ""}; without GC: ${failures.without.length}${failures.without.length ? ` (${codes(failures.without)})` : ""}`,
+      note: `total over ${ctx.options.runs} rounds${failures.during.length ? `: ${codes(failures.during)}` : ""}; without GC: ${failures.without.length}${failures.without.length ? ` (${codes(failures.without)})` : ""}`,
       details: { failures: allFailures },
     }),
     row({
