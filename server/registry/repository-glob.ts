@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import picomatch from "picomatch/posix";
+import picomatch from "picomatch";
 
 /**
  * Repository name globs, shared by access rules and tag cleanup rules. `*` and `?` stay within one
@@ -15,6 +15,8 @@ const options: picomatch.PicomatchOptions = {
   nonegate: true,
   // Without it `team/**` would also match `team` itself, widening what a rule grants.
   strictSlashes: true,
+  // Repository names always use "/", whatever the host's path separator.
+  windows: false,
 };
 
 /** Compiled globs: access rules are matched on every token request. */
