@@ -98,7 +98,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   const driver = blobCache ? invalidatingDriver(createDriver(name, params), blobCache) : createDriver(name, params);
   const prefix = (config.http.prefix ?? "/").replace(/\/$/, "");
   // One etcd client for everything shared between instances (auth toggle, read-only, GC lock).
-  const etcd = config.etcd ? createEtcdClient(config.etcd) : undefined;
+  const etcd = config.etcd ? await createEtcdClient(config.etcd) : undefined;
   const readOnly = await ReadOnlyState.create({
     configured: () => config.storage.maintenance?.readonly?.enabled ?? false,
     etcd,
@@ -126,6 +126,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
     access: () => auth.current(),
     redirect: config.storage.redirect?.disable !== true,
     secret: config.http.secret,
+    tagLookupConcurrency: config.storage.tag?.concurrencylimit,
     urlBase: `${config.http.host?.replace(/\/$/, "") ?? ""}${prefix}`,
     requestUrls: !config.http.host && config.http.relativeurls !== true,
     manifestRules: manifestRules(config.validation),

@@ -109,6 +109,15 @@ export function crossCheck(doc: Record<string, unknown>): Findings {
     }
   }
 
+  // redis: distribution 3.x's go-redis takes several addresses as a Redis Cluster.
+  const addrs = get(doc, ["redis", "addrs"]);
+  if (Array.isArray(addrs) && addrs.length > 1) {
+    warnings.push({
+      path: ["redis", "addrs"],
+      message: `lists ${addrs.length} addresses: Berth connects to the first (${String(addrs[0])}) only; Redis Cluster is not implemented yet`,
+    });
+  }
+
   // http: addresses, TLS pairs.
   const net = text(doc, ["http", "net"])?.toLowerCase() ?? "tcp";
   const addr = get(doc, ["http", "addr"]);

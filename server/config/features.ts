@@ -20,10 +20,22 @@ export const implementedKeys: ReadonlySet<string> = new Set([
   "storage.redirect",
   "storage.maintenance.readonly",
   "storage.maintenance.uploadpurging",
+  "storage.tag.concurrencylimit",
   "storage.cache.blobdescriptor",
   "storage.cache.blobdescriptorsize",
   "storage.cache.layerinfo",
   "redis.addr",
+  // One address is used; several (a Redis Cluster) get their own warning from checks.ts.
+  "redis.addrs",
+  // Pool sizes and idle times: ioredis sends every command over one connection per instance
+  // (pipelined), so there is no pool for them to size; they are read and have nothing to change.
+  "redis.pool",
+  "redis.poolsize",
+  "redis.maxidleconns",
+  "redis.minidleconns",
+  "redis.maxactiveconns",
+  "redis.connmaxidletime",
+  "redis.connmaxlifetime",
   "redis.username",
   "redis.password",
   "redis.db",

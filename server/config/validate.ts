@@ -3,6 +3,7 @@ import { checkFiles, crossCheck, normalizeDocument, unknownKeyWarnings } from ".
 import { applyEnvOverrides, yamlSchema, type EnvSource } from "./env.js";
 import { unimplementedReason } from "../registry/storage/drivers.js";
 import { unimplementedKeys } from "./features.js";
+import { unsupportedKeys } from "./unsupported.js";
 import { confinePaths, type PathPolicy } from "./paths.js";
 import { formatPath, PositionMap, type KeyPath } from "./positions.js";
 import type { Problem, RawProblem, ValidationResult } from "./problems.js";
@@ -132,9 +133,10 @@ export function analyzeDocument(input: Record<string, unknown>, options: Documen
         locate({
           path,
           message:
-            path[0] === "storage" && path.length === 2 && !storageOptionKeys.has(path[1] ?? "")
+            unsupportedKeys.get(key) ??
+            (path[0] === "storage" && path.length === 2 && !storageOptionKeys.has(path[1] ?? "")
               ? `the ${path[1]} storage driver is accepted but not implemented by Berth yet: \`berth serve\` cannot start with it${because(path[1])}`
-              : "accepted but not implemented by Berth yet: it has no effect",
+              : "accepted but not implemented by Berth yet: it has no effect"),
           at: "key",
         }),
       );

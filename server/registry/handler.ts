@@ -48,6 +48,8 @@ export interface RegistryOptions {
   requestUrls?: boolean;
   /** `http.secret`; a random one (valid for this process only) when absent. */
   secret?: string;
+  /** `storage.tag.concurrencylimit`: tag links read at once when a manifest is deleted by digest. */
+  tagLookupConcurrency?: number;
   /** `http.headers`: added to every API response (read per request, so a reload applies them). */
   headers?: () => Record<string, string[]> | undefined;
   /**
@@ -143,7 +145,7 @@ export function createRegistry(options: RegistryOptions): Registry {
   void gc.follow();
   const blobs = new BlobStore(driver, gc, options.blobCache);
   const events = new RegistryEvents();
-  const tags = new TagStore(driver, events);
+  const tags = new TagStore(driver, events, options.tagLookupConcurrency);
   const repositories = new RepositoryList(driver, logger);
   const services: Services = {
     blobs,

@@ -1,3 +1,5 @@
+import { availableParallelism } from "node:os";
+import pLimit from "p-limit";
 import { readLink } from "./links.js";
 import { RegistryError } from "./errors.js";
 import type { RegistryEvents } from "./events.js";
@@ -10,6 +12,8 @@ export class TagStore {
   constructor(
     private readonly driver: StorageDriver,
     private readonly events: RegistryEvents,
+    /** Tag links read at once by `tagsOf` (storage.tag.concurrencylimit); like distribution, one per CPU by default. */
+    private readonly lookupConcurrency = availableParallelism(),
   ) {}
 
   async resolve(name: string, tag: string): Promise<Digest | undefined> {
@@ -63,7 +67,10 @@ export class TagStore {
   /** Tags whose current link points at `digest`. */
   async tagsOf(name: string, digest: Digest): Promise<string[]> {
     const tags = (await this.list(name)) ?? [];
-    const resolved = await Promise.all(tags.map(async (tag) => ((await this.resolve(name, tag))?.value === digest.value ? tag : undefined)));
+    // Bounded: a repository with thousands of tags would otherwise open thousands of reads at once.
+    const resolved = await pLimit(this.lookupConcurrency).map(tags, async (tag) =>
+      (await this.resolve(name, tag))?.value === digest.value ? tag : undefined,
+    );
     return resolved.filter((tag): tag is string => tag !== undefined);
   }
 }

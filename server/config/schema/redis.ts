@@ -12,4 +12,11 @@ export const redisSchema = section({
   writetimeout: optional(duration()),
   tls: optional(section({ enabled: optional(bool()) })),
   pool: optional(section({ maxidle: optional(int({ min: 0 })), maxactive: optional(int({ min: 0 })), idletimeout: optional(duration()) })),
+  // distribution 3.x's go-redis pool options.
+  poolsize: optional(int({ min: 0 })),
+  maxidleconns: optional(int({ min: 0 })),
+  minidleconns: optional(int({ min: 0 })),
+  maxactiveconns: optional(int({ min: 0 })),
+  connmaxidletime: optional(duration()),
+  connmaxlifetime: optional(duration()),
 });
