@@ -1,8 +1,5 @@
 import { createPublicKey, webcrypto, X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
-// @peculiar/x509 resolves its algorithm providers through tsyringe, which needs Reflect metadata.
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
 
 const pemCertificate = /-----BEGIN CERTIFICATE-----\r?\n[\s\S]*?-----END CERTIFICATE-----/g;
 
@@ -114,6 +111,7 @@ export async function createSelfSignedCertificate(privateKey: KeyObject, options
   const now = options.now ?? new Date();
   // An hour back, so a verifier whose clock is a little behind accepts it at once.
   const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60 * 60 * 1000);
+  const x509 = await loadX509();
   const generated = await x509.X509CertificateGenerator.createSelfSigned(
     {
       keys,
@@ -139,4 +137,13 @@ export async function createSelfSignedCertificate(privateKey: KeyObject, options
 /** PEM text of a certificate. */
 export function certificatePem(certificate: X509Certificate): string {
   return certificate.toString();
+}
+
+/**
+ * @peculiar/x509 (about 20 MiB resident) loads only when a certificate is made. It resolves its
+ * algorithm providers through tsyringe, which needs the Reflect metadata polyfill loaded first.
+ */
+async function loadX509() {
+  await import("reflect-metadata");
+  return import("@peculiar/x509");
 }

@@ -292,7 +292,7 @@ export async function createAuthState(options: AuthStateOptions): Promise<AuthSt
     logger.error("token auth from etcd: no certificates to trust (set auth.token.rootcertbundle or enable tokenserver); every token will be refused");
     return [];
   };
-  const client = options.etcd ?? createEtcdClient(config.etcd);
+  const client = options.etcd ?? (await createEtcdClient(config.etcd));
   return createEtcdToggle({
     client,
     key: config.etcd.authkey,

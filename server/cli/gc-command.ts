@@ -91,7 +91,7 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
   const driver = blobCache?.shared ? invalidatingDriver(createDriver(name, params), blobCache) : createDriver(name, params);
   const etcdConfig = values.offline ? undefined : config.etcd;
   // etcd's client (gRPC) is loaded only when used: it is a fifth of a second of start-up.
-  const etcd = etcdConfig ? (await import("../etcd/client.js")).createEtcdClient(etcdConfig) : undefined;
+  const etcd = etcdConfig ? await (await import("../etcd/client.js")).createEtcdClient(etcdConfig) : undefined;
   const dryRun = values["dry-run"];
   const text = !values.json;
   const verbose = text && !values.quiet;

@@ -37,7 +37,7 @@ export async function readOnlyCommand(args: string[]): Promise<number> {
     process.stderr.write(`berth readonly: ${file} configures no etcd, so running instances cannot be reached.\n\n${readOnlyUsage}`);
     return 1;
   }
-  const etcd = createEtcdClient(config.etcd);
+  const etcd = await createEtcdClient(config.etcd);
   const logger = createLogger({ level: "error" });
   const state = await ReadOnlyState.create({ etcd, prefix: config.etcd.prefix, logger });
   try {

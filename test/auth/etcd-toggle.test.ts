@@ -60,21 +60,22 @@ describe("etcd toggle with a real etcd", () => {
   function toggle(key: string, pollIntervalMs = 60_000) {
     const built: (EtcdAuthSettings & { controller: AccessController })[] = [];
     const logger = capturingLogger();
-    const client = createEtcdClient({ endpoints: [etcd.endpoint], authkey: key });
-    const state = createEtcdToggle({
-      client,
-      key,
-      logger,
-      fallback: { controller: fallback, mode: "htpasswd" },
-      buildToken: (settings) => {
-        const controller: AccessController = { authorize: async () => ({ ok: true, user: settings.realm }) };
-        built.push({ ...settings, controller });
-        return controller;
-      },
-      pollIntervalMs,
-      requestTimeoutMs: 1_000,
-      ownsClient: true,
-    });
+    const state = createEtcdClient({ endpoints: [etcd.endpoint], authkey: key }).then((client) =>
+      createEtcdToggle({
+        client,
+        key,
+        logger,
+        fallback: { controller: fallback, mode: "htpasswd" },
+        buildToken: (settings) => {
+          const controller: AccessController = { authorize: async () => ({ ok: true, user: settings.realm }) };
+          built.push({ ...settings, controller });
+          return controller;
+        },
+        pollIntervalMs,
+        requestTimeoutMs: 1_000,
+        ownsClient: true,
+      }),
+    );
     return { state, built, logger };
   }
 
@@ -131,7 +132,7 @@ describe("etcd toggle with a real etcd", () => {
     const logger = capturingLogger();
     const started = Date.now();
     const state = await createEtcdToggle({
-      client: createEtcdClient({ endpoints: [`http://127.0.0.1:${port}`], authkey: KEY, dialtimeout: 500 }),
+      client: await createEtcdClient({ endpoints: [`http://127.0.0.1:${port}`], authkey: KEY, dialtimeout: 500 }),
       key: KEY,
       logger,
       fallback: { controller: fallback, mode: "none" },
