@@ -66,7 +66,7 @@ test("a viewer sees the console, is labelled read-only, and is refused changes",
       data: { enabled: true },
     });
     expect(change.status()).toBe(403);
-    expect(await change.text()).toContain("only an admin may do this");
+    expect(await change.text()).toContain("needs the maintainer role");
   } finally {
     await viewer.close();
   }

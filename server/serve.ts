@@ -16,6 +16,7 @@ import type { ReloadResult } from "./config/reload.js";
 import { createConsole, type ConsoleHandler } from "./console.js";
 import { clientAddress } from "./client-address.js";
 import { defaultLoginLimits, LoginRateLimit, type LoginGuard } from "./login-rate-limit.js";
+import { guardConsole } from "./console-auth/page-guard.js";
 import { Sessions } from "./console-auth/sessions.js";
 import { ConsoleUsers } from "./console-auth/users.js";
 import { createListener, listen, type Listener } from "./listener.js";
@@ -302,20 +303,6 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
       unguard?.();
       await logging.close();
     },
-  };
-}
-
-function guardConsole(sessions: Sessions, handler: ConsoleHandler): ConsoleHandler {
-  return async (req, res) => {
-    const url = req.url ?? "/";
-    // What the login page itself needs; everything else in the console wants a session.
-    const isPublic =
-      url === "/login" || url.startsWith("/login?") || url.startsWith("/_next/static/") || url === "/favicon.ico" || url === "/robots.txt" ||
-      // The tab and home-screen icons, fetched before (and regardless of) a session.
-      url === "/icon.svg" || url === "/apple-touch-icon.png";
-    if (isPublic || (await sessions.fromRequest(req))) return handler(req, res);
-    res.writeHead(302, { Location: `/login?next=${encodeURIComponent(url)}`, "Cache-Control": "no-store" });
-    res.end();
   };
 }
 

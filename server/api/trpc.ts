@@ -5,6 +5,7 @@ import type { Config } from "../config/schema.js";
 import type { MetadataIndex } from "../index/metadata-index.js";
 import type { MaintenanceServices } from "../maintenance/services.js";
 import type { ReloadResult } from "../config/reload.js";
+import { hasRole, type Role } from "../console-auth/roles.js";
 import type { ConsoleUsers } from "../console-auth/users.js";
 import type { LoginRateLimit } from "../login-rate-limit.js";
 import type { Session, Sessions } from "../console-auth/sessions.js";
@@ -45,30 +46,39 @@ export interface ApiContext extends ApiServices {
   res?: ServerResponse;
 }
 
-export interface ProcedureMeta {
-  /**
-   * The procedure acts only on the caller's own session or account (log out, change one's own
-   * password), so any logged-in user may call it even when it is a mutation.
-   */
-  selfService?: boolean;
-}
-
-const t = initTRPC.context<ApiContext>().meta<ProcedureMeta>().create();
+const t = initTRPC.context<ApiContext>().create();
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 /** Only for logging in: everything else in the console needs a session. */
 export const publicProcedure = t.procedure;
 
-/**
- * Everything but login. Roles are decided here, once, by the kind of procedure, so a new one
- * cannot forget its check: queries are for any logged-in user, mutations (and anything else
- * that is not a query) for admins only, unless the procedure is `selfService`.
- */
-export const protectedProcedure = t.procedure.use(({ ctx, type, meta, next }) => {
+const loggedIn = t.procedure.use(({ ctx, next }) => {
   if (!ctx.session) throw new TRPCError({ code: "UNAUTHORIZED", message: "log in to use the console" });
-  if (type !== "query" && !meta?.selfService && ctx.session.role !== "admin") {
-    throw new TRPCError({ code: "FORBIDDEN", message: `only an admin may do this; ${ctx.session.user} is a ${ctx.session.role}` });
-  }
   return next({ ctx: { ...ctx, session: ctx.session } });
 });
+
+/**
+ * A procedure open to `role` and the roles above it. Every procedure but login is built from
+ * one of these (or selfServiceProcedure), so each names who may call it; test/api/guards.test.ts
+ * lists the expected role of every procedure and fails on one it does not know.
+ */
+function requiring(role: Role) {
+  return loggedIn.use(({ ctx, type, next }) => {
+    // A viewer procedure that changes something would open it to everyone: refuse it outright.
+    if (role === "viewer" && type !== "query") throw new TRPCError({ code: "FORBIDDEN", message: "a change needs a maintainer or an admin" });
+    if (!hasRole(ctx.session.role, role)) {
+      throw new TRPCError({ code: "FORBIDDEN", message: `this needs the ${role} role; ${ctx.session.user} is a ${ctx.session.role}` });
+    }
+    return next();
+  });
+}
+
+/** Reads: any logged-in user. Queries only. */
+export const viewerProcedure = requiring("viewer");
+/** Deletes, cleanup, garbage collection, read-only mode, cache evictions. */
+export const maintainerProcedure = requiring("maintainer");
+/** Configuration, registry auth, console users. */
+export const adminProcedure = requiring("admin");
+/** Acts only on the caller's own session or account (log out, change one's own password): any logged-in user. */
+export const selfServiceProcedure = loggedIn;

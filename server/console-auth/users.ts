@@ -6,12 +6,9 @@ import { isNotFound, type StorageDriver } from "../registry/storage/driver.js";
 import { SessionGenerations, sessionStateTtlMs } from "./generations.js";
 import { berthPaths } from "./paths.js";
 
-/**
- * What a console user may do. A viewer reads everything the console shows; an admin also changes
- * things. Enforced for every procedure in server/api/trpc.ts.
- */
-export const roles = ["admin", "viewer"] as const;
-export type Role = (typeof roles)[number];
+import { roles, type Role } from "./roles.js";
+
+export { roles, type Role };
 
 /** Also a storage path component (the user's session generation), hence the narrow alphabet. */
 export const userName = z
@@ -22,15 +19,24 @@ export const newPassword = z.string().min(8, "a password has at least 8 characte
 export interface Account {
   name: string;
   role: Role;
+  /** A disabled user cannot log in and their sessions are refused; the account is kept. */
+  disabled: boolean;
 }
 type StoredUser = Account & { hash: string };
 
 const usersSchema = z.object({
   users: z.array(
     z
-      .object({ name: userName, hash: z.string().startsWith("$2"), role: z.enum(roles).optional(), admin: z.boolean().optional() })
-      // Files written before roles existed say `admin: true|false` instead.
-      .transform(({ name, hash, role, admin }): StoredUser => ({ name, hash, role: role ?? (admin ? "admin" : "viewer") })),
+      .object({
+        name: userName,
+        hash: z.string().startsWith("$2"),
+        role: z.enum(roles).optional(),
+        admin: z.boolean().optional(),
+        disabled: z.boolean().optional(),
+      })
+      // Files written before roles existed say `admin: true|false` or nothing: every such user
+      // could do everything, so only an explicit `admin: false` makes a viewer.
+      .transform(({ name, hash, role, admin, disabled }): StoredUser => ({ name, hash, role: role ?? (admin === false ? "viewer" : "admin"), disabled: disabled ?? false })),
   ),
 });
 
@@ -49,7 +55,7 @@ export class ConsoleUserError extends Error {
 
 /**
  * Console accounts, kept (bcrypt-hashed) in the registry's storage so every instance on the
- * same storage shares them. A password change or a removal ends the user's sessions.
+ * same storage shares them. A password or role change, disabling and removal end the user's sessions.
  */
 export class ConsoleUsers {
   /** What requests check their role against (see role()). */
@@ -76,49 +82,53 @@ export class ConsoleUsers {
     const existing = users.find((user) => user.name === adminUser);
     if (envPassword) {
       // Unchanged: no write, and above all no revocation, or every restart would log the admin out.
-      if (existing?.role === "admin" && (await bcrypt.compare(envPassword, existing.hash))) return;
+      if (existing?.role === "admin" && !existing.disabled && (await bcrypt.compare(envPassword, existing.hash))) return;
+      // The recovery path: the account comes back enabled and an admin, whatever was done to it.
       await this.update(async (current) => [
         ...current.filter((user) => user.name !== adminUser),
-        { name: adminUser, hash: await bcrypt.hash(envPassword, 10), role: "admin" },
+        { name: adminUser, hash: await bcrypt.hash(envPassword, 10), role: "admin", disabled: false },
       ]);
       await this.generations.revoke(adminUser);
       return;
     }
     if (existing) return;
     const password = randomBytes(12).toString("base64url");
-    await this.update(async (current) => [...current, { name: adminUser, hash: await bcrypt.hash(password, 10), role: "admin" }]);
+    await this.update(async (current) => [...current, { name: adminUser, hash: await bcrypt.hash(password, 10), role: "admin", disabled: false }]);
     // Printed once, on purpose: it is the only way to learn the generated password.
     this.logger.warn(`console: first start, created user "${adminUser}" with password ${password} (set BERTH_ADMIN_PASSWORD to choose it)`);
   }
 
-  /** The user when the password is right; undefined otherwise (same cost either way). */
+  /** The user when the password is right and the account enabled; undefined otherwise (same cost either way). */
   async verify(name: string, password: string): Promise<Account | undefined> {
     const user = (await this.read()).find((candidate) => candidate.name === name);
     // Compare against a dummy hash for unknown users so timing does not reveal who exists.
     const ok = await bcrypt.compare(password, user?.hash ?? dummyHash);
-    return ok && user ? { name: user.name, role: user.role } : undefined;
+    return ok && user && !user.disabled ? accountOf(user) : undefined;
   }
 
   async list(): Promise<Account[]> {
-    return (await this.read()).map(({ name, role }) => ({ name, role })).sort((a, b) => a.name.localeCompare(b.name));
+    return (await this.read()).map(accountOf).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /**
-   * The user's role for a request, undefined once removed: read from storage (not the cookie) so
-   * a role change applies to running sessions, and cached for sessionStateTtlMs.
+   * The user's role for a request, undefined once removed or disabled: read from storage (not
+   * the cookie), cached for sessionStateTtlMs. (Changes also revoke the sessions: this is the
+   * second line, for a cookie that still carries a current generation.)
    */
   async role(name: string, now = Date.now()): Promise<Role | undefined> {
     const users = this.cached && now - this.cached.readAt < sessionStateTtlMs ? this.cached.users : await this.read(now);
-    return users.find((user) => user.name === name)?.role;
+    const user = users.find((candidate) => candidate.name === name);
+    return user && !user.disabled ? user.role : undefined;
   }
 
   async add(name: string, password: string, role: Role): Promise<Account> {
     const hash = await bcrypt.hash(password, 10);
+    const user: StoredUser = { name, hash, role, disabled: false };
     await this.update((users) => {
-      if (users.some((user) => user.name === name)) throw new ConsoleUserError("exists", `user ${name} already exists`);
-      return [...users, { name, hash, role }];
+      if (users.some((candidate) => candidate.name === name)) throw new ConsoleUserError("exists", `user ${name} already exists`);
+      return [...users, user];
     });
-    return { name, role };
+    return accountOf(user);
   }
 
   /** Sets a new password and ends every session of the user (the new hash is stored first, so a login with the old password cannot slip in between). */
@@ -134,8 +144,16 @@ export class ConsoleUsers {
     await this.setPassword(name, password);
   }
 
+  /** A new role ends the user's sessions: they log in again and see the console as the role allows. */
   async setRole(name: string, role: Role): Promise<void> {
     await this.update((users) => users.map((user) => (user.name === name ? { ...user, role } : user)), name);
+    await this.generations.revoke(name);
+  }
+
+  /** Disabling ends the user's sessions and refuses their logins until enabled again. */
+  async setDisabled(name: string, disabled: boolean): Promise<void> {
+    await this.update((users) => users.map((user) => (user.name === name ? { ...user, disabled } : user)), name);
+    if (disabled) await this.generations.revoke(name);
   }
 
   /** Removes the user and ends their sessions. */
@@ -146,7 +164,7 @@ export class ConsoleUsers {
 
   /**
    * Rewrites the file with `change` applied to the current users; `target` must exist before.
-   * Refuses a change that would leave no admin: nobody could manage users any more.
+   * Refuses a change that would leave no enabled admin: nobody could manage users any more.
    */
   private update(change: (users: StoredUser[]) => StoredUser[] | Promise<StoredUser[]>, target?: string): Promise<void> {
     const run = this.updating.then(async () => {
@@ -155,8 +173,8 @@ export class ConsoleUsers {
         throw new ConsoleUserError("not-found", `no user ${target}`);
       }
       const next = await change(users);
-      if (!next.some((user) => user.role === "admin")) {
-        throw new ConsoleUserError("last-admin", "the console needs at least one admin: make another user admin first");
+      if (!next.some((user) => user.role === "admin" && !user.disabled)) {
+        throw new ConsoleUserError("last-admin", "the console needs at least one enabled admin: make another user admin first");
       }
       await this.driver.putContent(berthPaths.consoleUsers, JSON.stringify({ users: next }, null, 2), { private: true });
       this.cached = { users: next, readAt: Date.now() };
@@ -175,6 +193,10 @@ export class ConsoleUsers {
     this.cached = { users, readAt: now };
     return users;
   }
+}
+
+function accountOf({ name, role, disabled }: StoredUser): Account {
+  return { name, role, disabled };
 }
 
 const dummyHash = bcrypt.hashSync("not-a-user", 10);

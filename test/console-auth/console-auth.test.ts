@@ -177,18 +177,21 @@ describe("the first admin", () => {
     }
   });
 
-  it("reads a users file written before roles existed (admin: true|false)", async () => {
+  it("reads a users file written before roles existed: admin: false is a viewer, anyone else an admin", async () => {
     const driver = createDriver("inmemory");
     const api = await startApi(driver);
     try {
       await api.users.ensureAdmin("correct horse");
       await api.users.add("erin", "erin's password", "viewer");
       const file = JSON.parse((await driver.getContent(berthPaths.consoleUsers)).toString("utf8")) as { users: Record<string, unknown>[] };
-      const legacy = file.users.map(({ role, ...user }) => ({ ...user, admin: role === "admin" }));
-      await driver.putContent(berthPaths.consoleUsers, JSON.stringify({ users: legacy }));
+      const [admin, erin] = file.users.map(({ role, ...user }) => ({ ...user, disabled: undefined, admin: role === "admin" }));
+      // The oldest files carry no role at all: every user there could do everything.
+      const noRole = { ...erin, name: "olaf", admin: undefined };
+      await driver.putContent(berthPaths.consoleUsers, JSON.stringify({ users: [admin, erin, noRole] }));
       assert.deepEqual(await new ConsoleUsers(driver, createLogger({ level: "error", write: () => undefined })).list(), [
-        { name: "admin", role: "admin" },
-        { name: "erin", role: "viewer" },
+        { name: "admin", role: "admin", disabled: false },
+        { name: "erin", role: "viewer", disabled: false },
+        { name: "olaf", role: "admin", disabled: false },
       ]);
     } finally {
       await api.close();
@@ -263,26 +266,55 @@ describe("console sessions are server-side and revocable, across instances on on
     assert.equal(await meStatus(a, frank), 401);
   });
 
-  it("a role change applies to running sessions", async () => {
+  it("a role change ends the user's sessions; the next login has the new role", async () => {
     const { a, b } = pair;
     const erin = await loggedIn(a, "erin", "erin's password");
-    const readOnlyOff = () => mutate(b, "maintenance.setReadOnly", erin, { enabled: false });
-    assert.equal((await readOnlyOff()).status, 403);
-    assert.equal((await mutate(a, "users.setRole", adminCookie, { name: "erin", role: "admin" })).status, 200);
-    // erin's running session is an admin's now, on the other instance too.
-    await eventually(async () => assert.equal((await readOnlyOff()).status, 200), sessionStateTtlMs + 1_000, "erin allowed on the other instance", { intervalMs: 100 });
+    assert.equal((await mutate(b, "maintenance.setReadOnly", erin, { enabled: false })).status, 403);
+    assert.equal((await mutate(a, "users.setRole", adminCookie, { name: "erin", role: "maintainer" })).status, 200);
+    assert.equal(await meStatus(a, erin), 401);
+    await refusedWithinBound(b, erin, "the other instance, after a role change");
+    const again = await loggedIn(b, "erin", "erin's password");
+    assert.equal((await mutate(a, "maintenance.setReadOnly", again, { enabled: false })).status, 200, "a maintainer switches read-only mode");
+    assert.equal((await mutate(a, "users.add", again, { name: "mallory", password: "mallory's password", role: "admin" })).status, 403, "but manages no users");
     assert.equal((await mutate(a, "users.setRole", adminCookie, { name: "erin", role: "viewer" })).status, 200);
-    assert.equal((await mutate(a, "maintenance.setReadOnly", erin, { enabled: false })).status, 403);
   });
 
-  it("keeps at least one admin", async () => {
+  it("a disabled user cannot log in, their sessions end at the next request; enabled again, they log in", async () => {
+    const { a, b } = pair;
+    const erin = await loggedIn(a, "erin", "erin's password");
+    assert.equal(await meStatus(b, erin), 200);
+    assert.equal((await mutate(a, "users.setDisabled", adminCookie, { name: "erin", disabled: true })).status, 200);
+    assert.equal(await meStatus(a, erin), 401);
+    await refusedWithinBound(b, erin, "the other instance, after disabling");
+    assert.equal((await login(b.base, "erin", "erin's password")).status, 401, "the right password of a disabled user");
+    const listed = (await (await query(a, "users.list", adminCookie)).json()) as { result: { data: { name: string; disabled: boolean }[] } };
+    assert.equal(listed.result.data.find((user) => user.name === "erin")?.disabled, true);
+    assert.equal((await mutate(a, "users.setDisabled", adminCookie, { name: "erin", disabled: false })).status, 200);
+    assert.equal(await meStatus(a, erin), 401, "enabling does not bring old sessions back");
+    await loggedIn(b, "erin", "erin's password");
+  });
+
+  it("keeps at least one enabled admin", async () => {
     const { a } = pair;
     await a.users.remove("frank");
     const demote = await mutate(a, "users.setRole", adminCookie, { name: "admin", role: "viewer" });
     assert.equal(demote.status, 409);
-    assert.match(await demote.text(), /at least one admin/);
+    assert.match(await demote.text(), /at least one enabled admin/);
     assert.equal((await mutate(a, "users.remove", adminCookie, { name: "admin" })).status, 409);
+    assert.equal((await mutate(a, "users.setDisabled", adminCookie, { name: "admin", disabled: true })).status, 409);
     assert.equal((await mutate(a, "users.remove", adminCookie, { name: "nobody" })).status, 404);
+    // A second admin that is disabled does not count: the last enabled one stays protected.
+    await a.users.add("second", "second's password", "admin");
+    await a.users.setDisabled("second", true);
+    assert.equal((await mutate(a, "users.setDisabled", adminCookie, { name: "admin", disabled: true })).status, 409);
+    await a.users.setDisabled("second", false);
+    assert.equal(await meStatus(a, adminCookie), 200, "refused changes end no session");
+    const second = await loggedIn(a, "second", "second's password");
+    assert.equal((await mutate(a, "users.setDisabled", second, { name: "admin", disabled: true })).status, 200, "with another enabled admin it may be disabled");
+    assert.equal(await meStatus(a, adminCookie), 401);
+    assert.equal((await mutate(a, "users.setDisabled", second, { name: "admin", disabled: false })).status, 200);
+    adminCookie = await loggedIn(a, "admin", "correct horse");
+    await a.users.remove("second");
   });
 });
 

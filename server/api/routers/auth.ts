@@ -3,7 +3,7 @@ import { z } from "zod";
 import { clientAddress } from "../../client-address.js";
 import { sessionCookieHeader, sessionMaxAgeSeconds } from "../../console-auth/sessions.js";
 import { newPassword } from "../../console-auth/users.js";
-import { protectedProcedure, publicProcedure, router, type ApiContext } from "../trpc.js";
+import { publicProcedure, router, selfServiceProcedure, viewerProcedure, type ApiContext } from "../trpc.js";
 import { userRefusal } from "./users.js";
 
 async function setSessionCookie(ctx: ApiContext, user: string): Promise<void> {
@@ -31,15 +31,14 @@ export const authRouter = router({
     }),
 
   /** Ends every session of the user, in every browser and on every instance, not only this cookie. */
-  logout: protectedProcedure.meta({ selfService: true }).mutation(async ({ ctx }) => {
+  logout: selfServiceProcedure.mutation(async ({ ctx }) => {
     await ctx.sessions.endAll(ctx.session.user);
     ctx.res?.setHeader("Set-Cookie", sessionCookieHeader("", ctx.secure, 0));
     return { ok: true };
   }),
 
   /** The caller's own password: their other sessions end, this browser gets a new cookie. */
-  changePassword: protectedProcedure
-    .meta({ selfService: true })
+  changePassword: selfServiceProcedure
     .input(z.object({ current: z.string().min(1).max(1024), password: newPassword }))
     .mutation(async ({ ctx, input }) => {
       await ctx.users.changePassword(ctx.session.user, input.current, input.password).catch(userRefusal);
@@ -47,5 +46,5 @@ export const authRouter = router({
       return { ok: true };
     }),
 
-  me: protectedProcedure.query(({ ctx }) => ({ user: ctx.session.user, role: ctx.session.role })),
+  me: viewerProcedure.query(({ ctx }) => ({ user: ctx.session.user, role: ctx.session.role })),
 });

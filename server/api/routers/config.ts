@@ -9,7 +9,7 @@ import type { Problem } from "../../config/problems.js";
 import { printConfig } from "../../config/redact.js";
 import { validateConfigText } from "../../config/validate.js";
 import { createDriver, knownDrivers } from "../../registry/storage/factory.js";
-import { protectedProcedure, router, type ApiContext } from "../trpc.js";
+import { adminProcedure, router, viewerProcedure, type ApiContext } from "../trpc.js";
 import { unifiedDiff } from "../../config/diff.js";
 import { redactText, restoreText } from "../../config/text-redaction.js";
 import { listActivity, recordActivity } from "../../maintenance/activity.js";
@@ -110,7 +110,7 @@ function registryHost(ctx: ApiContext): string | null {
 
 export const configRouter = router({
   /** The file as the editor shows it (secrets as placeholders) and the running configuration. */
-  get: protectedProcedure.query(async ({ ctx }) => {
+  get: adminProcedure.query(async ({ ctx }) => {
     const current = await readCurrent(ctx);
     const effective = printConfig(ctx.configuration.current());
     return {
@@ -124,10 +124,10 @@ export const configRouter = router({
   }),
 
   /** `http.host`'s host (what `docker pull` uses), or null: the console's own address is the registry's. */
-  host: protectedProcedure.query(({ ctx }) => ({ host: registryHost(ctx) })),
+  host: viewerProcedure.query(({ ctx }) => ({ host: registryHost(ctx) })),
 
   /** `dryRun` probes a local storage; `connect` (implies it) also reaches etcd, S3/OSS and MySQL. */
-  validate: protectedProcedure
+  validate: adminProcedure
     .input(z.object({ text: textInput, dryRun: z.boolean().default(false), connect: z.boolean().default(false) }))
     .mutation(async ({ ctx, input }) => {
       const current = await readCurrent(ctx);
@@ -136,7 +136,7 @@ export const configRouter = router({
       return { ok: checked.ok, problems: checked.problems, warnings: checked.warnings, unreached };
     }),
 
-  diff: protectedProcedure.input(z.object({ text: textInput })).mutation(async ({ ctx, input }) => {
+  diff: adminProcedure.input(z.object({ text: textInput })).mutation(async ({ ctx, input }) => {
     const current = await readCurrent(ctx);
     const before = current?.text ?? printConfig(ctx.configuration.current());
     const restored = restoreText(input.text, before).text;
@@ -147,7 +147,7 @@ export const configRouter = router({
   }),
 
   /** `apply` (a name tRPC reserves): validate, write the file atomically, reload like SIGHUP. */
-  applyChanges: protectedProcedure
+  applyChanges: adminProcedure
     .input(z.object({ text: textInput, revision: z.string().max(64).optional() }))
     .mutation(({ ctx, input }) => {
       const run = applying.then(async () => {
@@ -194,7 +194,7 @@ export const configRouter = router({
     }),
 
   /** Console actions (config applies, auth toggles), most recent first. */
-  activity: protectedProcedure
+  activity: viewerProcedure
     .input(z.object({ limit: z.number().int().min(1).max(1000).default(100) }).optional())
     .query(({ ctx, input }) => listActivity(ctx.maintenance.driver, input?.limit ?? 100)),
 });

@@ -7,7 +7,7 @@ import { formatDuration } from "../../config/units.js";
 import { recordActivity } from "../../maintenance/activity.js";
 import { ReadOnlyConflictError } from "../../maintenance/readonly.js";
 import { RegistryError } from "../../registry/errors.js";
-import { protectedProcedure, router } from "../trpc.js";
+import { maintainerProcedure, router, viewerProcedure } from "../trpc.js";
 
 export const digestInput = z.string().regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, "not a digest");
 const repositoryInput = z.string().min(1).max(255);
@@ -30,9 +30,9 @@ function refusal(error: unknown): never {
 }
 
 export const maintenanceRouter = router({
-  readOnly: protectedProcedure.query(({ ctx }) => ctx.maintenance.readOnly.status()),
+  readOnly: viewerProcedure.query(({ ctx }) => ctx.maintenance.readOnly.status()),
 
-  setReadOnly: protectedProcedure
+  setReadOnly: maintainerProcedure
     .input(z.object({ enabled: z.boolean(), reason: z.string().max(500).optional() }))
     .mutation(async ({ ctx, input }) => {
       const status = await ctx.maintenance.readOnly
@@ -50,7 +50,7 @@ export const maintenanceRouter = router({
    * Starts a garbage collection and answers at once; progress comes from `gcStatus`. The run
    * switches the registry to read-only (unless a dry run) and always restores it.
    */
-  runGc: protectedProcedure
+  runGc: maintainerProcedure
     .input(z.object({ dryRun: z.boolean(), deleteUntagged: z.boolean(), graceMs: graceInput.optional(), readOnly: z.boolean().default(false) }))
     .mutation(async ({ ctx, input }) => {
       const { maintenance, session } = ctx;
@@ -74,13 +74,13 @@ export const maintenanceRouter = router({
       return { started: true };
     }),
 
-  gcStatus: protectedProcedure.query(({ ctx }) => ({ running: currentGarbageCollection(ctx.maintenance.driver) ?? null })),
+  gcStatus: viewerProcedure.query(({ ctx }) => ({ running: currentGarbageCollection(ctx.maintenance.driver) ?? null })),
 
   /**
    * The configured defaults of a run (`gc.grace`), for the GC page's form and the cleanup preview,
    * and `gc.schedule` with its next run.
    */
-  gcSettings: protectedProcedure.query(({ ctx }) => {
+  gcSettings: viewerProcedure.query(({ ctx }) => {
     const schedule = ctx.maintenance.gcSchedule;
     return {
       graceMs: ctx.maintenance.gcGraceMs(),
@@ -88,12 +88,12 @@ export const maintenanceRouter = router({
     };
   }),
 
-  gcHistory: protectedProcedure
+  gcHistory: viewerProcedure
     .input(z.object({ limit: z.number().int().min(1).max(100).default(20) }))
     .query(({ ctx, input }) => listHistory(ctx.maintenance.driver, input.limit)),
 
   /** Deletes a manifest by digest with every tag on it (the API's DELETE by digest). */
-  softDelete: protectedProcedure
+  softDelete: maintainerProcedure
     .input(z.object({ repository: repositoryInput, digest: digestInput }))
     .mutation(async ({ ctx, input }) => {
       const result = await ctx.maintenance.cleanup.softDelete(input).catch(refusal);
@@ -107,7 +107,7 @@ export const maintenanceRouter = router({
     }),
 
   /** Removes one tag; the manifest stays while other tags use it. */
-  untag: protectedProcedure
+  untag: maintainerProcedure
     .input(z.object({ repository: repositoryInput, tag: z.string().regex(/^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/) }))
     .mutation(async ({ ctx, input }) => {
       const result = await ctx.maintenance.cleanup.untag(input).catch(refusal);
@@ -120,11 +120,11 @@ export const maintenanceRouter = router({
       return result;
     }),
 
-  previewCleanup: protectedProcedure
+  previewCleanup: viewerProcedure
     .input(z.object({ rules: cleanupRulesSchema }))
     .query(({ ctx, input }) => ctx.maintenance.cleanup.previewCleanup(input.rules)),
 
-  applyCleanup: protectedProcedure
+  applyCleanup: maintainerProcedure
     .input(z.object({ rules: cleanupRulesSchema }))
     .mutation(async ({ ctx, input }) => {
       const result = await ctx.maintenance.cleanup.applyCleanup(input.rules).catch(refusal);
@@ -138,18 +138,18 @@ export const maintenanceRouter = router({
     }),
 
   /** Saved cleanup policies (rules + whether to collect garbage after + an optional schedule). */
-  policies: protectedProcedure.query(({ ctx }) => ctx.maintenance.policies.list()),
+  policies: viewerProcedure.query(({ ctx }) => ctx.maintenance.policies.list()),
 
-  savePolicy: protectedProcedure
+  savePolicy: maintainerProcedure
     .input(z.object({ id: z.string().min(1).optional(), policy: cleanupPolicyInput }))
     .mutation(({ ctx, input }) => ctx.maintenance.policies.save(input.policy, input.id).catch(refusal)),
 
-  deletePolicy: protectedProcedure
+  deletePolicy: maintainerProcedure
     .input(z.object({ id: z.string().min(1) }))
     .mutation(({ ctx, input }) => ctx.maintenance.policies.remove(input.id).catch(refusal)),
 
   /** Applies a saved policy now, then collects garbage when the policy says so; waits for both. */
-  runPolicy: protectedProcedure
+  runPolicy: maintainerProcedure
     .input(z.object({ id: z.string().min(1) }))
     .mutation(async ({ ctx, input }) => {
       const result = await ctx.maintenance.policies.run(input.id, ctx.session.user).catch(refusal);

@@ -4,7 +4,7 @@ import { recordActivity } from "../../maintenance/activity.js";
 import type { MirrorCounts } from "../../proxy/stats.js";
 import { parseDigest, parseName } from "../../registry/reference.js";
 import { publicMirror } from "../mirrors.js";
-import { protectedProcedure, router } from "../trpc.js";
+import { maintainerProcedure, router, viewerProcedure } from "../trpc.js";
 import { digestInput } from "./maintenance.js";
 import { answer, repositoryName } from "./repositories.js";
 
@@ -20,7 +20,7 @@ export const proxyRouter = router({
    * Every configured upstream with what it served since this instance started (counts are per
    * instance), and their sum; no upstreams when the registry caches none.
    */
-  overview: protectedProcedure.query(({ ctx }) => {
+  overview: viewerProcedure.query(({ ctx }) => {
     const cache = ctx.registry.services.proxy;
     const served = new Map((cache?.stats.snapshot() ?? []).map(({ id, counts }) => [id, counts]));
     const mirrors = (cache?.mirrors.list ?? []).map((mirror) => ({ ...publicMirror(mirror), counts: served.get(mirror.id) ?? noCounts() }));
@@ -30,7 +30,7 @@ export const proxyRouter = router({
   }),
 
   /** When a manifest of a cached repository was stored, last pulled, and when it expires; null when not cached. */
-  image: protectedProcedure.input(z.object({ repository: repositoryName, digest: digestInput })).query(({ ctx, input }) =>
+  image: viewerProcedure.input(z.object({ repository: repositoryName, digest: digestInput })).query(({ ctx, input }) =>
     answer(async () => {
       const name = parseName(input.repository);
       const cache = ctx.registry.services.proxy;
@@ -44,7 +44,7 @@ export const proxyRouter = router({
   ),
 
   /** Removes a cached manifest and its tags now; the next pull fetches it from the upstream again. */
-  evict: protectedProcedure.input(z.object({ repository: repositoryName, digest: digestInput })).mutation(({ ctx, input }) =>
+  evict: maintainerProcedure.input(z.object({ repository: repositoryName, digest: digestInput })).mutation(({ ctx, input }) =>
     answer(async () => {
       const name = parseName(input.repository);
       const digest = parseDigest(input.digest);

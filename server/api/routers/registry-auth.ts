@@ -8,7 +8,7 @@ import { parseHtpasswd } from "../../auth/htpasswd-entries.js";
 import { defaultRules } from "../../auth/rules.js";
 import { tokenServerPath } from "../../auth/token-server.js";
 import { defaultEtcdAuthKey } from "../../config/schema.js";
-import { protectedProcedure, router, type ApiContext } from "../trpc.js";
+import { adminProcedure, router, viewerProcedure, type ApiContext } from "../trpc.js";
 import { recordActivity } from "../../maintenance/activity.js";
 
 /*
@@ -83,7 +83,7 @@ const settingsInput = z.object({
 
 export const registryAuthRouter = router({
   /** The auth in force and the etcd key's current value. */
-  status: protectedProcedure.query(async ({ ctx }) => {
+  status: viewerProcedure.query(async ({ ctx }) => {
     const config = ctx.configuration.current();
     const auth = ctx.authStatus();
     const tokenserver = config.tokenserver;
@@ -139,7 +139,7 @@ export const registryAuthRouter = router({
   }),
 
   /** Writes the key: token auth with these settings, on every instance watching it. */
-  enableToken: protectedProcedure.input(settingsInput).mutation(async ({ ctx, input }) => {
+  enableToken: adminProcedure.input(settingsInput).mutation(async ({ ctx, input }) => {
     const { client, key } = etcdOf(ctx);
     const value = JSON.stringify({ realm: input.realm, issuer: input.issuer, service: input.service });
     try {
@@ -159,7 +159,7 @@ export const registryAuthRouter = router({
   }),
 
   /** Deletes the key: config.yml's `auth` is in force again. */
-  disableToken: protectedProcedure.mutation(async ({ ctx }) => {
+  disableToken: adminProcedure.mutation(async ({ ctx }) => {
     const { client, key } = etcdOf(ctx);
     await withTimeout(client.delete().key(key).exec(), `delete ${key}`).catch(etcdFailure);
     await recordActivity(ctx.maintenance, {
@@ -173,7 +173,7 @@ export const registryAuthRouter = router({
   }),
 
   /** The built-in token server: its users (names only), admins, groups and access rules. */
-  tokenServer: protectedProcedure.query(async ({ ctx }) => {
+  tokenServer: adminProcedure.query(async ({ ctx }) => {
     const config = ctx.configuration.current().tokenserver;
     if (!config) return { configured: false as const };
     let users: string[] = [];

@@ -4,7 +4,7 @@ import { classifyIndexError } from "../../index/errors.js";
 import type { MetadataIndex } from "../../index/metadata-index.js";
 import { maxPageSize } from "../../index/rows.js";
 import { publicMirror } from "../mirrors.js";
-import { protectedProcedure, router } from "../trpc.js";
+import { router, viewerProcedure } from "../trpc.js";
 
 /** Until `index` is part of the API context (server/api/trpc.ts), read it from there untyped. */
 export function indexOf(ctx: { index?: MetadataIndex }): MetadataIndex {
@@ -37,7 +37,7 @@ const offset = z.number().int().min(0).max(10_000_000);
 
 export const repositoriesRouter = router({
   /** A page of repositories; `cachedFrom`: the upstream of a pull-through cached one, else null. */
-  list: protectedProcedure
+  list: viewerProcedure
     .input(
       z
         .object({
@@ -62,9 +62,9 @@ export const repositoriesRouter = router({
       }),
     ),
 
-  namespaces: protectedProcedure.query(({ ctx }) => answer(() => indexOf(ctx).namespaces())),
+  namespaces: viewerProcedure.query(({ ctx }) => answer(() => indexOf(ctx).namespaces())),
 
-  tags: protectedProcedure
+  tags: viewerProcedure
     .input(
       z.object({
         repository: repositoryName,
@@ -81,11 +81,11 @@ export const repositoriesRouter = router({
     }),
 
   /** Tags by name or `repository:tag`, images by digest prefix, across every repository. */
-  search: protectedProcedure
+  search: viewerProcedure
     .input(z.object({ query: z.string().max(255), limit: z.number().int().min(1).max(100).optional() }))
     .query(({ ctx, input }) => answer(() => indexOf(ctx).search(input.query, input.limit ?? 20))),
 
-  tagsSharing: protectedProcedure
+  tagsSharing: viewerProcedure
     .input(z.object({ repository: repositoryName, digest: z.string().min(1).max(200) }))
     .query(({ ctx, input }) => answer(() => indexOf(ctx).tagsSharing(input.repository, input.digest))),
 });
