@@ -1,4 +1,18 @@
+import { after } from "node:test";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { startCeph, type RunningCeph } from "../support/ceph.js";
+
+/**
+ * One Ceph cluster for the calling test file: started by the first call of the returned function
+ * (so a file's tests that need no Ceph run without it), stopped after the file's tests.
+ */
+export function cephPerFile(): () => Promise<RunningCeph> {
+  let cluster: Promise<RunningCeph> | undefined;
+  after(async () => {
+    if (cluster) await (await cluster).stop();
+  });
+  return () => (cluster ??= startCeph());
+}
 
 /** Writes one chunk and waits until the writer accepted it. */
 export function write(writer: NodeJS.WritableStream, chunk: string | Buffer): Promise<void> {

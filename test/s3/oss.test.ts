@@ -5,23 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { withBase } from "../../server/registry/storage/base.js";
 import type { StorageDriver } from "../../server/registry/storage/driver.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { ossOptionsFromParams } from "../../server/registry/storage/oss.js";
 import { S3Driver } from "../../server/registry/storage/s3.js";
 import { driverSuite } from "../../server/registry/storage/testsuite.js";
-import { startCeph, type RunningCeph } from "../support/ceph.js";
-import { write } from "./helpers.js";
+import { cephPerFile, write } from "./helpers.js";
 
 const MiB = 1024 * 1024;
-let cluster: Promise<RunningCeph> | undefined;
-const ceph = () => (cluster ??= startCeph());
-
-after(async () => {
-  if (cluster) await (await cluster).stop();
-});
+const ceph = cephPerFile();
 
 async function params(overrides: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
   const c = await ceph();

@@ -21,21 +21,15 @@ import { createDriver } from "../../server/registry/storage/factory.js";
 import { S3Driver } from "../../server/registry/storage/s3.js";
 import { s3OptionsFromParams } from "../../server/registry/storage/s3-options.js";
 import { driverSuite } from "../../server/registry/storage/testsuite.js";
-import { startCeph, type RunningCeph } from "../support/ceph.js";
 import { eventually } from "../support/eventually.js";
 import { startRegistry } from "../http/harness.js";
 import { makeImageLayout } from "../support/images.js";
 import { requireCommands } from "../support/commands.js";
 import { skopeoCopy, skopeoInspect } from "../support/skopeo.js";
-import { countRequests, memoryPeak, write } from "./helpers.js";
+import { cephPerFile, countRequests, memoryPeak, write } from "./helpers.js";
 
 const MiB = 1024 * 1024;
-let cluster: Promise<RunningCeph> | undefined;
-const ceph = () => (cluster ??= startCeph());
-
-after(async () => {
-  if (cluster) await (await cluster).stop();
-});
+const ceph = cephPerFile();
 
 /** distribution's parameters for the shared cluster, plus overrides. */
 async function params(overrides: Record<string, unknown> = {}): Promise<Record<string, unknown>> {

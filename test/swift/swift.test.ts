@@ -8,24 +8,18 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { withBase } from "../../server/registry/storage/base.js";
 import { SwiftDriver } from "../../server/registry/storage/swift.js";
 import { swiftOptionsFromParams } from "../../server/registry/storage/swift-options.js";
 import { driverSuite } from "../../server/registry/storage/testsuite.js";
-import { startCeph, type RunningCeph } from "../support/ceph.js";
 import { startBerthProcess } from "../support/berth-cli.js";
 import { pushAndPull, pushAndPullVia } from "../support/push-pull.js";
-import { write } from "../s3/helpers.js";
+import { cephPerFile, write } from "../s3/helpers.js";
 
 const MiB = 1024 * 1024;
-let cluster: Promise<RunningCeph> | undefined;
-const ceph = () => (cluster ??= startCeph());
-
-after(async () => {
-  if (cluster) await (await cluster).stop();
-});
+const ceph = cephPerFile();
 
 async function params(overrides: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
   const swift = await (await ceph()).swift();

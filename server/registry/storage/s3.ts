@@ -14,8 +14,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { StorageError, type FileInfo, type FileWriter, type StorageDriver } from "./driver.js";
-import { walkObjects, type ListedObject } from "./flat-walk.js";
-import { ROOT, isValidComponent } from "./paths.js";
+import { childPaths, walkObjects, type ListedObject } from "./flat-walk.js";
+import { ROOT } from "./paths.js";
 import { DELETE_BATCH, createS3Client, isMissingKey, runLimited, s3ErrorCode, s3Status } from "./s3-client.js";
 import { abortUpload, copySource, listUploads } from "./s3-multipart.js";
 import { copyObject, deleteKeys, listPages, type CopyContext } from "./s3-objects.js";
@@ -179,20 +179,12 @@ export class S3Driver implements StorageDriver {
 
   async list(path: string): Promise<string[]> {
     const prefix = this.dirPrefix(path);
-    const children = new Set<string>();
+    const names: string[] = [];
     for await (const page of listPages(this, prefix, "/")) {
-      for (const object of page.Contents ?? []) {
-        const name = object.Key?.slice(prefix.length);
-        if (name && isValidComponent(name)) children.add(name);
-      }
-      for (const common of page.CommonPrefixes ?? []) {
-        const name = common.Prefix?.slice(prefix.length, -1);
-        if (name && isValidComponent(name)) children.add(name);
-      }
+      for (const object of page.Contents ?? []) if (object.Key) names.push(object.Key);
+      for (const common of page.CommonPrefixes ?? []) if (common.Prefix) names.push(common.Prefix.slice(0, -1));
     }
-    if (children.size === 0 && path !== ROOT) throw new StorageError("not-found", path, this.name);
-    const base = path === ROOT ? "" : path;
-    return [...children].map((name) => `${base}/${name}`);
+    return childPaths(this.name, path, prefix, names);
   }
 
   /**
