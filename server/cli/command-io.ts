@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError, loadConfigWithWarnings } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { knownDrivers } from "../registry/storage/factory.js";
@@ -27,4 +28,26 @@ export async function loadCommandConfig(file: string | undefined, io: CommandIO)
     }
     throw error;
   }
+}
+
+type ParsedArgs<T extends ParseArgsConfig> = ReturnType<typeof parseArgs<T>>;
+
+/**
+ * A command's options and positionals, or the exit status it ends with instead: 2 for arguments
+ * parseArgs refuses (the error and `usage` on io.err), 0 for `--help` (`usage` on io.out; the
+ * command defines the option).
+ */
+export function parseCommandArgs<const T extends ParseArgsConfig>(command: string, usage: string, config: T, io: CommandIO): ParsedArgs<T> | number {
+  let parsed: ParsedArgs<T>;
+  try {
+    parsed = parseArgs(config);
+  } catch (error) {
+    io.err(`${command}: ${(error as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  if ((parsed.values as { help?: unknown }).help === true) {
+    io.out(usage);
+    return 0;
+  }
+  return parsed;
 }

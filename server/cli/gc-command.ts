@@ -1,7 +1,6 @@
 import { hostname, userInfo } from "node:os";
-import { parseArgs } from "node:util";
 import { storageDriver } from "../config/load.js";
-import { loadCommandConfig, processIO, type CommandIO } from "./command-io.js";
+import { loadCommandConfig, parseCommandArgs, processIO, type CommandIO } from "./command-io.js";
 import { formatDuration, parseDuration } from "../config/units.js";
 import type { GcEvent, GcReport } from "../gc/collect.js";
 import { runGarbageCollection, type GcRunRecord } from "../gc/runner.js";
@@ -41,32 +40,23 @@ Exit status: 0 done, 1 failed (or another collection is running), 2 usage error.
 
 /** `berth garbage-collect ...`; returns the exit status. */
 export async function gcCommand(args: string[], io: CommandIO = processIO): Promise<number> {
-  let values;
-  let positionals;
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        "dry-run": { type: "boolean", short: "d", default: false },
-        "delete-untagged": { type: "boolean", short: "m", default: false },
-        grace: { type: "string" },
-        json: { type: "boolean", default: false },
-        quiet: { type: "boolean", short: "q", default: false },
-        offline: { type: "boolean", default: false },
-        "read-only": { type: "boolean", default: false },
-        hold: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (error) {
-    io.err(`berth garbage-collect: ${(error as Error).message}\n\n${gcUsage}`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(gcUsage);
-    return 0;
-  }
+  const parsed = parseCommandArgs("berth garbage-collect", gcUsage, {
+    args,
+    allowPositionals: true,
+    options: {
+      "dry-run": { type: "boolean", short: "d", default: false },
+      "delete-untagged": { type: "boolean", short: "m", default: false },
+      grace: { type: "string" },
+      json: { type: "boolean", default: false },
+      quiet: { type: "boolean", short: "q", default: false },
+      offline: { type: "boolean", default: false },
+      "read-only": { type: "boolean", default: false },
+      hold: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  }, io);
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
   const file = positionals[0];
   if (file === undefined || positionals.length > 1) {
     io.err(`berth garbage-collect: expected exactly one config file\n\n${gcUsage}`);

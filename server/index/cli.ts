@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
-import { parseArgs } from "node:util";
-import { loadCommandConfig, processIO, type CommandIO } from "../cli/command-io.js";
+import { loadCommandConfig, parseCommandArgs, processIO, type CommandIO } from "../cli/command-io.js";
 import { storageDriver } from "../config/load.js";
 import { createLogger } from "../log.js";
 import { createRegistry } from "../registry/handler.js";
@@ -32,26 +31,17 @@ Exit status: 0 done, 1 failed, 2 usage error.
 
 /** `berth index ...`; returns the exit status. */
 export async function indexCommand(args: string[], io: CommandIO = processIO): Promise<number> {
-  let values;
-  let positionals;
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        "state-dir": { type: "string" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (error) {
-    io.err(`berth index: ${(error as Error).message}\n\n${indexUsage}`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(indexUsage);
-    return 0;
-  }
+  const parsed = parseCommandArgs("berth index", indexUsage, {
+    args,
+    allowPositionals: true,
+    options: {
+      "state-dir": { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  }, io);
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
   const [command, file, ...extra] = positionals;
   if (command !== "rebuild" && command !== "status") {
     io.err(`berth index: ${command === undefined ? "missing command" : `unknown command ${JSON.stringify(command)}`}\n\n${indexUsage}`);
