@@ -13,7 +13,8 @@ import type { GcPlan } from "./plan.js";
 export { listHistory, type GcRunRecord } from "./history.js";
 export { GcBusyError } from "./lock.js";
 
-export interface GarbageCollectionOptions {
+/** The storage a collection runs on and what it coordinates with: also what the console's maintenance services hold. */
+export interface GcEnvironment {
   driver: StorageDriver;
   /** The process's read-only state (shared through etcd when it was created with etcd). */
   readOnly: ReadOnlyState;
@@ -24,6 +25,9 @@ export interface GarbageCollectionOptions {
   /** `etcd.prefix`. */
   etcdPrefix?: string;
   logger: Logger;
+}
+
+export interface GarbageCollectionOptions extends GcEnvironment {
   dryRun?: boolean;
   deleteUntagged?: boolean;
   /** Who asked (recorded in the history and in the read-only flag). */

@@ -1,21 +1,11 @@
-import type { Etcd3 } from "etcd3";
 import { createCleanupService, type CleanupService } from "../gc/cleanup.js";
 import { CleanupPolicies } from "../gc/policies.js";
-import { runGarbageCollection, type GcRunRecord } from "../gc/runner.js";
+import { runGarbageCollection, type GcEnvironment, type GcRunRecord } from "../gc/runner.js";
 import { GcSchedule } from "../gc/schedule.js";
-import type { Logger } from "../log.js";
 import type { Services } from "../registry/http/context.js";
-import type { StorageDriver } from "../registry/storage/driver.js";
-import { ReadOnlyState, WriteTracker } from "./readonly.js";
 
 /** What the console needs for read-only mode, garbage collection and cleanup. */
-export interface MaintenanceServices {
-  driver: StorageDriver;
-  readOnly: ReadOnlyState;
-  writes: WriteTracker;
-  etcd?: Etcd3;
-  etcdPrefix?: string;
-  logger: Logger;
+export interface MaintenanceServices extends GcEnvironment {
   cleanup: CleanupService;
   /** The engine's event bus: GC announces the manifests it deletes there. */
   events: Services["events"];
@@ -36,14 +26,14 @@ export interface MaintenanceServices {
  * Builds the maintenance services around the engine's stores. The read-only state must exist
  * before the engine (which consults it per write): pass it in, with the write tracker.
  */
-export function createMaintenance(options: {
-  driver: StorageDriver;
+export function createMaintenance({
+  services,
+  gcGraceMs,
+  gcHoldMs,
+  gcSchedule,
+  ...environment
+}: GcEnvironment & {
   services: Services;
-  readOnly: ReadOnlyState;
-  writes: WriteTracker;
-  etcd?: Etcd3;
-  etcdPrefix?: string;
-  logger: Logger;
   /** `gc.grace`, read per run so a reload applies. */
   gcGraceMs: () => number;
   /** `gc.hold`, read per run. */
@@ -51,41 +41,31 @@ export function createMaintenance(options: {
   /** `gc.schedule`. */
   gcSchedule?: string;
 }): MaintenanceServices {
-  const { driver, services, readOnly, writes, logger, gcGraceMs } = options;
+  const { driver, readOnly, writes, logger } = environment;
   const cleanup = createCleanupService({ driver, manifests: services.manifests, tags: services.tags, deleteEnabled: services.deleteEnabled, readOnly, writes, logger, graceMs: gcGraceMs });
   const collect: MaintenanceServices["collect"] = async ({ user, dryRun, deleteUntagged, graceMs, readOnly: holdReadOnly, onStarted }) => {
     // Cached manifests past their ttl go first, so this run frees their blobs (server/proxy/README.md).
     if (!dryRun) await services.proxy?.expire();
     return runGarbageCollection({
-      driver,
-      readOnly,
-      writes,
-      etcd: options.etcd,
-      etcdPrefix: options.etcdPrefix,
-      logger,
+      ...environment,
       events: services.events,
       user,
       dryRun,
       deleteUntagged,
       graceMs: graceMs ?? gcGraceMs(),
       mode: holdReadOnly ? "read-only" : "online",
-      holdMs: options.gcHoldMs(),
+      holdMs: gcHoldMs(),
       local: services.blobs.gc,
       onStarted,
     });
   };
   return {
-    driver,
-    readOnly,
-    writes,
-    etcd: options.etcd,
-    etcdPrefix: options.etcdPrefix,
-    logger,
+    ...environment,
     events: services.events,
     cleanup,
     gcGraceMs,
     collect,
     policies: new CleanupPolicies(driver, cleanup, collect, logger),
-    gcSchedule: options.gcSchedule ? new GcSchedule({ driver, expression: options.gcSchedule, collect, logger, readOnly: () => readOnly.isReadOnly() }) : undefined,
+    gcSchedule: gcSchedule ? new GcSchedule({ driver, expression: gcSchedule, collect, logger, readOnly: () => readOnly.isReadOnly() }) : undefined,
   };
 }
