@@ -1,4 +1,4 @@
-import { EVENT_ID, SCALAR_STYLE, getScalarValue, parseEvents, type Event } from "js-yaml";
+import { EVENT_ID, SCALAR_STYLE, getScalarValue, parseEvents, type Event, type ScalarEvent } from "js-yaml";
 
 /** A key path into the document: mapping keys and list indexes. */
 export type KeyPath = ReadonlyArray<string | number>;
@@ -34,6 +34,54 @@ export function formatPath(path: KeyPath): string {
 }
 
 /**
+ * Visits every node of the first document of `source` in document order, with its key path and,
+ * for a mapping's value, the event of its key. A complex (non-scalar) key cannot name a config
+ * key: it is skipped with its value. Text that does not parse visits nothing.
+ */
+export function walkYaml(source: string, visit: (event: Event, path: KeyPath, key: ScalarEvent | undefined) => void): void {
+  let events: Event[];
+  try {
+    events = parseEvents(source, {});
+  } catch {
+    return;
+  }
+  let index = 0;
+  const next = (): Event | undefined => events[index++];
+  const skip = (event: Event | undefined): void => {
+    if (!event || (event.type !== EVENT_ID.MAPPING && event.type !== EVENT_ID.SEQUENCE)) return;
+    for (let depth = 1; depth > 0 && index < events.length; ) {
+      const e = next();
+      if (e?.type === EVENT_ID.MAPPING || e?.type === EVENT_ID.SEQUENCE) depth++;
+      else if (e?.type === EVENT_ID.POP) depth--;
+    }
+  };
+  const node = (event: Event | undefined, path: KeyPath, key: ScalarEvent | undefined): void => {
+    if (!event) return;
+    visit(event, path, key);
+    if (event.type === EVENT_ID.MAPPING) {
+      for (;;) {
+        const keyEvent = next();
+        if (!keyEvent || keyEvent.type === EVENT_ID.POP) return;
+        const valueEvent = next();
+        if (keyEvent.type === EVENT_ID.SCALAR) {
+          node(valueEvent, [...path, getScalarValue(source, keyEvent)], keyEvent);
+        } else {
+          skip(keyEvent);
+          skip(valueEvent);
+        }
+      }
+    } else if (event.type === EVENT_ID.SEQUENCE) {
+      for (let item = 0; ; item++) {
+        const itemEvent = next();
+        if (!itemEvent || itemEvent.type === EVENT_ID.POP) return;
+        node(itemEvent, [...path, item], undefined);
+      }
+    }
+  };
+  if (next()?.type === EVENT_ID.DOCUMENT) node(next(), [], undefined);
+}
+
+/**
  * Where every key path of a YAML document is written, built from js-yaml's event stream (offsets
  * into the source). Paths reached only through merge keys (`<<: *anchor`) are not listed; lookups
  * fall back to the nearest listed ancestor.
@@ -44,14 +92,6 @@ export class PositionMap {
 
   constructor(readonly source: string) {
     for (let i = 0; i < source.length; i++) if (source.charCodeAt(i) === 10) this.lineStarts.push(i + 1);
-    let events: Event[];
-    try {
-      events = parseEvents(source, {});
-    } catch {
-      return;
-    }
-    let index = 0;
-    const next = (): Event | undefined => events[index++];
     const start = (event: Event): number => {
       switch (event.type) {
         case EVENT_ID.SCALAR: {
@@ -68,45 +108,13 @@ export class PositionMap {
           return 0;
       }
     };
-    /** Consumes one node starting with `event`, recording positions below `path`. */
-    const node = (event: Event | undefined, path: (string | number)[], keyOffset: number | undefined): void => {
-      if (!event) return;
+    walkYaml(source, (event, path, key) => {
       // A block scalar (| or >) starts on the next line: point at its key instead.
       const scalar =
         event.type === EVENT_ID.ALIAS ||
         (event.type === EVENT_ID.SCALAR && event.style !== SCALAR_STYLE.LITERAL_BLOCK && event.style !== SCALAR_STYLE.FOLDED_BLOCK);
-      this.entries.set(pathKey(path), { key: keyOffset, value: start(event), scalar });
-      if (event.type === EVENT_ID.MAPPING) {
-        for (;;) {
-          const keyEvent = next();
-          if (!keyEvent || keyEvent.type === EVENT_ID.POP) return;
-          const valueEvent = next();
-          if (keyEvent.type === EVENT_ID.SCALAR) {
-            node(valueEvent, [...path, getScalarValue(source, keyEvent)], start(keyEvent));
-          } else {
-            // A complex key: skip it (it cannot name a config key) and its value.
-            skip(keyEvent);
-            skip(valueEvent);
-          }
-        }
-      } else if (event.type === EVENT_ID.SEQUENCE) {
-        for (let item = 0; ; item++) {
-          const itemEvent = next();
-          if (!itemEvent || itemEvent.type === EVENT_ID.POP) return;
-          node(itemEvent, [...path, item], undefined);
-        }
-      }
-    };
-    const skip = (event: Event | undefined): void => {
-      if (!event || (event.type !== EVENT_ID.MAPPING && event.type !== EVENT_ID.SEQUENCE)) return;
-      for (let depth = 1; depth > 0 && index < events.length; ) {
-        const e = next();
-        if (e?.type === EVENT_ID.MAPPING || e?.type === EVENT_ID.SEQUENCE) depth++;
-        else if (e?.type === EVENT_ID.POP) depth--;
-      }
-    };
-    const first = next();
-    if (first?.type === EVENT_ID.DOCUMENT) node(next(), [], undefined);
+      this.entries.set(pathKey(path), { key: key && start(key), value: start(event), scalar });
+    });
   }
 
   /** 1-based line/column of a source offset. */

@@ -1,6 +1,6 @@
-import { EVENT_ID, SCALAR_STYLE, getScalarValue, load, parseEvents, type Event, type ScalarEvent } from "js-yaml";
+import { EVENT_ID, SCALAR_STYLE, getScalarValue, load, type ScalarEvent } from "js-yaml";
 import { yamlSchema } from "./env.js";
-import { formatPath } from "./positions.js";
+import { formatPath, walkYaml, type KeyPath } from "./positions.js";
 import type { Problem } from "./problems.js";
 import { redactConfig, REDACTED } from "./redact.js";
 
@@ -11,7 +11,7 @@ import { redactConfig, REDACTED } from "./redact.js";
  */
 /** A scalar value of the document, with where its text is. */
 interface ScalarAt {
-  path: (string | number)[];
+  path: KeyPath;
   event: ScalarEvent;
   /** Source range of the whole written value (quotes, block header included). */
   start: number;
@@ -20,48 +20,12 @@ interface ScalarAt {
 
 /** Every scalar value (not keys) of the first document, with its key path; [] when the text does not parse. */
 function scalarsOf(text: string): ScalarAt[] {
-  let events: Event[];
-  try {
-    events = parseEvents(text, {});
-  } catch {
-    return [];
-  }
   const out: ScalarAt[] = [];
-  let index = 0;
-  const next = (): Event | undefined => events[index++];
-  const skip = (event: Event | undefined): void => {
-    if (!event || (event.type !== EVENT_ID.MAPPING && event.type !== EVENT_ID.SEQUENCE)) return;
-    for (let depth = 1; depth > 0 && index < events.length; ) {
-      const e = next();
-      if (e?.type === EVENT_ID.MAPPING || e?.type === EVENT_ID.SEQUENCE) depth++;
-      else if (e?.type === EVENT_ID.POP) depth--;
-    }
-  };
-  const node = (event: Event | undefined, path: (string | number)[]): void => {
-    if (!event) return;
-    if (event.type === EVENT_ID.SCALAR) {
-      const range = scalarRange(text, event);
-      if (range) out.push({ path, event, ...range });
-    } else if (event.type === EVENT_ID.MAPPING) {
-      for (;;) {
-        const key = next();
-        if (!key || key.type === EVENT_ID.POP) return;
-        const value = next();
-        if (key.type === EVENT_ID.SCALAR) node(value, [...path, getScalarValue(text, key)]);
-        else {
-          skip(key);
-          skip(value);
-        }
-      }
-    } else if (event.type === EVENT_ID.SEQUENCE) {
-      for (let item = 0; ; item++) {
-        const itemEvent = next();
-        if (!itemEvent || itemEvent.type === EVENT_ID.POP) return;
-        node(itemEvent, [...path, item]);
-      }
-    }
-  };
-  if (next()?.type === EVENT_ID.DOCUMENT) node(next(), []);
+  walkYaml(text, (event, path) => {
+    if (event.type !== EVENT_ID.SCALAR) return;
+    const range = scalarRange(text, event);
+    if (range) out.push({ path, event, ...range });
+  });
   return out;
 }
 
@@ -90,7 +54,7 @@ function scalarRange(text: string, event: ScalarEvent): { start: number; end: nu
   }
 }
 
-function valueAt(doc: unknown, path: (string | number)[]): unknown {
+function valueAt(doc: unknown, path: KeyPath): unknown {
   let value = doc;
   for (const part of path) {
     if (value === null || typeof value !== "object") return undefined;
