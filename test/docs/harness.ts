@@ -9,16 +9,12 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startServerProcess, type ServerProcess } from "../support/process.js";
+import { outputOf, startServerProcess, type CommandOutput, type ServerProcess } from "../support/process.js";
 import { docBlock } from "./blocks.mjs";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
-export interface BlockResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type BlockResult = CommandOutput;
 
 export interface DocPage {
   /** The working directory of every block; removed by close(). */
@@ -117,15 +113,7 @@ export async function openPage(page: string, env: Record<string, string> = {}): 
 
 /** Writes an OCI image layout (one random layer of `kb` KiB) at `dir` with `tag`, for skopeo; resolves with the manifest digest. */
 export async function makeLayout(dir: string, tag: string, kb = 64): Promise<string> {
-  const result = await new Promise<BlockResult>((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, "scripts", "image", "make-layout.mjs"), dir, tag, String(kb)]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
+  const result = await outputOf(spawn(process.execPath, [join(repoRoot, "scripts", "image", "make-layout.mjs"), dir, tag, String(kb)]));
   if (result.code !== 0) throw new Error(`make-layout.mjs failed: ${result.stderr}`);
   return result.stdout.trim();
 }

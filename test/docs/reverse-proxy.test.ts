@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { requireCommands } from "../support/commands.js";
 import { freePort } from "../support/net.js";
+import { outputOf } from "../support/process.js";
 import { makeLayout, openPage, type BlockResult, type DocPage } from "./harness.js";
 
 let page: DocPage;
@@ -31,15 +32,7 @@ after(async () => {
 });
 
 function curl(args: string[]): Promise<BlockResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("curl", ["-sS", ...args]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
+  return outputOf(spawn("curl", ["-sS", ...args]));
 }
 
 /** nginx's main file as Debian's nginx.conf shapes it, with every path in `dir`. */

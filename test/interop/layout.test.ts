@@ -9,7 +9,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startDistribution, type DistributionRegistry } from "../support/distribution.js";
-import { makeImageLayout, sha256Digest, type ImageLayout, type Platform } from "../support/images.js";
+import { makeImageLayout, sha256Digest, TWO_PLATFORMS, type ImageLayout } from "../support/images.js";
 import { requireCommands } from "../support/commands.js";
 import { skopeoCopy, skopeoInspect, skopeoListTags } from "../support/skopeo.js";
 import { removeDir, tempDir } from "../support/files.js";
@@ -26,10 +26,6 @@ import {
   type ManifestJSON,
 } from "./harness.js";
 
-const TWO_PLATFORMS: Platform[] = [
-  { os: "linux", architecture: "amd64" },
-  { os: "linux", architecture: "arm64", variant: "v8" },
-];
 const LINK = /^sha256:[0-9a-f]{64}$/;
 
 interface Images {
@@ -95,7 +91,6 @@ async function assertImagesServed(host: string, prefix: string, images: Images, 
 async function readLink(root: string, path: string): Promise<string> {
   return readFile(join(root, "docker/registry/v2/repositories", path), "utf8");
 }
-
 
 describe("Berth writes, distribution reads", () => {
   before(() => requireCommands("skopeo", "docker-registry"));

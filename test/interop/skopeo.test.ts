@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { blobPath, makeImageLayout, OCI_INDEX, OCI_MANIFEST, sha256Digest, type ImageLayout, type Platform } from "../support/images.js";
+import { blobPath, makeImageLayout, OCI_INDEX, OCI_MANIFEST, sha256Digest, TWO_PLATFORMS, type ImageLayout } from "../support/images.js";
 import { requireCommands } from "../support/commands.js";
 import { SkopeoError, skopeoCopy, skopeoDelete, skopeoInspect, skopeoListTags } from "../support/skopeo.js";
 import { removeDir, tempDir } from "../support/files.js";
@@ -25,16 +25,10 @@ import {
   type ManifestJSON,
 } from "./harness.js";
 
-const TWO_PLATFORMS: Platform[] = [
-  { os: "linux", architecture: "amd64" },
-  { os: "linux", architecture: "arm64", variant: "v8" },
-];
-
 interface ImageConfig {
   rootfs?: { type: string; diff_ids: string[] };
   config?: { Env?: string[] };
 }
-
 
 describe("skopeo against Berth", () => {
   before(() => requireCommands("skopeo"));

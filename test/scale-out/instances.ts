@@ -4,6 +4,7 @@ import type { StorageDriver } from "../../server/registry/storage/driver.js";
 import { createDriver } from "../../server/registry/storage/factory.js";
 import { startBerthProcess } from "../support/berth-cli.js";
 import { startCeph, type RunningCeph } from "../support/ceph.js";
+import { registryConfigYaml } from "../support/distribution.js";
 import type { ServerProcess } from "../support/process.js";
 
 export interface SharedSetup {
@@ -46,30 +47,17 @@ export async function startInstance(dir: string, name: string, shared: SharedSet
 }
 
 function configYaml(shared: SharedSetup, port: number, stateDir: string): string {
-  // JSON values are valid YAML, which spares quoting by hand.
-  return [
-    "version: 0.1",
-    "log:",
-    "  level: warn",
-    "  accesslog:",
-    "    disabled: true",
-    "storage:",
-    ...(shared.s3 ? [`  s3: ${JSON.stringify(shared.s3)}`] : []),
-    ...(shared.filesystem ? [`  filesystem: ${JSON.stringify(shared.filesystem)}`] : []),
-    ...(shared.noRedirect ? ["  redirect:", "    disable: true"] : []),
-    "  delete:",
-    "    enabled: true",
-    "  maintenance:",
-    "    uploadpurging:",
-    "      enabled: false",
-    "http:",
-    `  addr: 127.0.0.1:${port}`,
-    `  secret: ${JSON.stringify(shared.secret)}`,
-    ...(shared.etcdEndpoint ? ["etcd:", `  endpoints: [${JSON.stringify(shared.etcdEndpoint)}]`] : []),
-    "console:",
-    `  statedir: ${JSON.stringify(stateDir)}`,
-    "",
-  ].join("\n");
+  return registryConfigYaml({
+    port,
+    storage: { ...(shared.s3 && { s3: shared.s3 }), ...(shared.filesystem && { filesystem: shared.filesystem }) },
+    noRedirect: shared.noRedirect,
+    secret: shared.secret,
+    extra: [
+      ...(shared.etcdEndpoint ? ["etcd:", `  endpoints: [${JSON.stringify(shared.etcdEndpoint)}]`] : []),
+      "console:",
+      `  statedir: ${JSON.stringify(stateDir)}`,
+    ],
+  });
 }
 
 /** The `storage.s3` parameters of a fresh bucket on a test radosgw. */

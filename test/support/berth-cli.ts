@@ -5,17 +5,13 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { startServerProcess, type ServerProcess } from "./process.js";
+import { outputOf, startServerProcess, type CommandOutput, type ServerProcess } from "./process.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const fromSources = ["--import", "tsx", "server/cli/dev.ts"];
 const built = ["bin/berth.js"];
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = CommandOutput;
 
 export interface SpawnOptions {
   /** Added to a REGISTRY_*-free environment. */
@@ -26,15 +22,7 @@ export interface SpawnOptions {
 
 /** Runs the `berth` CLI to its end. */
 export function berth(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawnBerth(args, { env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
+  return outputOf(spawnBerth(args, { env }));
 }
 
 export function spawnBerth(args: string[], options: SpawnOptions = {}): ChildProcess {

@@ -56,7 +56,7 @@ export async function startDistribution(options: DistributionOptions = {}): Prom
       readyStatuses: options.auth ? [401] : undefined,
       spawn: async (port) => {
         const configPath = join(work, "config.yml");
-        await writeFile(configPath, configYaml(root, port, options.logLevel ?? "warn") + (options.auth ?? []).map((line) => `${line}\n`).join(""));
+        await writeFile(configPath, registryConfigYaml({ port, level: options.logLevel, storage: { filesystem: { rootdirectory: root } }, extra: options.auth }));
         // distribution lets REGISTRY_* variables override the config file; an inherited one (say
         // REGISTRY_HTTP_ADDR) would silently move the server elsewhere.
         const env = { ...process.env };
@@ -86,26 +86,44 @@ export async function startDistribution(options: DistributionOptions = {}): Prom
   }
 }
 
-function configYaml(root: string, port: number, level: string): string {
-  // JSON strings are valid YAML scalars, which spares escaping paths by hand.
+export interface RegistryConfigOptions {
+  port: number;
+  /** Default "warn". */
+  level?: string;
+  /** `storage:` drivers, name → parameters. */
+  storage: Record<string, unknown>;
+  /** Blob GETs answered by the registry itself, not by a redirect to the bucket. */
+  noRedirect?: boolean;
+  /** A fixed secret silences the "No HTTP secret provided" warning on every start. */
+  secret?: string;
+  /** Top-level sections appended as they are (YAML lines). */
+  extra?: string[];
+}
+
+/**
+ * A config.yml that distribution and Berth both read: access log off, deletes on, upload purging
+ * off (a test's uploads must not vanish while it runs), on 127.0.0.1.
+ */
+export function registryConfigYaml(options: RegistryConfigOptions): string {
+  // JSON values are valid YAML, which spares quoting paths and parameters by hand.
   return [
     "version: 0.1",
     "log:",
-    `  level: ${level}`,
+    `  level: ${options.level ?? "warn"}`,
     "  accesslog:",
     "    disabled: true",
     "storage:",
-    "  filesystem:",
-    `    rootdirectory: ${JSON.stringify(root)}`,
+    ...Object.entries(options.storage).map(([driver, params]) => `  ${driver}: ${JSON.stringify(params)}`),
+    ...(options.noRedirect ? ["  redirect:", "    disable: true"] : []),
     "  delete:",
     "    enabled: true",
     "  maintenance:",
     "    uploadpurging:",
     "      enabled: false",
     "http:",
-    `  addr: 127.0.0.1:${port}`,
-    // A fixed secret silences the "No HTTP secret provided" warning on every start.
-    "  secret: berth-test-secret",
+    `  addr: 127.0.0.1:${options.port}`,
+    `  secret: ${JSON.stringify(options.secret ?? "berth-test-secret")}`,
+    ...(options.extra ?? []),
     "",
   ].join("\n");
 }

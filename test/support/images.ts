@@ -70,7 +70,14 @@ export interface ImageLayout {
   blobs: string[];
 }
 
-interface Descriptor {
+/** amd64 and arm64/v8 Linux: what the tests' multi-platform images are built for. */
+export const TWO_PLATFORMS: Platform[] = [
+  { os: "linux", architecture: "amd64" },
+  { os: "linux", architecture: "arm64", variant: "v8" },
+];
+
+/** An OCI descriptor as the layouts written here hold them. */
+export interface Descriptor {
   mediaType: string;
   digest: string;
   size: number;

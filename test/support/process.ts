@@ -109,3 +109,22 @@ function track(child: ChildProcess): Tracked {
   });
   return state;
 }
+
+/** What a command that ran to its end printed, and its exit code (1 for a signal). */
+export interface CommandOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Collects a spawned command's output until it ends; rejects if it could not be spawned. */
+export function outputOf(child: ChildProcess): Promise<CommandOutput> {
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}

@@ -19,6 +19,8 @@ import {
   parsePlatform,
   sha256Digest,
   tarHeader,
+  TWO_PLATFORMS,
+  type Descriptor,
   type ImageLayout,
   type Platform,
 } from "./images.js";
@@ -26,18 +28,6 @@ import { freePort, waitForHttp } from "./net.js";
 import { SkopeoError, skopeoCopy, skopeoDelete, skopeoInspect, skopeoListTags } from "./skopeo.js";
 
 const REF_NAME = "org.opencontainers.image.ref.name";
-const TWO_PLATFORMS: Platform[] = [
-  { os: "linux", architecture: "amd64" },
-  { os: "linux", architecture: "arm64", variant: "v8" },
-];
-
-interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  platform?: Platform;
-  annotations?: Record<string, string>;
-}
 
 let scratch: string;
 before(async () => {
