@@ -23,7 +23,7 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-const OUTPUT_LIMIT = 64 * 1024;
+const OUTPUT_LIMIT = 256 * 1024;
 const PORT_ATTEMPTS = 5;
 
 export interface ConfigOptions {
@@ -61,16 +61,36 @@ export function berthConfig(root: string, port: number, options: ConfigOptions =
 
 /** Starts Berth from the compiled CLI; `work` receives the config file. `extra`: see ConfigOptions. */
 export function startBerth(repoRoot: string, root: string, work: string, storage?: string[], extra?: string[]): Promise<Server> {
-  return startConfigured("berth", process.execPath, [join(repoRoot, "bin", "berth.js"), "serve", "--registry-only"], repoRoot, root, work, storage, extra);
+  return startConfigured({ kind: "berth", command: process.execPath, args: [join(repoRoot, "bin", "berth.js"), "serve", "--registry-only"], cwd: repoRoot, root, work, config: { storage, extra } });
+}
+
+export interface Launch {
+  kind: Kind;
+  command: string;
+  /** The config file's path is appended. */
+  args: string[];
+  cwd: string;
+  root: string;
+  /** Receives the config file. */
+  work: string;
+  config: ConfigOptions;
+  /** Added to the inherited environment. */
+  env?: Record<string, string>;
+}
+
+export interface StartedServer extends Server {
+  /** performance.now() when the process was spawned. */
+  spawnedAt: number;
 }
 
 /**
  * Spawns `command ...args <config>` with berthConfig() on a free port and waits for `/v2/`.
  * distribution reads the same file (its filesystem runs go through test/support instead).
  */
-async function startConfigured(kind: Kind, command: string, args: string[], cwd: string, root: string, work: string, storage?: string[], extra?: string[]): Promise<Server> {
+export async function startConfigured(launch: Launch): Promise<StartedServer> {
+  const { kind, root, work } = launch;
   await mkdir(root, { recursive: true });
-  const env = { ...process.env };
+  const env = { ...process.env, ...launch.env };
   // Like distribution, the config may honour REGISTRY_* overrides; inherited ones must not move the server.
   for (const key of Object.keys(env)) if (key.startsWith("REGISTRY_")) delete env[key];
   // The sandbox's CA bundle makes both AWS SDKs fail on a plain-HTTP loopback endpoint.
@@ -79,8 +99,9 @@ async function startConfigured(kind: Kind, command: string, args: string[], cwd:
   for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
     const port = await freePort();
     const configPath = join(work, `${kind}-${port}.yml`);
-    await writeFile(configPath, berthConfig(root, port, { storage, extra }));
-    const child = spawn(command, [...args, configPath], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    await writeFile(configPath, berthConfig(root, port, launch.config));
+    const spawnedAt = performance.now();
+    const child = spawn(launch.command, [...launch.args, configPath], { cwd: launch.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const append = (chunk: Buffer): void => {
       output += chunk.toString("utf8");
@@ -107,13 +128,16 @@ async function startConfigured(kind: Kind, command: string, args: string[], cwd:
     const kill = async (): Promise<void> => {
       if (exit !== undefined) return;
       child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      // A console server closes its index first.
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
       await exited;
       clearTimeout(timer);
     };
     try {
-      await waitForHttp(`http://127.0.0.1:${port}/v2/`, 20_000, {
-        abort: () => (exit ? `${kind} exited (${exit}): ${output.trim()}` : undefined),
+      // A console server rebuilds its index first; a fine poll makes spawnedAt measure start-up.
+      await waitForHttp(`http://127.0.0.1:${port}/v2/`, 60_000, {
+        intervalMs: 20,
+        abort: () => (exit ? `${kind} exited (${exit}): ${output.trim().slice(-2000)}` : undefined),
       });
     } catch (error) {
       await kill();
@@ -128,6 +152,7 @@ async function startConfigured(kind: Kind, command: string, args: string[], cwd:
       host: `127.0.0.1:${port}`,
       pid: child.pid!,
       root,
+      spawnedAt,
       output: () => output,
       stop: () => (stopping ??= kill()),
     };
@@ -157,7 +182,7 @@ export async function startServer(kind: Kind, repoRoot: string, root: string, wo
   if (!storage && !extra) return startRegistry(root);
   const binary = findDistribution();
   if (binary === null) throw new Error("docker-registry is not installed");
-  return startConfigured(kind, binary, ["serve"], work, root, work, storage, extra);
+  return startConfigured({ kind, command: binary, args: ["serve"], cwd: work, root, work, config: { storage, extra } });
 }
 
 export interface MemoryStatus {
