@@ -3,15 +3,18 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { formatAgo, formatDuration, formatTime } from "./format";
+import { useCan } from "./hooks";
 import { useTRPC } from "./trpc";
-import { Badge, Button, Card, cx, Dialog, Empty, ErrorBox, Facts, inputClass, Loading, rowClass, tableClass, tableScrollClass, tdClass, thClass } from "./ui";
+import { Badge, Button, Card, cx, Dialog, Empty, ErrorBox, Facts, inputClass, Loading, NeedsRole, rowClass, tableClass, tableScrollClass, tdClass, thClass } from "./ui";
 
 /** Registry auth: the etcd key LAIN uses to switch token auth, and the built-in token server. */
 export function AuthView() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const status = useQuery({ ...trpc.registryAuth.status.queryOptions(), refetchInterval: 5_000 });
-  const tokenServer = useQuery(trpc.registryAuth.tokenServer.queryOptions());
+  const isAdmin = useCan("admin");
+  // Its users and rules are for admins (the API refuses the query to the others).
+  const tokenServer = useQuery({ ...trpc.registryAuth.tokenServer.queryOptions(), enabled: isAdmin });
   const [confirm, setConfirm] = useState<"enable" | "disable" | null>(null);
   const [form, setForm] = useState<{ realm: string; issuer: string; service: string } | null>(null);
   const refresh = () => {
@@ -77,23 +80,25 @@ export function AuthView() {
         ) : (
           <div className="space-y-4 text-sm">
             <div className="flex flex-wrap items-center gap-4">
-              <button
-                type="button"
-                role="switch"
-                aria-checked={keyOn}
-                onClick={() => {
-                  setForm(null);
-                  setConfirm(keyOn ? "disable" : "enable");
-                }}
-                className={cx(
-                  "relative inline-flex h-7 w-12 shrink-0 items-center rounded-full transition-colors focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-500",
-                  keyOn ? "bg-emerald-600" : "bg-slate-300 dark:bg-slate-600",
-                )}
-                data-testid="auth-toggle"
-              >
-                <span className="sr-only">Token auth through etcd</span>
-                <span className={cx("inline-block h-5 w-5 rounded-full bg-white shadow transition-transform", keyOn ? "translate-x-6" : "translate-x-1")} />
-              </button>
+              {isAdmin ? (
+                <button
+                  type="button"
+                  role="switch"
+                  aria-checked={keyOn}
+                  onClick={() => {
+                    setForm(null);
+                    setConfirm(keyOn ? "disable" : "enable");
+                  }}
+                  className={cx(
+                    "relative inline-flex h-7 w-12 shrink-0 items-center rounded-full transition-colors focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-500",
+                    keyOn ? "bg-emerald-600" : "bg-slate-300 dark:bg-slate-600",
+                  )}
+                  data-testid="auth-toggle"
+                >
+                  <span className="sr-only">Token auth through etcd</span>
+                  <span className={cx("inline-block h-5 w-5 rounded-full bg-white shadow transition-transform", keyOn ? "translate-x-6" : "translate-x-1")} />
+                </button>
+              ) : null}
               <span className="text-base font-medium" data-testid="auth-key-state">
                 Token auth is {keyOn ? "ON" : "OFF"}
               </span>
@@ -101,6 +106,7 @@ export function AuthView() {
                 key <code>{etcd.key}</code> on {etcd.endpoints.join(", ")}
               </span>
             </div>
+            {isAdmin ? null : <NeedsRole role="admin" what="Switching token auth" />}
             {etcd.readError ? <ErrorBox error={{ message: etcd.readError }} title="Cannot read the key" /> : null}
             {etcd.value !== null ? (
               <div>
@@ -117,110 +123,112 @@ export function AuthView() {
         )}
       </Card>
 
-      <Card title="Built-in token server">
-        <ErrorBox error={tokenServer.error} />
-        {tokenServer.isPending ? (
-          <Loading />
-        ) : !tokenServer.data?.configured ? (
-          <p className="text-sm text-slate-600 dark:text-slate-300">
-            Not configured (<code>tokenserver</code> in config.yml). Berth can issue docker tokens itself, from an htpasswd users file and access rules.
-          </p>
-        ) : (
-          <div className="space-y-5 text-sm">
-            <Facts
-              items={[
-                ["State", tokenServer.data.enabled ? <Badge key="s" tone="good">enabled</Badge> : <Badge key="s">disabled</Badge>],
-                ["Issuer", <code key="i">{tokenServer.data.issuer}</code>],
-                ["Service", tokenServer.data.service ? <code key="v">{tokenServer.data.service}</code> : "any (from the request)"],
-                ["Token lifetime", formatDuration(tokenServer.data.expirationMs)],
-              ]}
-            />
-            <div>
-              <h3 className="mb-1 font-medium">
-                Users {tokenServer.data.usersFile ? <span className="font-normal text-slate-500">from {tokenServer.data.usersFile}</span> : null}
-              </h3>
-              {tokenServer.data.usersError ? <ErrorBox error={{ message: tokenServer.data.usersError }} title="Users file" /> : null}
-              {tokenServer.data.users.length === 0 ? (
-                <p className="text-slate-500">No users.</p>
-              ) : (
-                <ul className="flex flex-wrap gap-1.5" data-testid="token-users">
-                  {tokenServer.data.users.map((user) => (
-                    <li key={user}>
-                      <Badge tone={tokenServer.data.configured && tokenServer.data.admins.includes(user) ? "warn" : "neutral"}>
-                        {user}
-                        {tokenServer.data.configured && tokenServer.data.admins.includes(user) ? " (admin)" : ""}
-                      </Badge>
-                    </li>
-                  ))}
-                </ul>
-              )}
-              {tokenServer.data.usersProblems.length > 0 ? (
-                <ul className="mt-2 list-disc pl-5 text-amber-700 dark:text-amber-300">
-                  {tokenServer.data.usersProblems.map((problem) => (
-                    <li key={problem}>{problem}</li>
-                  ))}
-                </ul>
-              ) : null}
-            </div>
-            <div>
-              <h3 className="mb-1 font-medium">Admins and groups</h3>
-              <p>
-                Admins (everything on every repository): {tokenServer.data.admins.length ? tokenServer.data.admins.join(", ") : <span className="text-slate-500">none</span>}
-              </p>
-              {Object.entries(tokenServer.data.groups).map(([group, members]) => (
-                <p key={group}>
-                  Group <strong>{group}</strong>: {members.join(", ") || "—"}
+      {isAdmin ? (
+        <Card title="Built-in token server">
+          <ErrorBox error={tokenServer.error} />
+          {tokenServer.isPending ? (
+            <Loading />
+          ) : !tokenServer.data?.configured ? (
+            <p className="text-sm text-slate-600 dark:text-slate-300">
+              Not configured (<code>tokenserver</code> in config.yml). Berth can issue docker tokens itself, from an htpasswd users file and access rules.
+            </p>
+          ) : (
+            <div className="space-y-5 text-sm">
+              <Facts
+                items={[
+                  ["State", tokenServer.data.enabled ? <Badge key="s" tone="good">enabled</Badge> : <Badge key="s">disabled</Badge>],
+                  ["Issuer", <code key="i">{tokenServer.data.issuer}</code>],
+                  ["Service", tokenServer.data.service ? <code key="v">{tokenServer.data.service}</code> : "any (from the request)"],
+                  ["Token lifetime", formatDuration(tokenServer.data.expirationMs)],
+                ]}
+              />
+              <div>
+                <h3 className="mb-1 font-medium">
+                  Users {tokenServer.data.usersFile ? <span className="font-normal text-slate-500">from {tokenServer.data.usersFile}</span> : null}
+                </h3>
+                {tokenServer.data.usersError ? <ErrorBox error={{ message: tokenServer.data.usersError }} title="Users file" /> : null}
+                {tokenServer.data.users.length === 0 ? (
+                  <p className="text-slate-500">No users.</p>
+                ) : (
+                  <ul className="flex flex-wrap gap-1.5" data-testid="token-users">
+                    {tokenServer.data.users.map((user) => (
+                      <li key={user}>
+                        <Badge tone={tokenServer.data.configured && tokenServer.data.admins.includes(user) ? "warn" : "neutral"}>
+                          {user}
+                          {tokenServer.data.configured && tokenServer.data.admins.includes(user) ? " (admin)" : ""}
+                        </Badge>
+                      </li>
+                    ))}
+                  </ul>
+                )}
+                {tokenServer.data.usersProblems.length > 0 ? (
+                  <ul className="mt-2 list-disc pl-5 text-amber-700 dark:text-amber-300">
+                    {tokenServer.data.usersProblems.map((problem) => (
+                      <li key={problem}>{problem}</li>
+                    ))}
+                  </ul>
+                ) : null}
+              </div>
+              <div>
+                <h3 className="mb-1 font-medium">Admins and groups</h3>
+                <p>
+                  Admins (everything on every repository): {tokenServer.data.admins.length ? tokenServer.data.admins.join(", ") : <span className="text-slate-500">none</span>}
                 </p>
-              ))}
-            </div>
-            <div>
-              <h3 className="mb-1 font-medium">Access rules {tokenServer.data.defaultRules ? <span className="font-normal text-slate-500">(default: no rules configured)</span> : null}</h3>
-              {tokenServer.data.rules.length === 0 ? (
-                <Empty>No rules: only admins get access.</Empty>
-              ) : (
-                <div className={tableScrollClass}>
-                  <table className={tableClass} data-testid="token-rules">
-                    <thead>
-                      <tr>
-                        <th scope="col" className={thClass}>
-                          Who
-                        </th>
-                        <th scope="col" className={thClass}>
-                          Repositories
-                        </th>
-                        <th scope="col" className={thClass}>
-                          Actions
-                        </th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {tokenServer.data.rules.map((rule, index) => (
-                        <tr key={index} className={rowClass}>
-                          <td className={tdClass}>
-                            {[
-                              ...rule.users.map((user) => (user === "*" ? "every authenticated user" : user)),
-                              ...rule.groups.map((group) => `group ${group}`),
-                              ...(rule.anonymous ? ["anonymous"] : []),
-                            ].join(", ") || "every authenticated user"}
-                          </td>
-                          <td className={`${tdClass} font-mono text-xs`}>{rule.repositories.join(", ")}</td>
-                          <td className={tdClass}>
-                            {rule.actions.map((action) => (
-                              <Badge key={action} className="mr-1">
-                                {action}
-                              </Badge>
-                            ))}
-                          </td>
+                {Object.entries(tokenServer.data.groups).map(([group, members]) => (
+                  <p key={group}>
+                    Group <strong>{group}</strong>: {members.join(", ") || "—"}
+                  </p>
+                ))}
+              </div>
+              <div>
+                <h3 className="mb-1 font-medium">Access rules {tokenServer.data.defaultRules ? <span className="font-normal text-slate-500">(default: no rules configured)</span> : null}</h3>
+                {tokenServer.data.rules.length === 0 ? (
+                  <Empty>No rules: only admins get access.</Empty>
+                ) : (
+                  <div className={tableScrollClass}>
+                    <table className={tableClass} data-testid="token-rules">
+                      <thead>
+                        <tr>
+                          <th scope="col" className={thClass}>
+                            Who
+                          </th>
+                          <th scope="col" className={thClass}>
+                            Repositories
+                          </th>
+                          <th scope="col" className={thClass}>
+                            Actions
+                          </th>
                         </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
-              )}
+                      </thead>
+                      <tbody>
+                        {tokenServer.data.rules.map((rule, index) => (
+                          <tr key={index} className={rowClass}>
+                            <td className={tdClass}>
+                              {[
+                                ...rule.users.map((user) => (user === "*" ? "every authenticated user" : user)),
+                                ...rule.groups.map((group) => `group ${group}`),
+                                ...(rule.anonymous ? ["anonymous"] : []),
+                              ].join(", ") || "every authenticated user"}
+                            </td>
+                            <td className={`${tdClass} font-mono text-xs`}>{rule.repositories.join(", ")}</td>
+                            <td className={tdClass}>
+                              {rule.actions.map((action) => (
+                                <Badge key={action} className="mr-1">
+                                  {action}
+                                </Badge>
+                              ))}
+                            </td>
+                          </tr>
+                        ))}
+                      </tbody>
+                    </table>
+                  </div>
+                )}
+              </div>
             </div>
-          </div>
-        )}
-      </Card>
+          )}
+        </Card>
+      ) : null}
 
       <Dialog
         open={confirm === "enable"}

@@ -4,8 +4,9 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import type { Rule } from "./cleanup-rules";
 import { formatAgo, formatTime, plural } from "./format";
+import { useCan } from "./hooks";
 import { useTRPC } from "./trpc";
-import { Badge, Button, Card, Dialog, Empty, ErrorBox, inputClass, Loading, rowClass, tableClass, tableScrollClass, tdClass, thClass } from "./ui";
+import { Badge, Button, Card, Dialog, Empty, ErrorBox, inputClass, Loading, NeedsRole, rowClass, tableClass, tableScrollClass, tdClass, thClass } from "./ui";
 
 function describeRule(rule: Rule): string {
   const keeps = [
@@ -31,6 +32,7 @@ export function CleanupPolicies({ rules, rulesValid, onLoad }: { rules: Rule[]; 
   const [everyHours, setEveryHours] = useState("");
   const [runningId, setRunningId] = useState<string | null>(null);
   const [removingId, setRemovingId] = useState<string | null>(null);
+  const canChange = useCan("maintainer");
   const refresh = () => void queryClient.invalidateQueries({ queryKey: trpc.maintenance.policies.queryKey() });
   const save = useMutation(trpc.maintenance.savePolicy.mutationOptions({ onSuccess: refresh }));
   const run = useMutation(
@@ -105,27 +107,31 @@ export function CleanupPolicies({ rules, rulesValid, onLoad }: { rules: Rule[]; 
                     <Button size="sm" variant="ghost" onClick={() => onLoad(policy.rules)} aria-label={`Load ${policy.name} into the editor`}>
                       Load
                     </Button>
-                    <Button
-                      size="sm"
-                      aria-label={`Run ${policy.name}`}
-                      onClick={() => {
-                        run.reset();
-                        setRunningId(policy.id);
-                      }}
-                    >
-                      Run now…
-                    </Button>
-                    <Button
-                      size="sm"
-                      variant="ghost"
-                      aria-label={`Delete ${policy.name}`}
-                      onClick={() => {
-                        remove.reset();
-                        setRemovingId(policy.id);
-                      }}
-                    >
-                      Delete…
-                    </Button>
+                    {canChange ? (
+                      <>
+                        <Button
+                          size="sm"
+                          aria-label={`Run ${policy.name}`}
+                          onClick={() => {
+                            run.reset();
+                            setRunningId(policy.id);
+                          }}
+                        >
+                          Run now…
+                        </Button>
+                        <Button
+                          size="sm"
+                          variant="ghost"
+                          aria-label={`Delete ${policy.name}`}
+                          onClick={() => {
+                            remove.reset();
+                            setRemovingId(policy.id);
+                          }}
+                        >
+                          Delete…
+                        </Button>
+                      </>
+                    ) : null}
                   </td>
                 </tr>
               ))}
@@ -143,32 +149,36 @@ export function CleanupPolicies({ rules, rulesValid, onLoad }: { rules: Rule[]; 
         </p>
       ) : null}
 
-      <form
-        className="flex flex-wrap items-end gap-3"
-        onSubmit={(event) => {
-          event.preventDefault();
-          if (!rulesValid || hoursError || name.trim() === "") return;
-          save.mutate({ id: existing?.id, policy: { name: name.trim(), rules, gc, deleteUntagged: gc && deleteUntagged, everyHours: hours } });
-        }}
-      >
-        <label className="text-sm">
-          <span className="block text-slate-600 dark:text-slate-300">Policy name</span>
-          <input className={inputClass} value={name} maxLength={100} onChange={(e) => setName(e.target.value)} aria-label="Policy name" />
-        </label>
-        <label className="flex items-center gap-2 text-sm">
-          <input type="checkbox" checked={gc} onChange={(e) => setGc(e.target.checked)} /> Collect garbage after
-        </label>
-        <label className="flex items-center gap-2 text-sm">
-          <input type="checkbox" checked={deleteUntagged} disabled={!gc} onChange={(e) => setDeleteUntagged(e.target.checked)} /> also untagged manifests
-        </label>
-        <label className="text-sm">
-          <span className="block text-slate-600 dark:text-slate-300">Run every (hours)</span>
-          <input className={`${inputClass} w-28`} inputMode="numeric" value={everyHours} onChange={(e) => setEveryHours(e.target.value)} placeholder="by hand" aria-label="Run every hours" />
-        </label>
-        <Button type="submit" variant="primary" disabled={!rulesValid || hoursError !== null || name.trim() === "" || save.isPending} data-testid="save-policy">
-          {existing ? "Update policy" : "Save rules as policy"}
-        </Button>
-      </form>
+      {canChange ? (
+        <form
+          className="flex flex-wrap items-end gap-3"
+          onSubmit={(event) => {
+            event.preventDefault();
+            if (!rulesValid || hoursError || name.trim() === "") return;
+            save.mutate({ id: existing?.id, policy: { name: name.trim(), rules, gc, deleteUntagged: gc && deleteUntagged, everyHours: hours } });
+          }}
+        >
+          <label className="text-sm">
+            <span className="block text-slate-600 dark:text-slate-300">Policy name</span>
+            <input className={inputClass} value={name} maxLength={100} onChange={(e) => setName(e.target.value)} aria-label="Policy name" />
+          </label>
+          <label className="flex items-center gap-2 text-sm">
+            <input type="checkbox" checked={gc} onChange={(e) => setGc(e.target.checked)} /> Collect garbage after
+          </label>
+          <label className="flex items-center gap-2 text-sm">
+            <input type="checkbox" checked={deleteUntagged} disabled={!gc} onChange={(e) => setDeleteUntagged(e.target.checked)} /> also untagged manifests
+          </label>
+          <label className="text-sm">
+            <span className="block text-slate-600 dark:text-slate-300">Run every (hours)</span>
+            <input className={`${inputClass} w-28`} inputMode="numeric" value={everyHours} onChange={(e) => setEveryHours(e.target.value)} placeholder="by hand" aria-label="Run every hours" />
+          </label>
+          <Button type="submit" variant="primary" disabled={!rulesValid || hoursError !== null || name.trim() === "" || save.isPending} data-testid="save-policy">
+            {existing ? "Update policy" : "Save rules as policy"}
+          </Button>
+        </form>
+      ) : (
+        <NeedsRole role="maintainer" what="Saving a policy" />
+      )}
       {hoursError ? (
         <p role="alert" className="mt-2 text-sm text-red-700 dark:text-red-300">
           {hoursError}

@@ -6,8 +6,9 @@ import { useState } from "react";
 import { CleanupPolicies } from "./cleanup-policies";
 import { draftOf, newRule, toRules, type Rule, type RuleDraft } from "./cleanup-rules";
 import { formatAgo, formatBytes, formatPeriod, formatTime, imageHref, plural, repositoryHref } from "./format";
+import { useCan } from "./hooks";
 import { useTRPC } from "./trpc";
-import { Badge, Button, Card, Dialog, Digest, Empty, ErrorBox, inputClass, linkClass, Loading, rowClass, tableClass, tableScrollClass, tdClass, thClass } from "./ui";
+import { Badge, Button, Card, Dialog, Digest, Empty, ErrorBox, inputClass, linkClass, Loading, NeedsRole, rowClass, tableClass, tableScrollClass, tdClass, thClass } from "./ui";
 
 /** Tag retention rules: edit, preview what they delete and keep, apply. */
 export function CleanupView() {
@@ -17,6 +18,7 @@ export function CleanupView() {
   const [previewed, setPreviewed] = useState<Rule[] | null>(null);
   const [onlyDeletes, setOnlyDeletes] = useState(true);
   const [confirming, setConfirming] = useState(false);
+  const canApply = useCan("maintainer");
   const { rules, errors } = toRules(drafts);
   const preview = useQuery({
     ...trpc.maintenance.previewCleanup.queryOptions({ rules: previewed ?? [{ repository: "**", keepLast: 0 }] }),
@@ -169,9 +171,13 @@ export function CleanupView() {
                   {data.bytesInGrace > 0 ? `, ${formatBytes(data.bytesInGrace)} more once it has passed` : ""}
                 </span>
                 <span className="ml-auto">
-                  <Button variant="danger" disabled={deletes.length === 0 && data.manifests.length === 0 && data.untags.length === 0} onClick={() => setConfirming(true)} data-testid="apply-cleanup">
-                    Apply…
-                  </Button>
+                  {canApply ? (
+                    <Button variant="danger" disabled={deletes.length === 0 && data.manifests.length === 0 && data.untags.length === 0} onClick={() => setConfirming(true)} data-testid="apply-cleanup">
+                      Apply…
+                    </Button>
+                  ) : (
+                    <NeedsRole role="maintainer" what="Applying a cleanup" />
+                  )}
                 </span>
               </div>
               {stale ? <p className="text-sm text-amber-700 dark:text-amber-300">The rules changed since this preview: preview again before applying.</p> : null}

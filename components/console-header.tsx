@@ -2,18 +2,20 @@
 
 import Link from "next/link";
 import { usePathname } from "next/navigation";
-import { useMaintenance, useRegistryHost, useSignedIn } from "./hooks";
+import { useCan, useMaintenance, useRegistryHost, useSignedIn } from "./hooks";
 import { ThemeToggle } from "./theme-toggle";
 import { cx } from "./ui";
 import { UserMenu } from "./user-menu";
 
-const links = [
+/** `adminOnly`: shown to admins only (server/console-auth/page-guard.ts refuses the page to the others). */
+const links: { href: string; label: string; adminOnly?: true }[] = [
   { href: "/", label: "Dashboard" },
   { href: "/repositories", label: "Repositories" },
   { href: "/cleanup", label: "Cleanup" },
   { href: "/gc", label: "Garbage collection" },
-  { href: "/config", label: "Configuration" },
+  { href: "/config", label: "Configuration", adminOnly: true },
   { href: "/auth", label: "Auth" },
+  { href: "/users", label: "Users", adminOnly: true },
   { href: "/activity", label: "Activity" },
 ];
 
@@ -26,6 +28,8 @@ export function ConsoleHeader() {
   const signedIn = useSignedIn();
   const pathname = usePathname();
   const host = useRegistryHost();
+  const isAdmin = useCan("admin");
+  const shown = links.filter((link) => !link.adminOnly || isAdmin);
   return (
     <>
       <header className="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
@@ -50,7 +54,7 @@ export function ConsoleHeader() {
           <nav aria-label="Main" className="mx-auto max-w-6xl overflow-x-auto overflow-y-hidden px-2 sm:px-4">
             {/* One row that scrolls sideways on a phone rather than wrapping into three. */}
             <ul className="-mb-px flex gap-1 whitespace-nowrap text-sm">
-              {links.map((link) => {
+              {shown.map((link) => {
                 const active = isActive(pathname, link.href);
                 return (
                   <li key={link.href}>

@@ -4,9 +4,9 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import type { GcRunRecord } from "@/server/gc/history";
 import { formatAgo, formatBytes, formatCount, formatDuration, formatPeriod, formatTime, plural, shortDigest } from "./format";
-import { useMaintenance } from "./hooks";
+import { useCan, useMaintenance } from "./hooks";
 import { useTRPC } from "./trpc";
-import { Badge, Button, Card, cx, Dialog, Empty, ErrorBox, Facts, inputClass, Loading, rowClass, tableClass, tableScrollClass, tdClass, thClass } from "./ui";
+import { Badge, Button, Card, cx, Dialog, Empty, ErrorBox, Facts, inputClass, Loading, NeedsRole, rowClass, tableClass, tableScrollClass, tdClass, thClass } from "./ui";
 
 /** The longest grace period the API takes (30 days), in minutes. */
 const maxGraceMinutes = 30 * 24 * 60;
@@ -30,6 +30,7 @@ export function GcView() {
   // Refetched so the schedule's next run moves on once a slot has passed.
   const settings = useQuery({ ...trpc.maintenance.gcSettings.queryOptions(), refetchInterval: 60_000 });
   const [confirming, setConfirming] = useState(false);
+  const canRun = useCan("maintainer");
   const [selected, setSelected] = useState<string | null>(null);
   // Set when a run was started from here: the history is polled until that run is in it.
   const [awaiting, setAwaiting] = useState<{ after: string | null } | null>(null);
@@ -145,14 +146,18 @@ export function GcView() {
               </span>
             </span>
           </label>
-          <div className="flex flex-wrap gap-2">
-            <Button onClick={() => start.mutate({ dryRun: true, deleteUntagged, graceMs })} disabled={busy || !graceValid} data-testid="gc-dry-run">
-              Dry run
-            </Button>
-            <Button variant="danger" onClick={() => setConfirming(true)} disabled={busy || configReadOnly || !graceValid} data-testid="gc-run">
-              Run garbage collection…
-            </Button>
-          </div>
+          {canRun ? (
+            <div className="flex flex-wrap gap-2">
+              <Button onClick={() => start.mutate({ dryRun: true, deleteUntagged, graceMs })} disabled={busy || !graceValid} data-testid="gc-dry-run">
+                Dry run
+              </Button>
+              <Button variant="danger" onClick={() => setConfirming(true)} disabled={busy || configReadOnly || !graceValid} data-testid="gc-run">
+                Run garbage collection…
+              </Button>
+            </div>
+          ) : (
+            <NeedsRole role="maintainer" what="Running a garbage collection" />
+          )}
           {configReadOnly ? <p className="text-amber-700 dark:text-amber-300">The configuration sets the registry read-only; a real run is not possible.</p> : null}
           <ErrorBox error={start.error} title="Could not start" />
         </div>

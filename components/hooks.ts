@@ -2,6 +2,7 @@
 
 import { useQuery } from "@tanstack/react-query";
 import { useSyncExternalStore } from "react";
+import { hasRole, type Role } from "@/server/console-auth/roles";
 import { useTRPC } from "./trpc";
 
 const noSubscribe = () => () => undefined;
@@ -28,9 +29,21 @@ export function useRegistryHost(): string {
 
 /** Whether a session exists (the header shows nothing that needs one on the login page). */
 export function useSignedIn(): boolean {
+  return useMe().isSuccess;
+}
+
+function useMe() {
   const trpc = useTRPC();
-  const me = useQuery({ ...trpc.auth.me.queryOptions(), retry: false, staleTime: 60_000 });
-  return me.isSuccess;
+  return useQuery({ ...trpc.auth.me.queryOptions(), retry: false, staleTime: 60_000 });
+}
+
+/**
+ * Whether the user's role allows what `role` may do: false until known. Only hides actions; the
+ * API and the page guard refuse them anyway.
+ */
+export function useCan(role: Role): boolean {
+  const me = useMe().data;
+  return me !== undefined && hasRole(me.role, role);
 }
 
 /**

@@ -7,6 +7,7 @@ import { useRef, useState, type KeyboardEvent, type ReactNode } from "react";
 import type { ImageDetail, ImageManifestDetail } from "@/server/index/types";
 import { DeleteDialog } from "./delete-dialog";
 import { formatBytes, formatPlatform, formatTime, imageHref, plural, repositoryHref, shortDigest } from "./format";
+import { useCan } from "./hooks";
 import { PullCommands } from "./pull-commands";
 import { CachedImageCard } from "./pull-through";
 import { useTRPC } from "./trpc";
@@ -20,6 +21,7 @@ export function ImageView({ repository, reference }: { repository: string; refer
   const router = useRouter();
   const image = useQuery(trpc.images.get.queryOptions({ repository, reference }));
   const [deleting, setDeleting] = useState(false);
+  const canDelete = useCan("maintainer");
   const detail = image.data;
   const isTag = !reference.includes(":");
 
@@ -36,7 +38,7 @@ export function ImageView({ repository, reference }: { repository: string; refer
         }
         subtitle={detail ? <>{kindLabel[detail.kind]} · {formatBytes(detail.size)} · pushed {formatTime(detail.pushed)}</> : null}
         actions={
-          detail ? (
+          detail && canDelete ? (
             <Button variant="danger" onClick={() => setDeleting(true)}>
               Delete…
             </Button>

@@ -6,6 +6,7 @@ import { useState } from "react";
 import type { PublicMirror } from "@/server/api/mirrors";
 import type { MirrorCounts } from "@/server/proxy/stats";
 import { formatAgo, formatBytes, formatCount, formatPeriod, formatTime, repositoryHref, shortDigest } from "./format";
+import { useCan } from "./hooks";
 import { useTRPC } from "./trpc";
 import { Badge, Bar, Button, Card, Dialog, ErrorBox, Facts } from "./ui";
 
@@ -74,7 +75,7 @@ function ByteRow({ label, bytes, max, className }: { label: string; bytes: numbe
 
 /**
  * On an image page: where a cached image came from, when it was stored and last pulled, when it
- * expires, and (for admins) eviction. Nothing for an image that is not cached.
+ * expires, and (for maintainers and admins) eviction. Nothing for an image that is not cached.
  */
 export function CachedImageCard({ repository, digest }: { repository: string; digest: string }) {
   const trpc = useTRPC();
@@ -82,7 +83,7 @@ export function CachedImageCard({ repository, digest }: { repository: string; di
   const queryClient = useQueryClient();
   const cached = useQuery(trpc.proxy.image.queryOptions({ repository, digest }));
   // The API refuses a viewer's eviction anyway; a viewer is not offered one.
-  const me = useQuery({ ...trpc.auth.me.queryOptions(), retry: false, staleTime: 60_000 });
+  const canEvict = useCan("maintainer");
   const [confirming, setConfirming] = useState(false);
   const evict = useMutation(
     trpc.proxy.evict.mutationOptions({
@@ -105,7 +106,7 @@ export function CachedImageCard({ repository, digest }: { repository: string; di
       title="Pull-through cache"
       id="cache"
       actions={
-        me.data?.role === "admin" ? (
+        canEvict ? (
           <Button variant="danger" size="sm" onClick={() => setConfirming(true)} data-testid="evict">
             Evict…
           </Button>

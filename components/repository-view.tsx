@@ -5,7 +5,7 @@ import Link from "next/link";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { DeleteDialog, type DeleteTarget } from "./delete-dialog";
 import { formatAgo, formatBytes, formatPlatform, formatTime, imageHref, plural, pullReference } from "./format";
-import { useRegistryHost } from "./hooks";
+import { useCan, useRegistryHost } from "./hooks";
 import { useTRPC } from "./trpc";
 import { pick, useUrlState } from "./url-state";
 import {
@@ -46,6 +46,7 @@ export function RepositoryView({ name }: { name: string }) {
   const debounced = useDebounced(filter.trim(), 250);
   const [selected, setSelected] = useState<Map<string, string>>(new Map());
   const [deleting, setDeleting] = useState<DeleteTarget[] | null>(null);
+  const canDelete = useCan("maintainer");
   const [notice, setNotice] = useState<string | null>(null);
 
   // A link clicked while the filter is still being debounced: do not pull the page back.
@@ -152,15 +153,17 @@ export function RepositoryView({ name }: { name: string }) {
               <option value="size:asc">Size (smallest first)</option>
             </select>
           </label>
-          <Button
-            variant="danger"
-            disabled={selected.size === 0}
-            onClick={() => setDeleting([...selected.entries()].map(([tag, digest]) => ({ tag, digest })))}
-            data-testid="bulk-delete"
-          >
-            Delete selected{selected.size > 0 ? ` (${selected.size})` : ""}
-          </Button>
-          {selected.size > 0 ? (
+          {canDelete ? (
+            <Button
+              variant="danger"
+              disabled={selected.size === 0}
+              onClick={() => setDeleting([...selected.entries()].map(([tag, digest]) => ({ tag, digest })))}
+              data-testid="bulk-delete"
+            >
+              Delete selected{selected.size > 0 ? ` (${selected.size})` : ""}
+            </Button>
+          ) : null}
+          {canDelete && selected.size > 0 ? (
             <Button variant="ghost" onClick={() => setSelected(new Map())}>
               Clear selection
             </Button>
@@ -182,9 +185,11 @@ export function RepositoryView({ name }: { name: string }) {
               <table className={tableClass} data-testid="tags-table" aria-busy={tags.isFetching}>
                 <thead>
                   <tr>
-                    <th scope="col" className={`${thClass} w-8`}>
-                      <input type="checkbox" checked={allOnPage} onChange={toggleAll} aria-label="Select every tag on this page" />
-                    </th>
+                    {canDelete ? (
+                      <th scope="col" className={`${thClass} w-8`}>
+                        <input type="checkbox" checked={allOnPage} onChange={toggleAll} aria-label="Select every tag on this page" />
+                      </th>
+                    ) : null}
                     <SortHeader label="Tag" column="name" sort={sort} order={order} onSort={onSort} />
                     <th scope="col" className={thClass}>
                       Digest
@@ -203,9 +208,11 @@ export function RepositoryView({ name }: { name: string }) {
                 <tbody>
                   {rows.map((row) => (
                     <tr key={row.tag} className={rowClass} data-testid="tag-row" data-tag={row.tag}>
-                      <td className={tdClass}>
-                        <input type="checkbox" checked={selected.has(row.tag)} onChange={() => toggle(row.tag, row.digest)} aria-label={`Select ${row.tag}`} />
-                      </td>
+                      {canDelete ? (
+                        <td className={tdClass}>
+                          <input type="checkbox" checked={selected.has(row.tag)} onChange={() => toggle(row.tag, row.digest)} aria-label={`Select ${row.tag}`} />
+                        </td>
+                      ) : null}
                       <td className={`${tdClass} font-mono`}>
                         <Link href={imageHref(name, row.tag)} className={linkClass} data-testid="tag-link">
                           {row.tag}
@@ -241,9 +248,11 @@ export function RepositoryView({ name }: { name: string }) {
                           label="Pull"
                           title={`Copy docker pull ${name}:${row.tag}`}
                         />
-                        <Button size="sm" variant="ghost" className="text-red-700 dark:text-red-400" onClick={() => setDeleting([{ tag: row.tag, digest: row.digest }])} aria-label={`Delete ${row.tag}`}>
-                          Delete
-                        </Button>
+                        {canDelete ? (
+                          <Button size="sm" variant="ghost" className="text-red-700 dark:text-red-400" onClick={() => setDeleting([{ tag: row.tag, digest: row.digest }])} aria-label={`Delete ${row.tag}`}>
+                            Delete
+                          </Button>
+                        ) : null}
                       </td>
                     </tr>
                   ))}

@@ -114,6 +114,15 @@ export function ErrorBox({ error, title = "Something went wrong" }: { error: { m
   );
 }
 
+/** In place of actions the user's role does not allow (the API refuses them anyway). */
+export function NeedsRole({ role, what }: { role: "maintainer" | "admin"; what: string }) {
+  return (
+    <p className="text-sm text-slate-500 dark:text-slate-400" data-testid="needs-role">
+      {what} needs the {role} role.
+    </p>
+  );
+}
+
 export function Loading({ label = "Loading…" }: { label?: string }) {
   return (
     <p className="py-6 text-sm text-slate-500 dark:text-slate-400" role="status">
