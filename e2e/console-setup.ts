@@ -7,7 +7,7 @@ import { request as httpRequest, type ClientRequest } from "node:http";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expect, type Page } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
 import bcrypt from "bcryptjs";
 import { Etcd3 } from "etcd3";
 import { startEtcd, type RunningEtcd } from "../test/support/etcd";
@@ -121,6 +121,28 @@ export async function startConsoleRegistry(): Promise<ConsoleRegistry> {
     await stop();
     throw error;
   }
+}
+
+/**
+ * The registry a spec file's stories share: its tests run in order (serial) at `viewport`, with
+ * the registry started before them and stopped after them (its log printed first with
+ * BERTH_E2E_LOG=1). The returned object's fields are set once the registry runs.
+ */
+export function useConsoleRegistry(viewport: { width: number; height: number }): ConsoleRegistry {
+  test.describe.configure({ mode: "serial" });
+  test.use({ viewport });
+  const registry = {} as ConsoleRegistry;
+  let started: ConsoleRegistry | undefined;
+  test.beforeAll(async () => {
+    test.setTimeout(120_000);
+    started = await startConsoleRegistry();
+    Object.assign(registry, started);
+  });
+  test.afterAll(async () => {
+    if (process.env.BERTH_E2E_LOG) console.log(started?.berth.output());
+    await started?.stop();
+  });
+  return registry;
 }
 
 /** Logs in and waits for the dashboard (logIn only submits the form). */

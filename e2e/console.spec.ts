@@ -1,9 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { expect, test } from "@playwright/test";
-import type { Etcd3 } from "etcd3";
-import type { ImageLayout } from "../test/support/images";
-import type { BerthProcess } from "./berth";
-import { authKey, holdWrite, httpSecret, shot, signIn, startConsoleRegistry, type ConsoleRegistry } from "./console-setup";
+import { authKey, holdWrite, httpSecret, shot, signIn, useConsoleRegistry } from "./console-setup";
 
 /*
  * The console against a real Berth (built `berth serve`), real images pushed by skopeo and a real
@@ -11,32 +8,15 @@ import { authKey, holdWrite, httpSecret, shot, signIn, startConsoleRegistry, typ
  * is also saved to docs/screenshots/ (`BERTH_SCREENSHOTS=1 npx playwright test`).
  */
 
-test.describe.configure({ mode: "serial" });
-test.use({ viewport: { width: 1280, height: 800 } });
-
-let registry: ConsoleRegistry;
-let berth: BerthProcess;
-let etcdClient: Etcd3;
-let images: Record<string, ImageLayout>;
-
-test.beforeAll(async () => {
-  test.setTimeout(120_000);
-  registry = await startConsoleRegistry();
-  ({ berth, etcdClient, images } = registry);
-});
-
-test.afterAll(async () => {
-  if (process.env.BERTH_E2E_LOG) console.log(berth?.output());
-  await registry?.stop();
-});
+const registry = useConsoleRegistry({ width: 1280, height: 800 });
 
 test("log in and see the dashboard: health, counts, storage, largest repositories, activity", async ({ page }) => {
-  await page.goto(berth.url + "/login");
+  await page.goto(registry.berth.url + "/login");
   await shot(page, "login");
-  await signIn(page, berth);
+  await signIn(page, registry.berth);
   await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
   await expect(page.getByTestId("current-user")).toHaveText("admin");
-  await expect(page.getByTestId("registry-host")).toHaveText(berth.host);
+  await expect(page.getByTestId("registry-host")).toHaveText(registry.berth.host);
   await expect(page.getByTestId("health-status")).toHaveText("ok");
   // 30 + demo/app, demo/multi, demo/shared, cleanup/app
   // The metadata index follows the pushes' events in the background.
@@ -57,7 +37,7 @@ test("log in and see the dashboard: health, counts, storage, largest repositorie
 });
 
 test("find a repository by search among many, filter by namespace, page", async ({ page }) => {
-  await signIn(page, berth);
+  await signIn(page, registry.berth);
   await page.getByRole("link", { name: "Repositories", exact: true }).click();
   const table = page.getByTestId("repositories-table");
   await expect(table.getByRole("row")).toHaveCount(35); // header + 34
@@ -83,8 +63,8 @@ test("find a repository by search among many, filter by namespace, page", async 
 });
 
 test("sort tags by created, filter, copy the pull command with the real host", async ({ page }) => {
-  await signIn(page, berth);
-  await page.goto(berth.url + "/repositories/demo/app");
+  await signIn(page, registry.berth);
+  await page.goto(registry.berth.url + "/repositories/demo/app");
   const rows = page.getByTestId("tag-row");
   await expect(rows).toHaveCount(6);
   await page.getByTestId("tag-sort").selectOption("created:desc");
@@ -104,18 +84,18 @@ test("sort tags by created, filter, copy the pull command with the real host", a
   await expect(rows).toHaveCount(1);
   await page.getByTestId("tag-filter").fill("");
   await expect(rows).toHaveCount(6);
-  await expect(page.getByText(`docker pull ${berth.host}/demo/app:`).first()).toBeVisible();
+  await expect(page.getByText(`docker pull ${registry.berth.host}/demo/app:`).first()).toBeVisible();
   await shot(page, "repository");
 });
 
 test("open an image: layers with sizes, config, history, raw JSON; an index has platform tabs", async ({ page }) => {
-  await signIn(page, berth);
-  await page.goto(berth.url + "/repositories/demo/app");
+  await signIn(page, registry.berth);
+  await page.goto(registry.berth.url + "/repositories/demo/app");
   await page.getByTestId("tag-row").filter({ hasText: "t2" }).getByTestId("tag-link").click();
   await expect(page).toHaveURL(/\/repositories\/demo\/app\/-\/manifests\/t2$/);
   const layers = page.getByTestId("layers-table").locator("tbody tr");
   await expect(layers).toHaveCount(2);
-  const expected = images["app-2"]?.manifests[0]?.layers ?? [];
+  const expected = registry.images["app-2"]?.manifests[0]?.layers ?? [];
   await expect(page.getByTestId("layers-table")).toContainText(expected[0]?.digest.slice(0, 19) ?? "missing");
   await expect(page.getByTestId("history-list").getByRole("listitem")).toHaveCount(2);
   await expect(page.getByTestId("history-list")).toContainText("berth make-test-image: layer 0");
@@ -124,7 +104,7 @@ test("open an image: layers with sizes, config, history, raw JSON; an index has 
   await expect(page.getByTestId("raw-json")).toContainText('"schemaVersion": 2');
   await shot(page, "image");
 
-  await page.goto(berth.url + "/repositories/demo/multi/-/manifests/v1");
+  await page.goto(registry.berth.url + "/repositories/demo/multi/-/manifests/v1");
   const tabs = page.getByRole("tab");
   await expect(tabs).toHaveCount(2);
   await expect(tabs.first()).toHaveText("linux/amd64");
@@ -136,8 +116,8 @@ test("open an image: layers with sizes, config, history, raw JSON; an index has 
 });
 
 test("delete a digest shared by two tags: the dialog lists both, deleting the manifest removes both", async ({ page }) => {
-  await signIn(page, berth);
-  await page.goto(berth.url + "/repositories/demo/shared");
+  await signIn(page, registry.berth);
+  await page.goto(registry.berth.url + "/repositories/demo/shared");
   const rows = page.getByTestId("tag-row");
   await expect(rows).toHaveCount(3);
   await page.getByRole("button", { name: "Delete one" }).click();
@@ -153,7 +133,7 @@ test("delete a digest shared by two tags: the dialog lists both, deleting the ma
   await expect(rows.first()).toHaveAttribute("data-tag", "three");
 
   // Bulk: select every tag of a repository, delete the tags only.
-  await page.goto(berth.url + "/repositories/ns0/service-01");
+  await page.goto(registry.berth.url + "/repositories/ns0/service-01");
   await page.getByLabel("Select every tag on this page").check();
   await page.getByTestId("bulk-delete").click();
   await expect(page.getByRole("dialog").getByTestId("shared-tag")).toHaveText(["v1"]);
@@ -162,7 +142,7 @@ test("delete a digest shared by two tags: the dialog lists both, deleting the ma
 });
 
 test("preview and apply a cleanup rule", async ({ page }) => {
-  await signIn(page, berth);
+  await signIn(page, registry.berth);
   await page.getByRole("link", { name: "Cleanup", exact: true }).click();
   await page.getByLabel("Rule 1 repositories").fill("cleanup/*");
   await page.getByLabel("Rule 1 keep last").fill("2");
@@ -182,13 +162,13 @@ test("preview and apply a cleanup rule", async ({ page }) => {
   await page.getByTestId("confirm-cleanup").click();
   await expect(page.getByTestId("cleanup-result")).toContainText("3 manifests deleted");
   await expect(page.getByTestId("cleanup-frees")).toContainText("with a grace period of 10 min (gc.grace) run now frees 0 B");
-  await page.goto(berth.url + "/repositories/cleanup/app");
+  await page.goto(registry.berth.url + "/repositories/cleanup/app");
   await expect(page.getByTestId("tag-row")).toHaveCount(2);
   await expect(page.getByTestId("tag-row").first()).toHaveAttribute("data-tag", /c[45]/);
 });
 
 test("save a cleanup policy, load it into the editor, run it, delete it", async ({ page }) => {
-  await signIn(page, berth);
+  await signIn(page, registry.berth);
   await page.getByRole("link", { name: "Cleanup", exact: true }).click();
   await expect(page.getByText("No saved policies.")).toBeVisible();
   await page.getByLabel("Rule 1 repositories").fill("cleanup/*");
@@ -219,10 +199,10 @@ test("save a cleanup policy, load it into the editor, run it, delete it", async 
   await expect(policy.getByTestId("policy-last-run")).toContainText("ok");
   await expect(policy.getByTestId("policy-last-run")).toContainText("1 manifests deleted");
   await shot(page, "cleanup-policies");
-  await page.goto(berth.url + "/repositories/cleanup/app");
+  await page.goto(registry.berth.url + "/repositories/cleanup/app");
   await expect(page.getByTestId("tag-row")).toHaveCount(1);
 
-  await page.goto(berth.url + "/cleanup");
+  await page.goto(registry.berth.url + "/cleanup");
   await page.getByRole("button", { name: "Delete keep newest" }).click();
   await page.getByTestId("confirm-delete-policy").click();
   await expect(page.getByText("No saved policies.")).toBeVisible();
@@ -230,7 +210,7 @@ test("save a cleanup policy, load it into the editor, run it, delete it", async 
 });
 
 test("run garbage collection: banner on every page, live progress, the report and the history", async ({ page }) => {
-  await signIn(page, berth);
+  await signIn(page, registry.berth);
   await page.getByRole("link", { name: "Garbage collection", exact: true }).click();
 
   // The grace period is the configured one (gc.grace) until changed for a run.
@@ -242,7 +222,7 @@ test("run garbage collection: banner on every page, live progress, the report an
   await expect(page.getByTestId("gc-history").locator("tbody tr")).toHaveCount(1);
   await page.getByTestId("gc-grace").fill("0");
 
-  const write = await holdWrite(berth);
+  const write = await holdWrite(registry.berth);
   // Runs are online unless held read-only, which deleting untagged manifests always is.
   await expect(page.getByTestId("gc-read-only")).not.toBeChecked();
   await page.getByTestId("gc-delete-untagged").check();
@@ -258,7 +238,7 @@ test("run garbage collection: banner on every page, live progress, the report an
   // The banner is on every page while it runs; pushes are refused.
   await page.getByRole("link", { name: "Repositories", exact: true }).click();
   await expect(banner).toBeVisible();
-  const refused = await fetch(`${berth.url}/v2/refused/blobs/uploads/`, { method: "POST" });
+  const refused = await fetch(`${registry.berth.url}/v2/refused/blobs/uploads/`, { method: "POST" });
   expect(refused.status).toBe(405);
   await page.getByRole("link", { name: "Garbage collection", exact: true }).click();
 
@@ -276,13 +256,13 @@ test("run garbage collection: banner on every page, live progress, the report an
 });
 
 test("configuration: secrets redacted, a broken value marked at its line, diff, apply keeps the secret", async ({ page }) => {
-  await signIn(page, berth);
+  await signIn(page, registry.berth);
   await page.getByRole("link", { name: "Configuration", exact: true }).click();
   const editor = page.getByTestId("config-editor");
   await expect(editor.locator(".cm-content")).toContainText('secret: "[redacted:http.secret]"');
   await expect(editor).not.toContainText(httpSecret);
 
-  const original = await readFile(berth.configFile, "utf8");
+  const original = await readFile(registry.berth.configFile, "utf8");
   const levelLine = original.split("\n").findIndex((line) => line.trim() === "level: warn") + 1;
   expect(levelLine).toBeGreaterThan(0);
 
@@ -304,7 +284,7 @@ test("configuration: secrets redacted, a broken value marked at its line, diff, 
   await page.getByTestId("config-apply").click();
   await page.getByTestId("config-confirm-apply").click();
   await expect(page.getByText("Not applied: the configuration has problems")).toBeVisible();
-  expect(await readFile(berth.configFile, "utf8")).toBe(original);
+  expect(await readFile(registry.berth.configFile, "utf8")).toBe(original);
 
   // Fix it differently: "info"; the diff shows the one line; apply.
   await editor.locator(".cm-line").filter({ hasText: "level: loud" }).click();
@@ -324,7 +304,7 @@ test("configuration: secrets redacted, a broken value marked at its line, diff, 
   await page.getByTestId("config-confirm-apply").click();
   await expect(page.getByTestId("config-apply-result")).toContainText("Written and reloaded");
   await expect(page.getByTestId("config-apply-result")).toContainText("No restart needed");
-  const written = await readFile(berth.configFile, "utf8");
+  const written = await readFile(registry.berth.configFile, "utf8");
   expect(written).toBe(original.replace("level: warn", "level: info"));
   expect(written).toContain(`secret: ${httpSecret}`);
 
@@ -337,26 +317,26 @@ test("configuration: secrets redacted, a broken value marked at its line, diff, 
 });
 
 test("auth: toggling token auth writes and deletes the etcd key", async ({ page }) => {
-  await signIn(page, berth);
+  await signIn(page, registry.berth);
   await page.getByRole("link", { name: "Auth", exact: true }).click();
   await expect(page.getByTestId("auth-key-state")).toHaveText("Token auth is OFF");
   await expect(page.getByTestId("auth-mode")).toHaveText("none");
   await expect(page.getByTestId("token-users").getByRole("listitem")).toHaveText(["alice (admin)", "bob", "ci-builder"]);
   await expect(page.getByTestId("token-rules").locator("tbody tr")).toHaveCount(2);
-  expect(await etcdClient.get(authKey).string()).toBeNull();
+  expect(await registry.etcdClient.get(authKey).string()).toBeNull();
 
   await page.getByTestId("auth-toggle").click();
   const dialog = page.getByRole("dialog");
-  await expect(dialog.getByRole("textbox", { name: "realm" })).toHaveValue(`${berth.url}/api/v1/authorize/registry/`);
+  await expect(dialog.getByRole("textbox", { name: "realm" })).toHaveValue(`${registry.berth.url}/api/v1/authorize/registry/`);
   await dialog.getByRole("textbox", { name: "service" }).fill("berth-e2e");
   await shot(page, "auth-confirm");
   await dialog.getByTestId("auth-confirm").click();
   await expect(page.getByTestId("auth-key-state")).toHaveText("Token auth is ON");
-  const value = JSON.parse((await etcdClient.get(authKey).string()) ?? "null") as Record<string, string>;
-  expect(value).toEqual({ realm: `${berth.url}/api/v1/authorize/registry/`, issuer: "auth server", service: "berth-e2e" });
+  const value = JSON.parse((await registry.etcdClient.get(authKey).string()) ?? "null") as Record<string, string>;
+  expect(value).toEqual({ realm: `${registry.berth.url}/api/v1/authorize/registry/`, issuer: "auth server", service: "berth-e2e" });
   await expect(page.getByTestId("auth-mode")).toHaveText("token");
   await expect(page.getByTestId("auth-source")).toHaveText("the etcd key");
-  const challenged = await fetch(`${berth.url}/v2/`);
+  const challenged = await fetch(`${registry.berth.url}/v2/`);
   expect(challenged.status).toBe(401);
   expect(challenged.headers.get("www-authenticate")).toContain('service="berth-e2e"');
   await shot(page, "auth");
@@ -364,13 +344,13 @@ test("auth: toggling token auth writes and deletes the etcd key", async ({ page 
   await page.getByTestId("auth-toggle").click();
   await page.getByRole("dialog").getByTestId("auth-confirm").click();
   await expect(page.getByTestId("auth-key-state")).toHaveText("Token auth is OFF");
-  expect(await etcdClient.get(authKey).string()).toBeNull();
+  expect(await registry.etcdClient.get(authKey).string()).toBeNull();
   await expect(page.getByTestId("auth-mode")).toHaveText("none");
-  expect((await fetch(`${berth.url}/v2/`)).status).toBe(200);
+  expect((await fetch(`${registry.berth.url}/v2/`)).status).toBe(200);
 });
 
 test("activity: who did what — config apply, auth toggles, GC runs, deletes, pushes", async ({ page }) => {
-  await signIn(page, berth);
+  await signIn(page, registry.berth);
   await page.getByRole("link", { name: "Activity", exact: true }).click();
   const list = page.getByTestId("activity-list");
   await expect(list).toContainText("admin switched registry token auth off");
