@@ -12,6 +12,12 @@ const roleHelp: Record<Role, string> = {
   admin: "also edits the configuration, switches registry auth and manages these users",
 };
 
+const roleOptions = roles.map((role) => (
+  <option key={role} value={role}>
+    {role}
+  </option>
+));
+
 /**
  * Console users (admins only): add one with a role and a first password, change a role, reset a
  * password, disable or enable, remove. Every change but adding ends that user's sessions.
@@ -64,11 +70,7 @@ export function UsersView() {
                         disabled={setRole.isPending}
                         onChange={(event) => setRole.mutate({ name: user.name, role: event.target.value as Role })}
                       >
-                        {roles.map((role) => (
-                          <option key={role} value={role}>
-                            {role}
-                          </option>
-                        ))}
+                        {roleOptions}
                       </select>
                     </td>
                     <td className={tdClass}>{user.disabled ? <Badge tone="bad">disabled</Badge> : <Badge tone="good">enabled</Badge>}</td>
@@ -144,11 +146,7 @@ function AddUser({ onAdded }: { onAdded: () => void }) {
         <label className="text-sm">
           <span className="block text-slate-600 dark:text-slate-300">Role</span>
           <select className={inputClass} value={role} onChange={(e) => setRole(e.target.value as Role)} aria-label="New user's role">
-            {roles.map((option) => (
-              <option key={option} value={option}>
-                {option}
-              </option>
-            ))}
+            {roleOptions}
           </select>
         </label>
         <Button type="submit" variant="primary" disabled={add.isPending}>
