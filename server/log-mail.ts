@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import nodemailer, { type Transporter } from "nodemailer";
+import type { Transporter } from "nodemailer";
 import { parseListenAddress } from "./config/address.js";
 import type { LogEntry, LogFields, LogHook, LogLevel } from "./log.js";
 
@@ -37,7 +37,8 @@ const closeWaitMs = 5_000;
  */
 export class MailHook implements LogHook {
   readonly levels: ReadonlySet<LogLevel>;
-  private readonly transport: Transporter;
+  // nodemailer (~15 MiB resident) is loaded only by a process that has a mail hook.
+  private readonly transport: Promise<Transporter>;
   private readonly batchMs: number;
   private readonly intervalMs: number;
   private readonly maxEntries: number;
@@ -54,6 +55,8 @@ export class MailHook implements LogHook {
     this.intervalMs = options.intervalMs ?? 60_000;
     this.maxEntries = options.maxEntries ?? 100;
     this.transport = createTransport(options.mail);
+    // A transport that cannot be made fails each send, which reports it; it must not crash the process first.
+    this.transport.catch(() => undefined);
   }
 
   fire(entry: LogEntry): void {
@@ -73,7 +76,7 @@ export class MailHook implements LogHook {
     let timeout: NodeJS.Timeout | undefined;
     await Promise.race([this.sending, new Promise((resolve) => (timeout = setTimeout(resolve, closeWaitMs)))]);
     clearTimeout(timeout);
-    this.transport.close();
+    (await this.transport.catch(() => undefined))?.close();
   }
 
   private schedule(): void {
@@ -108,7 +111,7 @@ export class MailHook implements LogHook {
     const more = entries.length - 1 + dropped;
     const subject = `[${first.level}] ${hostname()}: ${first.msg}${more > 0 ? ` (and ${more} more)` : ""}`;
     const body = entries.map(describe).join("\n\n") + (dropped > 0 ? `\n\n${dropped} more entries were not included.\n` : "\n");
-    await this.transport.sendMail({
+    await (await this.transport).sendMail({
       from: this.options.mail.from,
       to: this.options.mail.to,
       // A log message can hold anything; a line break must not start a new header.
@@ -123,7 +126,8 @@ function describe(entry: LogEntry): string {
   return [`${entry.time} ${entry.level} ${entry.msg}`, ...fields].join("\n");
 }
 
-function createTransport(mail: MailSettings): Transporter {
+async function createTransport(mail: MailSettings): Promise<Transporter> {
+  const { default: nodemailer } = await import("nodemailer");
   const { host = "localhost", port } = parseListenAddress(mail.addr);
   const auth = mail.username ? { user: mail.username, pass: mail.password ?? "" } : undefined;
   return nodemailer.createTransport({

@@ -23,7 +23,7 @@ import { createListener, listen, type Listener } from "./listener.js";
 import type { Drain } from "./drain.js";
 import type { Logger } from "./log.js";
 import { serveLogger } from "./log-hooks.js";
-import { RegistryMetrics } from "./metrics.js";
+import type { RegistryMetrics } from "./metrics.js";
 import { Notifier } from "./notifications/notifier.js";
 import { packageRoot, version } from "./package-info.js";
 import { Mirrors } from "./proxy/mirrors.js";
@@ -95,7 +95,7 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   const tracing = await startTracing(logger, version);
   const { name, params } = storageDriver(config);
   // Every delete in this process (API, console, collection) goes through the invalidating driver.
-  const blobCache = blobDescriptorCache(config, logger);
+  const blobCache = await blobDescriptorCache(config, logger);
   const driver = blobCache ? invalidatingDriver(createDriver(name, params), blobCache) : createDriver(name, params);
   const prefix = (config.http.prefix ?? "/").replace(/\/$/, "");
   // One etcd client for everything shared between instances (auth toggle, read-only, GC lock).
@@ -114,7 +114,8 @@ export async function serve(options: ServeOptions): Promise<RunningBerth> {
   // Rebuilt on reload when `auth` or `tokenserver` change; the engine reads it per request.
   let auth = await setupAuth({ config, logger, prefix, etcd, defaultKeyDir, logins });
   const prometheus = config.http.debug?.prometheus?.enabled ? config.http.debug.prometheus : undefined;
-  const metrics = prometheus ? new RegistryMetrics(() => registry.services.uploads.counts, () => registry.services.proxy?.stats.snapshot()) : undefined;
+  // prom-client (~12 MiB resident) is loaded only when Prometheus metrics are enabled.
+  const metrics = prometheus ? new (await import("./metrics.js")).RegistryMetrics(() => registry.services.uploads.counts, () => registry.services.proxy?.stats.snapshot()) : undefined;
   // Polled from the start: a check configured failing keeps the API at 503 (distribution's health handler).
   const health = new HealthMonitor(scheduledChecks(config.health, driver), logger);
   health.start();

@@ -77,7 +77,7 @@ export async function gcCommand(args: string[], io: CommandIO = processIO): Prom
   const { name, params } = storageDriver(config);
   const logger = createLogger({ level: "error", write: (line) => io.err(`${line}\n`) });
   // The servers' shared Redis cache hears of every blob and link the sweep deletes.
-  const blobCache = config.storage.cache ? blobDescriptorCache(config, logger) : undefined;
+  const blobCache = config.storage.cache ? await blobDescriptorCache(config, logger) : undefined;
   const driver = blobCache?.shared ? invalidatingDriver(createDriver(name, params), blobCache) : createDriver(name, params);
   const etcdConfig = values.offline ? undefined : config.etcd;
   // etcd's client (gRPC) is loaded only when used: it is a fifth of a second of start-up.

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
-import { createSHA256, type IHasher } from "hash-wasm";
+import type { IHasher } from "hash-wasm";
 
 /**
  * The running sha256 of an upload's bytes. Two implementations: Node's own (OpenSSL, several
@@ -68,6 +68,14 @@ class ResumableHasher implements UploadHasher {
 /** Node's hash; `algorithm` for the other digests a client may name (sha512), never resumable. */
 export function nativeHasher(algorithm = "sha256"): UploadHasher {
   return new NativeHasher(createHash(algorithm), 0);
+}
+
+/**
+ * hash-wasm (~10 MiB resident: every algorithm's WebAssembly) is loaded at the first resumable
+ * hash, which a single instance holding its uploads never needs.
+ */
+async function createSHA256(): Promise<IHasher> {
+  return (await import("hash-wasm")).createSHA256();
 }
 
 export async function resumableHasher(): Promise<UploadHasher> {

@@ -2,10 +2,12 @@ import type { Config } from "../../config/schema.js";
 import type { Logger } from "../../log.js";
 import type { BlobDescriptorCache } from "./cache.js";
 import { MemoryBlobDescriptorCache } from "./memory.js";
-import { RedisBlobDescriptorCache } from "./redis.js";
 
-/** The cache `storage.cache.blobdescriptor` asks for, or undefined without one. */
-export function blobDescriptorCache(config: Config, logger: Logger): BlobDescriptorCache | undefined {
+/**
+ * The cache `storage.cache.blobdescriptor` asks for, or undefined without one. ioredis (~25 MiB
+ * resident) is loaded only when it is Redis.
+ */
+export async function blobDescriptorCache(config: Config, logger: Logger): Promise<BlobDescriptorCache | undefined> {
   const cache = config.storage.cache;
   // layerinfo: the older name distribution still reads when blobdescriptor is absent.
   const kind = cache?.blobdescriptor ?? cache?.layerinfo;
@@ -15,5 +17,6 @@ export function blobDescriptorCache(config: Config, logger: Logger): BlobDescrip
     logger.warn("storage.cache.blobdescriptor is redis but the redis section is missing; no blob descriptor cache");
     return undefined;
   }
+  const { RedisBlobDescriptorCache } = await import("./redis.js");
   return new RedisBlobDescriptorCache(config.redis, logger);
 }
