@@ -18,7 +18,7 @@ describe("two instances sharing one MariaDB index", () => {
   let b: TestRegistry;
   let ia: IndexUnderTest;
   let ib: IndexUnderTest;
-  const session = { user: "admin", admin: true, expiresAt: Date.now() + 1e6 };
+  const session = { user: "admin", role: "admin" as const, expiresAt: Date.now() + 1e6 };
   const api = (r: TestRegistry, t: IndexUnderTest) => createCaller({ registry: r.registry, session, index: t.index } as unknown as ApiContext);
   const names = async (r: TestRegistry, t: IndexUnderTest) => (await api(r, t).repositories.list({ limit: 1000 })).rows.map((row) => row.name);
 
