@@ -21,41 +21,70 @@ export interface PieceSink {
 }
 
 /**
- * A FileWriter that cuts its stream into pieces of `pieceSize` bytes, uploading one while the
- * next fills, so a writer holds at most two pieces in memory whatever the object's size. The
- * last, shorter piece goes at commit.
+ * What the object stores' writers share: a Writable that stays open after end() for commit() or
+ * cancel(), counts the bytes it took after the `initialSize` already stored, and uploads one
+ * part while the next fills, an upload's failure surfacing at the next write, end or commit.
  */
-export class ChunkedWriter extends Writable implements FileWriter {
-  readonly #sink: PieceSink;
-  readonly #pieceSize: number;
+export abstract class PartUploadWriter extends Writable {
   readonly #initialSize: number;
-  #written = 0;
-  #chunks: Buffer[] = [];
-  #buffered = 0;
-  #inflight: Promise<void> | undefined;
-  #failure: { error: unknown } | undefined;
-  #state: "open" | "committed" | "cancelled" = "open";
+  protected written = 0;
+  protected inflight: Promise<void> | undefined;
+  protected failure: { error: unknown } | undefined;
 
-  constructor(sink: PieceSink, pieceSize: number, initialSize: number) {
+  constructor(initialSize: number, highWaterMark?: number) {
     // Ending the stream (a pipeline does) must leave it open for commit() or cancel().
-    super({ decodeStrings: true, autoDestroy: false });
-    this.#sink = sink;
-    this.#pieceSize = pieceSize;
+    super({ decodeStrings: true, autoDestroy: false, ...(highWaterMark !== undefined && { highWaterMark }) });
     this.#initialSize = initialSize;
     // Failures reach write callbacks, pipelines and commit(); an unhandled "error" must not crash the process.
     this.on("error", () => {});
   }
 
   get size(): number {
-    return this.#initialSize + this.#written;
+    return this.#initialSize + this.written;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#accept(chunk).then(() => callback(), callback);
+    this.accept(chunk).then(() => callback(), callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.#settle().then(() => callback(), callback);
+    this.settle().then(() => callback(), callback);
+  }
+
+  /** Buffers a written chunk, uploading each part it fills. */
+  protected abstract accept(chunk: Buffer): Promise<void>;
+
+  /** Makes `upload` the part in flight (after settle()); its failure is kept for settle(). */
+  protected track(upload: Promise<void>): void {
+    this.inflight = upload.catch((error: unknown) => {
+      this.failure ??= { error };
+    });
+  }
+
+  /** Waits for the part in flight; rethrows the first upload failure. */
+  protected async settle(): Promise<void> {
+    await this.inflight;
+    this.inflight = undefined;
+    if (this.failure) throw this.failure.error;
+  }
+}
+
+/**
+ * A FileWriter that cuts its stream into pieces of `pieceSize` bytes, uploading one while the
+ * next fills, so a writer holds at most two pieces in memory whatever the object's size. The
+ * last, shorter piece goes at commit.
+ */
+export class ChunkedWriter extends PartUploadWriter implements FileWriter {
+  readonly #sink: PieceSink;
+  readonly #pieceSize: number;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #state: "open" | "committed" | "cancelled" = "open";
+
+  constructor(sink: PieceSink, pieceSize: number, initialSize: number) {
+    super(initialSize);
+    this.#sink = sink;
+    this.#pieceSize = pieceSize;
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -65,7 +94,7 @@ export class ChunkedWriter extends Writable implements FileWriter {
     }
     this.#state = "cancelled";
     const abandon = this.#sink.abandon.bind(this.#sink);
-    (this.#inflight ?? Promise.resolve())
+    (this.inflight ?? Promise.resolve())
       .catch(() => undefined)
       .then(abandon)
       .then(
@@ -80,7 +109,7 @@ export class ChunkedWriter extends Writable implements FileWriter {
     if (this.destroyed) throw this.errored ?? new Error("writer closed before commit");
     if (!this.writableEnded) this.end();
     await finished(this, { cleanup: true });
-    await this.#settle();
+    await this.settle();
     if (this.#buffered > 0) await this.#sink.piece(this.#take());
     await this.#sink.finish();
     this.#state = "committed";
@@ -90,12 +119,12 @@ export class ChunkedWriter extends Writable implements FileWriter {
   async cancel(): Promise<void> {
     this.#state = "cancelled";
     if (!this.destroyed) this.destroy();
-    await this.#inflight?.catch(() => undefined);
+    await this.inflight?.catch(() => undefined);
     this.#chunks = [];
     await this.#sink.discard();
   }
 
-  async #accept(chunk: Buffer): Promise<void> {
+  protected async accept(chunk: Buffer): Promise<void> {
     let rest = chunk;
     while (rest.length > 0) {
       const room = this.#pieceSize - this.#buffered;
@@ -103,7 +132,7 @@ export class ChunkedWriter extends Writable implements FileWriter {
       const part = Buffer.from(rest.subarray(0, room));
       this.#chunks.push(part);
       this.#buffered += part.length;
-      this.#written += part.length;
+      this.written += part.length;
       rest = rest.subarray(part.length);
       if (this.#buffered === this.#pieceSize) await this.#flush();
     }
@@ -111,10 +140,8 @@ export class ChunkedWriter extends Writable implements FileWriter {
 
   async #flush(): Promise<void> {
     const body = this.#take();
-    await this.#settle();
-    this.#inflight = this.#sink.piece(body).catch((error: unknown) => {
-      this.#failure ??= { error };
-    });
+    await this.settle();
+    this.track(this.#sink.piece(body));
   }
 
   #take(): Buffer {
@@ -122,12 +149,5 @@ export class ChunkedWriter extends Writable implements FileWriter {
     this.#chunks = [];
     this.#buffered = 0;
     return body;
-  }
-
-  /** Waits for the piece in flight; rethrows the first upload failure. */
-  async #settle(): Promise<void> {
-    await this.#inflight;
-    this.#inflight = undefined;
-    if (this.#failure) throw this.#failure.error;
   }
 }

@@ -1,4 +1,3 @@
-import { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import {
   CreateMultipartUploadCommand,
@@ -13,6 +12,7 @@ import {
   type StorageClass,
   type ObjectCannedACL,
 } from "@aws-sdk/client-s3";
+import { PartUploadWriter } from "./chunked-writer.js";
 import type { FileWriter } from "./driver.js";
 import { isMissingKey, partRanges } from "./s3-client.js";
 import { abortUpload, completeUpload, copyParts, listParts, listUploads } from "./s3-multipart.js";
@@ -73,10 +73,8 @@ const FIRST_BUFFER = 64 * 1024;
  *   filesystem. Bytes still in the buffer then are dropped.
  * - cancel() aborts the upload and deletes the object.
  */
-export class S3FileWriter extends Writable implements FileWriter {
+export class S3FileWriter extends PartUploadWriter implements FileWriter {
   readonly #ctx: WriterContext;
-  readonly #initialSize: number;
-  #written = 0;
 
   #uploadId: string | undefined;
   #parts: CompletedPart[] = [];
@@ -89,8 +87,6 @@ export class S3FileWriter extends Writable implements FileWriter {
   #fullParts = 0;
   /** Full part buffers whose upload finished, reused so a long stream allocates two in all. */
   #spare: Buffer[] = [];
-  #inflight: Promise<void> | undefined;
-  #failure: { error: unknown } | undefined;
 
   #state: "open" | "committing" | "committed" | "cancelled" | "abandoned" = "open";
   readonly #closed: Promise<void>;
@@ -99,9 +95,8 @@ export class S3FileWriter extends Writable implements FileWriter {
     ctx: WriterContext,
     init: { initialSize: number; uploadId?: string; parts?: CompletedPart[]; copyBase?: number; buffer?: Buffer },
   ) {
-    super({ decodeStrings: true, autoDestroy: false, highWaterMark: 1 << 20 });
+    super(init.initialSize, 1 << 20);
     this.#ctx = ctx;
-    this.#initialSize = init.initialSize;
     this.#uploadId = init.uploadId;
     this.#parts = init.parts ?? [];
     this.#nextPart = this.#parts.reduce((max, part) => Math.max(max, part.PartNumber ?? 0), 0) + 1;
@@ -111,8 +106,6 @@ export class S3FileWriter extends Writable implements FileWriter {
       this.#length = init.buffer.length;
     }
     this.#closed = new Promise((resolve) => this.once("close", () => resolve()));
-    // Failures reach write callbacks, pipelines and commit(); an unhandled "error" must not crash the process.
-    this.on("error", () => {});
   }
 
   /** Opens a writer for `ctx.key`; with `append`, positioned after what storage already holds. */
@@ -174,18 +167,6 @@ export class S3FileWriter extends Writable implements FileWriter {
     return new S3FileWriter(ctx, { initialSize: buffer.length, buffer });
   }
 
-  get size(): number {
-    return this.#initialSize + this.#written;
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#accept(chunk).then(() => callback(), callback);
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    this.#settle().then(() => callback(), callback);
-  }
-
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (this.#state !== "open" || this.#uploadId === undefined) {
       callback(error);
@@ -208,7 +189,7 @@ export class S3FileWriter extends Writable implements FileWriter {
     await finished(this, { cleanup: true });
     this.#state = "committing";
     try {
-      await this.#settle();
+      await this.settle();
       let committed: Committed;
       if (this.#uploadId === undefined && this.#copyBase === 0) {
         const body = this.#take();
@@ -233,13 +214,13 @@ export class S3FileWriter extends Writable implements FileWriter {
     this.#state = "cancelled";
     if (!this.destroyed) this.destroy();
     await this.#closed;
-    await this.#inflight;
+    await this.inflight;
     this.#buffer = undefined;
     if (this.#uploadId !== undefined) await abortUpload(this.#ctx, this.#uploadId);
     await this.#ctx.client.send(new DeleteObjectCommand({ Bucket: this.#ctx.bucket, Key: this.#ctx.key }));
   }
 
-  async #accept(chunk: Buffer): Promise<void> {
+  protected async accept(chunk: Buffer): Promise<void> {
     const partSize = this.#ctx.partSize;
     let offset = 0;
     while (offset < chunk.length) {
@@ -247,7 +228,7 @@ export class S3FileWriter extends Writable implements FileWriter {
       const buffer = this.#buffer!;
       const copied = chunk.copy(buffer, this.#length, offset, offset + Math.min(chunk.length - offset, buffer.length - this.#length));
       this.#length += copied;
-      this.#written += copied;
+      this.written += copied;
       offset += copied;
       if (this.#length === partSize) await this.#flushPart();
     }
@@ -275,25 +256,15 @@ export class S3FileWriter extends Writable implements FileWriter {
     const body = this.#take();
     this.#fullParts += 1;
     // One part uploads while the next fills; a second full part waits for the first.
-    await this.#settle();
+    await this.settle();
     await this.#ensureUpload();
     const partNumber = this.#nextPart++;
-    this.#inflight = this.#uploadPart(partNumber, body).then(
-      () => {
+    this.track(
+      this.#uploadPart(partNumber, body).then(() => {
         // The SDK is done with the bytes (retries included): the buffer can take the next part.
         if (body.buffer.byteLength === body.length && this.#spare.length === 0) this.#spare.push(body);
-      },
-      (error: unknown) => {
-        this.#failure ??= { error };
-      },
+      }),
     );
-  }
-
-  /** Waits for the part in flight; rethrows the first upload failure. */
-  async #settle(): Promise<void> {
-    await this.#inflight;
-    this.#inflight = undefined;
-    if (this.#failure) throw this.#failure.error;
   }
 
   async #ensureUpload(): Promise<void> {
@@ -331,9 +302,9 @@ export class S3FileWriter extends Writable implements FileWriter {
 
   /** Best effort after an abandoned write: complete what was uploaded, buffer included. */
   async #salvage(): Promise<void> {
-    await this.#inflight;
-    this.#inflight = undefined;
-    if (this.#failure) return;
+    await this.inflight;
+    this.inflight = undefined;
+    if (this.failure) return;
     if (this.#length > 0) await this.#uploadPart(this.#nextPart++, this.#take());
     if (this.#parts.length > 0) await completeUpload(this.#ctx, this.#uploadId!, this.#parts);
   }
