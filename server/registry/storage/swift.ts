@@ -55,7 +55,7 @@ export class SwiftDriver implements StorageDriver {
 
   async putContent(path: string, content: Buffer | string): Promise<void> {
     const body = typeof content === "string" ? Buffer.from(content, "utf8") : content;
-    await this.expect(await this.object("PUT", this.key(path), { "Content-Type": "application/octet-stream" }, body), path, [201]);
+    drain(await this.expect(await this.object("PUT", this.key(path), { "Content-Type": "application/octet-stream" }, body), path, [201]));
   }
 
   /**
@@ -74,7 +74,7 @@ export class SwiftDriver implements StorageDriver {
         drain(response);
         return false;
       }
-      await this.expect(response, path, [201]);
+      drain(await this.expect(response, path, [201]));
       return true;
     });
     this.creating.set(key, attempt);
@@ -258,8 +258,7 @@ export class SwiftDriver implements StorageDriver {
     if (manifest === undefined) {
       const segments = this.newSegmentPrefix();
       const copy = await this.object("PUT", this.segmentName(segments, 0), { "X-Copy-From": `/${this.container}/${encodeName(key)}` });
-      await this.expect(copy, path, [201]);
-      drain(copy);
+      drain(await this.expect(copy, path, [201]));
       return { segments, count: 1, size: Number(header(head, "content-length") ?? 0) };
     }
     const listed = (await this.listing(manifest)).filter((entry) => entry.name !== undefined);
