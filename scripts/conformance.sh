@@ -61,7 +61,8 @@ for _ in $(seq 300); do
     cat "$work/berth.log" >&2
     exit 1
   fi
-  url=$(sed -n 's/.*"msg":"listening".*"url":"\([^"]*\)".*/\1/p' "$work/berth.log" | head -n 1)
+  # The JSON line's key order is the logger's business: find the line, then its url.
+  url=$(grep -F '"msg":"listening"' "$work/berth.log" | sed -n 's/.*"url":"\([^"]*\)".*/\1/p' | head -n 1 || true)
   if [[ -n $url ]]; then break; fi
   sleep 0.1
 done
